@@ -1,0 +1,60 @@
+"""The library entry points: everything the CLI does, callable from Python.
+
+>>> from hipkb import api
+>>> kb = api.load_kb()
+>>> reasoner = api.Reasoner(kb)
+>>> result = api.run_case(reasoner, api.load_case("case.yaml", kb))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from .case import Case, load_case as _load_case, validate
+from .engine import Reasoner
+from .kb import KnowledgeBase
+from .resources import shipped
+from .result import build_result, to_json
+
+__all__ = [
+    "Case", "KnowledgeBase", "Reasoner", "build_result", "load_case", "load_kb",
+    "reasoner_for", "run_case", "run_data", "to_json",
+]
+
+
+def load_kb(rules_dir: str | Path | None = None, facts_dir: str | Path | None = None) -> KnowledgeBase:
+    """Load a knowledge base; the shipped one unless directories are given."""
+    return _load_kb(
+        Path(rules_dir).resolve() if rules_dir else shipped("rules"),
+        Path(facts_dir).resolve() if facts_dir else shipped("facts"),
+    )
+
+
+@lru_cache(maxsize=8)
+def _load_kb(rules_dir: Path, facts_dir: Path) -> KnowledgeBase:
+    return KnowledgeBase.load(rules_dir, facts_dir)
+
+
+@lru_cache(maxsize=8)
+def reasoner_for(kb: KnowledgeBase) -> Reasoner:
+    """One compiled engine per knowledge base, built on first use."""
+    return Reasoner(kb)
+
+
+def load_case(path: str | Path, kb: KnowledgeBase) -> Case:
+    """Load and validate one case file (``-`` for standard input)."""
+    return _load_case(path, kb.vocabulary, hypotheses=kb.hypotheses)
+
+
+def run_case(reasoner: Reasoner, case: Case) -> dict[str, Any]:
+    """Reason about one valid case and return its ``hipkb-result/1`` data."""
+    return build_result(reasoner.kb, reasoner.infer(case))
+
+
+def run_data(data: dict[str, Any], kb: KnowledgeBase | None = None, source: str = "<data>") -> dict[str, Any]:
+    """Validate a case given as plain data and reason about it."""
+    kb = kb or load_kb()
+    case = validate(data, kb.vocabulary, source, hypotheses=kb.hypotheses)
+    return run_case(reasoner_for(kb), case)

@@ -1,0 +1,247 @@
+"""Load and validate case files (``hipkb-case/1``) against the vocabulary.
+
+Validation is strict and total: every group, field and value is checked, and
+the first problem becomes a :class:`CaseError` naming the file, the field path,
+what was found and what is allowed. A valid case is normalised: unknown values
+are dropped (omitted means unknown), booleans become ``yes``/``no``, lists
+become tuples in vocabulary order, so that the same case always gives the same
+facts whatever the order it was written in.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import CaseError, HipkbError, allowed_list, describe, did_you_mean
+from .levels import RUNNING_ADVICE, TRIAGE_LEVELS
+from .safeload import decode, parse_text, read_text
+from .vocabulary import Field, Vocabulary
+
+Value = str | int | float | tuple[str, ...]
+EXPECT_KEYS = ("top", "includes", "excludes", "triage_at_least", "running")
+
+
+@dataclass(frozen=True)
+class Case:
+    """A validated case: known findings by group and field, nothing unknown."""
+
+    case_id: str
+    findings: Mapping[str, Mapping[str, Value]]
+    expect: Mapping[str, Any] | None = None
+    source: str = ""
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    def facts(self) -> Iterator[tuple[str, Value]]:
+        """Every known finding as (``group.field``, value), in a fixed order."""
+        for group, values in self.findings.items():
+            for name, value in values.items():
+                yield f"{group}.{name}", value
+
+    def get(self, path: str) -> Value | None:
+        group, _, name = path.partition(".")
+        return self.findings.get(group, {}).get(name)
+
+    def to_data(self) -> dict[str, Any]:
+        """The case as a hipkb-case/1 mapping (lists for sets)."""
+        data: dict[str, Any] = {"format": "hipkb-case/1", "case_id": self.case_id}
+        for group, values in self.findings.items():
+            data[group] = {
+                k: list(v) if isinstance(v, tuple) else v for k, v in values.items()
+            }
+        if self.expect:
+            data["expect"] = {
+                k: list(v) if isinstance(v, tuple) else v for k, v in self.expect.items()
+            }
+        return data
+
+
+def validate(
+    data: Any,
+    vocabulary: Vocabulary,
+    source: str,
+    *,
+    default_id: str = "case",
+    hypotheses: Collection[str] | None = None,
+) -> Case:
+    """Check plain data against the vocabulary and return a normalised Case."""
+    if not isinstance(data, dict):
+        raise CaseError(source, "", f"expected a mapping at the top, found {describe(data)}")
+    known_top = list(vocabulary.top) + list(vocabulary.groups)
+    for key in data:
+        if not isinstance(key, str) or key not in known_top:
+            raise CaseError(
+                source,
+                str(key),
+                f"unknown group; allowed: {allowed_list(known_top)}"
+                + did_you_mean(key, known_top),
+            )
+    fmt = data.get("format")
+    if fmt is not None and fmt != "hipkb-case/1":
+        raise CaseError(source, "format", f"found {describe(fmt)}; allowed: hipkb-case/1")
+    case_id = data.get("case_id", default_id)
+    if not isinstance(case_id, str) or not case_id.strip():
+        raise CaseError(source, "case_id", f"found {describe(case_id)}; expected a non-empty string")
+    limit = vocabulary.top["case_id"].max_length if "case_id" in vocabulary.top else 200
+    if limit and len(case_id) > limit:
+        raise CaseError(source, "case_id", f"longer than {limit} characters")
+
+    findings: dict[str, dict[str, Value]] = {}
+    for gname, group in vocabulary.groups.items():
+        raw = data.get(gname)
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, dict):
+            raise CaseError(source, gname, f"expected a mapping, found {describe(raw)}")
+        for key in raw:
+            if not isinstance(key, str) or key not in group.fields:
+                raise CaseError(
+                    source,
+                    f"{gname}.{key}",
+                    f"unknown field; allowed: {allowed_list(group.fields)}"
+                    + did_you_mean(key, group.fields),
+                )
+        values: dict[str, Value] = {}
+        for fname, spec in group.fields.items():
+            if fname not in raw:
+                if spec.required:
+                    raise CaseError(source, spec.path, "is required")
+                continue
+            value = _value(spec, raw[fname], source)
+            if value is not None:
+                values[fname] = value
+        findings[gname] = values
+
+    expect = _expect(data.get("expect"), source, hypotheses)
+    return Case(case_id.strip(), findings, expect, source)
+
+
+def _value(spec: Field, raw: Any, source: str) -> Value | None:
+    where = spec.path
+    if spec.type == "choice":
+        if isinstance(raw, bool) and spec.accepts_booleans:
+            return "yes" if raw else "no"
+        if not isinstance(raw, str):
+            raise CaseError(
+                source, where,
+                f"found {describe(raw)}; allowed: {allowed_list([*spec.values, *spec.unknown])}",
+            )
+        if raw in spec.unknown:
+            return None
+        if raw not in spec.values:
+            allowed = [*spec.values, *spec.unknown]
+            raise CaseError(
+                source, where,
+                f"found {describe(raw)}; allowed: {allowed_list(allowed)}"
+                + did_you_mean(raw, allowed),
+            )
+        return raw
+    if spec.is_numeric:
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+            raise CaseError(source, where, f"found {describe(raw)}; expected a {spec.type}")
+        if spec.type == "integer" and not (isinstance(raw, int) or float(raw).is_integer()):
+            raise CaseError(source, where, f"found {describe(raw)}; expected a whole number")
+        if not math.isfinite(raw):
+            raise CaseError(source, where, f"found {describe(raw)}; expected a finite number")
+        if (spec.minimum is not None and raw < spec.minimum) or (
+            spec.maximum is not None and raw > spec.maximum
+        ):
+            raise CaseError(source, where, f"found {describe(raw)}; allowed: {_range(spec)}")
+        return int(raw) if spec.type == "integer" else raw
+    if spec.type == "set":
+        if not isinstance(raw, list):
+            raise CaseError(
+                source, where,
+                f"found {describe(raw)}; expected a list of: {allowed_list(spec.values)}",
+            )
+        if len(raw) < spec.min_items:
+            raise CaseError(
+                source, where,
+                f"found an empty list; give at least {spec.min_items} of: {allowed_list(spec.values)}",
+            )
+        seen: set[str] = set()
+        for index, item in enumerate(raw):
+            if not isinstance(item, str) or item not in spec.values:
+                raise CaseError(
+                    source, f"{where}[{index}]",
+                    f"found {describe(item)}; allowed: {allowed_list(spec.values)}"
+                    + did_you_mean(item, spec.values),
+                )
+            if item in seen:
+                raise CaseError(source, f"{where}[{index}]", f"{item!r} is listed twice")
+            seen.add(item)
+        return tuple(v for v in spec.values if v in seen)
+    if spec.type == "text":
+        if not isinstance(raw, str):
+            raise CaseError(source, where, f"found {describe(raw)}; expected text")
+        return raw
+    raise CaseError(source, where, f"field type {spec.type} cannot hold a value")
+
+
+def _range(spec: Field) -> str:
+    if spec.maximum is None:
+        return f"a {spec.type} >= {spec.minimum:g}"
+    return f"a {spec.type} from {spec.minimum:g} to {spec.maximum:g}"
+
+
+def _expect(raw: Any, source: str, hypotheses: Collection[str] | None) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise CaseError(source, "expect", f"expected a mapping, found {describe(raw)}")
+    result: dict[str, Any] = {}
+    for key, value in raw.items():
+        where = f"expect.{key}"
+        if key in ("top", "includes", "excludes"):
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise CaseError(source, where, f"found {describe(value)}; expected a list of hypothesis ids")
+            for index, item in enumerate(value):
+                if hypotheses is not None and item not in hypotheses:
+                    raise CaseError(
+                        source, f"{where}[{index}]",
+                        f"found {describe(item)}; allowed: {allowed_list(sorted(hypotheses))}"
+                        + did_you_mean(item, hypotheses),
+                    )
+            result[key] = tuple(value)
+        elif key in ("triage_at_least", "running"):
+            allowed = TRIAGE_LEVELS if key == "triage_at_least" else RUNNING_ADVICE
+            if value not in allowed:
+                raise CaseError(
+                    source, where,
+                    f"found {describe(value)}; allowed: {allowed_list(allowed)}"
+                    + did_you_mean(value, allowed),
+                )
+            result[key] = value
+        else:
+            raise CaseError(
+                source, where,
+                f"unknown key; allowed: {allowed_list(EXPECT_KEYS)}" + did_you_mean(key, EXPECT_KEYS),
+            )
+    return result
+
+
+def load_case(
+    path: str | Path,
+    vocabulary: Vocabulary,
+    *,
+    hypotheses: Collection[str] | None = None,
+) -> Case:
+    """Load one case file, or standard input for ``-``."""
+    if str(path) == "-":
+        text = decode(sys.stdin.buffer.read(), "<stdin>")
+        data = parse_text(text, "<stdin>")
+        return validate(data, vocabulary, "<stdin>", default_id="stdin", hypotheses=hypotheses)
+    path = Path(path)
+    kind = "json" if path.suffix.lower() == ".json" else "yaml"
+    text = read_text(path)
+    try:
+        data = parse_text(text, str(path), kind=kind)
+    except CaseError:
+        raise
+    except HipkbError as exc:
+        raise CaseError(exc.source, exc.where, exc.message) from None
+    return validate(data, vocabulary, str(path), default_id=path.stem, hypotheses=hypotheses)

@@ -1,0 +1,73 @@
+"""The ``hipkb`` command line: a thin click layer over :mod:`hipkb.api`.
+
+Commands are imported only when they are run (click's lazy group pattern), so
+``hipkb run`` does not pay for the report templates or the verifier.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from typing import Any
+
+import click
+
+from .. import __version__
+from ..errors import HipkbError
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("hipkb.cli.run", "Reason about case files and print the results."),
+    "validate": ("hipkb.cli.validate", "Check case files against the case format, without reasoning."),
+    "schema": ("hipkb.cli.schema", "Print the JSON Schema of case files."),
+    "explain": ("hipkb.cli.explain", "Explain how a conclusion was reached, or why one was not."),
+    "interview": ("hipkb.cli.interview", "Build a case by answering questions."),
+    "check": ("hipkb.cli.check", "Verify a rule base: anomalies, regression cases, coverage."),
+    "rules": ("hipkb.cli.rules", "Browse the knowledge base."),
+    "compare": ("hipkb.cli.compare", "Compare two rule bases on a set of cases."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose commands live in their own modules, imported on demand."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [name for name, (module, _) in COMMANDS.items() if importlib.util.find_spec(module)]
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS or not importlib.util.find_spec(COMMANDS[name][0]):
+            return None
+        module = importlib.import_module(COMMANDS[name][0])
+        return getattr(module, "command")
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except HipkbError as error:
+            click.echo(f"hipkb: {error}", err=True)
+            ctx.exit(error.exit_code)
+        except BrokenPipeError:
+            sys.stderr.close()
+            ctx.exit(1)
+        except KeyboardInterrupt:
+            click.echo("hipkb: interrupted", err=True)
+            ctx.exit(130)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="hipkb")
+@click.option("-v", "--verbose", count=True, help="Show experta's rule firings (-v) and fact changes (-vv) on stderr.")
+@click.pass_context
+def main(ctx: click.Context, verbose: int) -> None:
+    """hipkb: an expert system for hip pain in runners.
+
+    Reason about a case file with `hipkb run CASE`. Decision support, not a
+    diagnosis.
+    """
+    ctx.obj = {"verbose": verbose}

@@ -1,0 +1,140 @@
+"""Compile a knowledge base into an experta ``KnowledgeEngine`` class.
+
+Each :class:`~hipkb.kb.RuleDef` becomes one experta ``Rule`` (a CLIPS
+``defrule``): its conditions become patterns over the fact templates of
+:mod:`hipkb.facts`, its conclusion becomes a right-hand side that declares one
+fact and records why. Layers are kept apart by salience, so every rule of a
+layer has fired before the next layer's rules run:
+
+====================  ========  ==========================================
+layer                 salience  concludes
+====================  ========  ==========================================
+1 patterns            50000+    derived facts (``load_response=bone``)
+2 screens             40000+    red flags
+3 evidence            30000+    weights for and against hypotheses
+4 combine (shell)     25000     one certainty and band per hypothesis
+5 decisions           20000+    triage, running advice, questions to avoid
+6 decide (shell)      100       the most urgent triage, most restrictive advice
+====================  ========  ==========================================
+
+Within a layer, rules are ordered by id through salience, which gives every
+activation a distinct place on the agenda: the firing order, and so the trace,
+is the same on every run whatever the hash seed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+from . import conditions as cond
+from .conditions import Condition, predicate
+from .facts import (
+    Decision,
+    Derived,
+    Evidence,
+    HypothesisFact,
+    RedFlagFact,
+    experta,
+    group_class,
+)
+from .errors import RuleError
+from .kb import KnowledgeBase, RuleDef
+
+LAYER_SALIENCE = {1: 50000, 2: 40000, 3: 30000, 5: 20000}
+COMBINE_SALIENCE = 25000
+MAX_RULES_PER_LAYER = 4999
+DECIDE_SALIENCE = 100
+
+# A binding of one pattern: the name experta gives the matched fact, and for
+# each condition on it, the slot to read for the explanation.
+Binding = tuple[str, tuple[tuple[Condition, str], ...]]
+
+
+def group_classes(kb: KnowledgeBase) -> dict[str, type]:
+    return {name: group_class(name) for name in kb.vocabulary.groups}
+
+
+def _constraint(c: Condition) -> Any:
+    if c.op == "in" and len(c.values) == 1:
+        return c.values[0]
+    return experta.P(predicate(c))
+
+
+def compile_patterns(rule: RuleDef, classes: dict[str, type]) -> tuple[list[Any], list[Binding]]:
+    """The experta LHS of *rule*, and how to read back what it matched."""
+    patterns: list[Any] = []
+    bindings: list[Binding] = []
+    by_group: dict[str, list[Condition]] = defaultdict(list)
+    for c in rule.conditions:
+        if c.kind == cond.CASE:
+            by_group[c.subject.split(".", 1)[0]].append(c)
+    for index, (group, conds) in enumerate(sorted(by_group.items())):
+        slots = {c.subject.split(".", 1)[1]: _constraint(c) for c in conds}
+        bind = f"g{index}"
+        patterns.append(bind << classes[group](**slots))
+        bindings.append((bind, tuple((c, c.subject.split(".", 1)[1]) for c in conds)))
+    for index, c in enumerate(c for c in rule.conditions if c.kind != cond.CASE):
+        bind = f"d{index}"
+        if c.kind == cond.DERIVED:
+            patterns.append(bind << Derived(name=c.subject, value=_constraint(c)))
+            bindings.append((bind, ((c, "value"),)))
+        elif c.kind == cond.HYPOTHESIS:
+            patterns.append(bind << HypothesisFact(id=c.subject, band=experta.P(predicate(c))))
+            bindings.append((bind, ((c, "band"),)))
+        elif c.kind == cond.RED_FLAG:
+            # EXISTS: a rule that needs "a red flag" fires once, however many.
+            flag = RedFlagFact(id=experta.P(predicate(c))) if c.values else RedFlagFact()
+            patterns.append(experta.EXISTS(flag))
+    return patterns, bindings
+
+
+def _rhs(rule: RuleDef, bindings: list[Binding], has_flags: bool) -> Callable[..., None]:
+    def fire(engine: Any, **context: Any) -> None:
+        matched: list[str] = []
+        for bind, reads in bindings:
+            fact = context[bind]
+            for c, slot in reads:
+                for item in c.matched_items(fact[slot]):
+                    matched.append(f"{c.key}={item}")
+        if has_flags:
+            matched.extend(f"red_flag={flag}" for flag in engine.raised_flags())
+        engine.conclude(rule, tuple(matched))
+
+    fire.__name__ = rule.id
+    return fire
+
+
+def build_engine_class(kb: KnowledgeBase, base: type) -> type:
+    """A KnowledgeEngine subclass holding every rule of *kb*, built once."""
+    classes = group_classes(kb)
+    attrs: dict[str, Any] = {"group_classes": classes, "kb": kb}
+    ordered = sorted(kb.rules, key=lambda r: (r.layer, r.id))
+    position: dict[int, int] = defaultdict(int)
+    for rule in ordered:
+        position[rule.layer] += 1
+        # Earlier ids get higher salience within the layer, so fire first.
+        if position[rule.layer] > MAX_RULES_PER_LAYER:
+            raise RuleError(rule.file, f"rule {rule.id}",
+                            f"more than {MAX_RULES_PER_LAYER} rules in layer {rule.layer}")
+        salience = LAYER_SALIENCE[rule.layer] + MAX_RULES_PER_LAYER - position[rule.layer]
+        patterns, bindings = compile_patterns(rule, classes)
+        has_flags = any(c.kind == cond.RED_FLAG for c in rule.conditions)
+        attrs[f"rule_{len(attrs)}"] = experta.Rule(*patterns, salience=salience)(
+            _rhs(rule, bindings, has_flags)
+        )
+    attrs["shell_combine"] = experta.Rule(salience=COMBINE_SALIENCE)(_shell("combine"))
+    attrs["shell_decide"] = experta.Rule(salience=DECIDE_SALIENCE)(_shell("decide"))
+    return type("HipkbEngine", (base,), attrs)
+
+
+def _shell(step: str) -> Callable[..., None]:
+    def fire(engine: Any) -> None:
+        getattr(engine, step)()
+
+    fire.__name__ = f"SHELL-{step.upper()}"
+    return fire
+
+
+__all__ = ["build_engine_class", "Decision", "Evidence", "HypothesisFact"]

@@ -1,0 +1,172 @@
+"""The inference engine: one experta ``KnowledgeEngine`` per knowledge base.
+
+:class:`Reasoner` compiles a knowledge base once (the Rete network is the
+expensive part) and then, for each case, resets the engine, declares the
+case's facts and runs to quiescence, in the manner of CLIPS
+``(reset) (assert ...) (run)``. The result is an :class:`~hipkb.inference.Inference`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import certainty as cf
+from .case import Case
+from .compiler import build_engine_class
+from .errors import InferenceError
+from .facts import (
+    AvoidFact,
+    Decision,
+    Derived,
+    Evidence,
+    HypothesisFact,
+    RedFlagFact,
+    RunningFact,
+    TriageFact,
+    experta,
+)
+from .inference import Choice, EvidenceItem, Firing, Inference, Justification, Score
+from .kb import KnowledgeBase, RuleDef
+from .levels import RUNNING_ADVICE, TRIAGE_LEVELS
+
+MAX_FIRINGS = 5000
+FALLBACK_TRIAGE = "routine"
+FALLBACK_RUNNING = "reduce"
+
+
+class _Engine(experta.KnowledgeEngine):
+    """The experta engine with hipkb's bookkeeping; subclassed per knowledge base."""
+
+    kb: KnowledgeBase
+    group_classes: dict[str, type]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._deffacts = super().get_deffacts()
+        self.record: Inference | None = None
+
+    def get_deffacts(self) -> list[Any]:
+        # experta walks every attribute with inspect on each reset; the
+        # answer never changes, so take it once.
+        return self._deffacts
+
+    # -- called from compiled rules ------------------------------------
+    def conclude(self, rule: RuleDef, matched: tuple[str, ...]) -> None:
+        record = self.record
+        assert record is not None
+        c = rule.conclusion
+        why = Justification(rule.id, matched)
+        if c.kind == "derive":
+            key = f"{c.target}={c.value}"
+            new = key not in record.derived
+            record.derived.setdefault(key, []).append(why)
+            if new:
+                self.declare(Derived(name=c.target, value=c.value))
+        elif c.kind == "red_flag":
+            new = c.target not in record.red_flags
+            record.red_flags.setdefault(c.target, []).append(why)
+            if new:
+                self.declare(RedFlagFact(id=c.target))
+        elif c.kind in ("supports", "against"):
+            new = self.declare(Evidence(hypothesis=c.target, rule=rule.id, cf=c.cf, facts=matched)) is not None
+        elif c.kind == "triage":
+            new = c.target not in record.triage_votes
+            record.triage_votes.setdefault(c.target, []).append(why)
+            self.declare(TriageFact(level=c.target, rule=rule.id))
+        elif c.kind == "running":
+            new = c.target not in record.running_votes
+            record.running_votes.setdefault(c.target, []).append(why)
+            self.declare(RunningFact(advice=c.target, rule=rule.id))
+        else:
+            new = True
+            for path in c.facts:
+                record.avoid.setdefault(path, []).append(why)
+                self.declare(AvoidFact(fact=path))
+        record.firings.append(Firing(len(record.firings) + 1, rule.id, matched, c.asserted(), new))
+
+    def raised_flags(self) -> list[str]:
+        assert self.record is not None
+        return sorted(self.record.red_flags)
+
+    # -- the shell's own rules -------------------------------------------
+    def combine(self) -> None:
+        """Layer 4: pool each hypothesis's evidence into one certainty."""
+        record = self.record
+        assert record is not None
+        pooled: dict[str, list[EvidenceItem]] = {}
+        for fact in self.facts.values():
+            if isinstance(fact, Evidence):
+                pooled.setdefault(fact["hypothesis"], []).append(
+                    EvidenceItem(fact["rule"], fact["cf"], tuple(fact["facts"]))
+                )
+        for hypothesis in sorted(pooled):
+            items = tuple(sorted(pooled[hypothesis], key=lambda e: (-e.cf, e.rule)))
+            certainty = round(cf.combine(e.cf for e in items), 3)
+            band = cf.band(certainty)
+            record.scores[hypothesis] = Score(hypothesis, certainty, band, items)
+            self.declare(HypothesisFact(id=hypothesis, certainty=certainty, band=band))
+        summary = ", ".join(f"{s.hypothesis}={s.certainty:g}" for s in record.ranked()) or "no hypothesis"
+        record.firings.append(Firing(len(record.firings) + 1, "SHELL-COMBINE", (), summary))
+
+    def decide(self) -> None:
+        """Layer 6: safety first; the most urgent triage, the most restrictive advice."""
+        record = self.record
+        assert record is not None
+        record.triage = _winner(record.triage_votes, TRIAGE_LEVELS, FALLBACK_TRIAGE, self.kb)
+        record.running = _winner(record.running_votes, RUNNING_ADVICE, FALLBACK_RUNNING, self.kb)
+        self.declare(Decision(triage=record.triage.value, running=record.running.value))
+        record.firings.append(
+            Firing(len(record.firings) + 1, "SHELL-DECIDE", (),
+                   f"triage={record.triage.value}, running={record.running.value}")
+        )
+
+
+def _winner(votes: dict[str, list[Justification]], scale: tuple[str, ...], fallback: str,
+            kb: KnowledgeBase) -> Choice:
+    for level in scale:
+        if level in votes:
+            rules = sorted({j.rule for j in votes[level]})
+            first = kb.rule(votes[level][0].rule)
+            return Choice(level, tuple(rules), first.conclusion.text if first else "")
+    return Choice(fallback, (), "")
+
+
+class Reasoner:
+    """Reasons about cases with one knowledge base; build once, run many."""
+
+    def __init__(self, kb: KnowledgeBase, *, max_firings: int = MAX_FIRINGS) -> None:
+        self.kb = kb
+        self.max_firings = max_firings
+        self.engine_class = build_engine_class(kb, _Engine)
+        self.engine = self.engine_class()
+        self._groups = self.engine_class.group_classes
+
+    def case_facts(self, case: Case) -> list[Any]:
+        """The case as experta facts: one per group that says anything."""
+        facts = []
+        for group, values in case.findings.items():
+            if values:
+                facts.append(self._groups[group](**values))
+        return facts
+
+    def infer(self, case: Case) -> Inference:
+        """Run one case to quiescence and return what was concluded."""
+        engine = self.engine
+        engine.reset()
+        record = Inference(case)
+        engine.record = record
+        try:
+            facts = self.case_facts(case)
+            if facts:
+                engine.declare(*facts)
+            engine.run(self.max_firings)
+            if len(record.firings) >= self.max_firings:
+                raise InferenceError(
+                    case.source or case.case_id, "",
+                    f"the rules did not settle after {self.max_firings} firings "
+                    f"(last: {record.firings[-1].rule}); a rule set that keeps concluding "
+                    "new facts has a cycle",
+                )
+        finally:
+            engine.record = None
+        return record

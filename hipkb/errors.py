@@ -1,0 +1,72 @@
+"""Errors the shell reports to people: one line, naming the file and the field.
+
+Every error a user can cause (a bad case file, a bad rule file, a bad option)
+is a :class:`HipkbError`. The CLI prints ``str(error)`` and exits with
+``error.exit_code``; nothing else reaches the terminal, so no traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class HipkbError(Exception):
+    """An error in something a user gave hipkb; ``str()`` is the whole message."""
+
+    exit_code = 2
+
+    def __init__(self, source: str, where: str, message: str) -> None:
+        self.source = source
+        self.where = where
+        self.message = message
+        super().__init__(self.format())
+
+    def format(self) -> str:
+        parts = [p for p in (self.source, self.where) if p]
+        prefix = ": ".join(parts)
+        return f"{prefix}: {self.message}" if prefix else self.message
+
+    def as_dict(self) -> dict[str, str]:
+        return {"file": self.source, "field": self.where, "error": self.message}
+
+
+class CaseError(HipkbError):
+    """A case file that does not follow hipkb-case/1."""
+
+
+class RuleError(HipkbError):
+    """A knowledge base (rule files, vocabulary) that cannot be compiled."""
+
+
+class InferenceError(HipkbError):
+    """A run that could not finish, such as a runaway rule set."""
+
+    exit_code = 1
+
+
+def did_you_mean(found: object, allowed: Iterable[str]) -> str:
+    """Return `` (did you mean 'x'?)`` when one allowed word is close to *found*."""
+    if not isinstance(found, str):
+        return ""
+    close = difflib.get_close_matches(found, list(allowed), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def allowed_list(allowed: Iterable[str], limit: int = 12) -> str:
+    """Format allowed values for a one-line message, trimmed when long."""
+    values = list(allowed)
+    shown = ", ".join(values[:limit])
+    return shown + (f", ... ({len(values)} in all)" if len(values) > limit else "")
+
+
+def describe(value: object) -> str:
+    """A short, safe rendering of a found value for an error message."""
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "nothing (null)"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,85 @@
+"""What one run of the engine concluded, and why: the record results are built from.
+
+Every conclusion keeps its justifications (the rule and the facts it matched),
+so that any of them can be unfolded into its chain (HOW) and any hypothesis
+that did not come up can say what it lacked (WHY NOT).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .case import Case
+
+
+@dataclass(frozen=True)
+class Firing:
+    """One rule firing, in order: the CLIPS ``(watch rules)`` line, kept."""
+
+    step: int
+    rule: str
+    facts: tuple[str, ...]
+    asserted: str
+    new: bool = True
+
+
+@dataclass(frozen=True)
+class Justification:
+    rule: str
+    facts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EvidenceItem:
+    """One rule's weight on a hypothesis; ``cf`` is negative against it."""
+
+    rule: str
+    cf: float
+    facts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Score:
+    hypothesis: str
+    certainty: float
+    band: str
+    evidence: tuple[EvidenceItem, ...]
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The winning triage level or running advice, with every rule behind it."""
+
+    value: str
+    because: tuple[str, ...]
+    text: str = ""
+
+
+@dataclass
+class Inference:
+    """The outcome of one case through one knowledge base."""
+
+    case: Case
+    firings: list[Firing] = field(default_factory=list)
+    derived: dict[str, list[Justification]] = field(default_factory=dict)
+    red_flags: dict[str, list[Justification]] = field(default_factory=dict)
+    scores: dict[str, Score] = field(default_factory=dict)
+    triage_votes: dict[str, list[Justification]] = field(default_factory=dict)
+    running_votes: dict[str, list[Justification]] = field(default_factory=dict)
+    avoid: dict[str, list[Justification]] = field(default_factory=dict)
+    triage: Choice | None = None
+    running: Choice | None = None
+
+    def facts_known(self) -> set[str]:
+        """Every fact string that holds: case findings and derived facts."""
+        known = set()
+        for path, value in self.case.facts():
+            items = value if isinstance(value, tuple) else (value,)
+            known.update(f"{path}={item}" for item in items)
+        known.update(self.derived)
+        return known
+
+    def ranked(self) -> list[Score]:
+        """Hypotheses with certainty above zero, highest first, ties by id."""
+        scores = [s for s in self.scores.values() if s.certainty > 0]
+        return sorted(scores, key=lambda s: (-s.certainty, s.hypothesis))

@@ -1,0 +1,460 @@
+"""The knowledge base: rule files and their manifest, loaded as data.
+
+``rules/kb.yaml`` (the manifest) names the knowledge base and declares what
+its rules may conclude: hypotheses, derived facts (intermediate patterns) and
+red flags. Every other ``rules/*.yaml`` file holds the rules of one clinical
+topic. Loading parses and checks everything, and never runs code from a file:
+a bad file is refused with an error naming the file and the rule id.
+
+This module holds the CLIPS ``defrule`` text in parsed form; compiling it to
+experta objects is :mod:`hipkb.compiler`'s job.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from . import conditions as cond
+from .conditions import Condition, ConditionSyntaxError
+from .errors import RuleError, allowed_list, did_you_mean
+from .levels import RED_FLAGS, RUNNING_ADVICE, TRIAGE_LEVELS
+from .safeload import load_file
+from .vocabulary import Field, Vocabulary
+
+RULE_ID = re.compile(r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)*$")
+MANIFEST = "kb.yaml"
+
+# Conclusion kinds, the layer they belong to, and the subjects their
+# conditions may use: a layer only reads what earlier layers concluded.
+LAYERS: dict[str, int] = {
+    "derive": 1,
+    "red_flag": 2,
+    "supports": 3,
+    "against": 3,
+    "triage": 5,
+    "running": 5,
+    "avoid_asking": 5,
+}
+READS: dict[int, frozenset[str]] = {
+    1: frozenset({cond.CASE, cond.DERIVED}),
+    2: frozenset({cond.CASE, cond.DERIVED}),
+    3: frozenset({cond.CASE, cond.DERIVED, cond.RED_FLAG}),
+    5: frozenset({cond.CASE, cond.DERIVED, cond.RED_FLAG, cond.HYPOTHESIS}),
+}
+
+
+@dataclass(frozen=True)
+class Conclusion:
+    """What a rule asserts when it fires (the RHS of a CLIPS rule)."""
+
+    kind: str
+    target: str
+    value: str = ""
+    weight: float = 0.0
+    text: str = ""
+    facts: tuple[str, ...] = ()
+
+    @property
+    def layer(self) -> int:
+        return LAYERS[self.kind]
+
+    @property
+    def cf(self) -> float:
+        """Signed certainty factor of evidence: negative counts against."""
+        return -self.weight if self.kind == "against" else self.weight
+
+    def asserted(self) -> str:
+        """The conclusion as a fact string, as results write it."""
+        if self.kind == "derive":
+            return f"{self.target}={self.value}"
+        if self.kind in ("supports", "against"):
+            sign = "+" if self.kind == "supports" else "-"
+            return f"{self.target} {sign}{self.weight:g}"
+        if self.kind == "avoid_asking":
+            return "avoid_asking=" + ",".join(self.facts)
+        return f"{self.kind}={self.target}"
+
+
+@dataclass(frozen=True)
+class RuleDef:
+    """One rule as written in a rule file."""
+
+    id: str
+    title: str
+    source: str
+    conditions: tuple[Condition, ...]
+    conclusion: Conclusion
+    topic: str = ""
+    file: str = ""
+    note: str = ""
+
+    @property
+    def layer(self) -> int:
+        return self.conclusion.layer
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    id: str
+    label: str
+    description: str = ""
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class DerivedFact:
+    name: str
+    label: str
+    values: Mapping[str, str]
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class RedFlag:
+    id: str
+    label: str
+    emergency: bool = False
+
+
+@dataclass(frozen=True, eq=False)
+class KnowledgeBase:
+    """A vocabulary, a manifest and the rules, checked against each other."""
+
+    name: str
+    version: str
+    vocabulary: Vocabulary
+    hypotheses: Mapping[str, Hypothesis]
+    derived: Mapping[str, DerivedFact]
+    red_flags: Mapping[str, RedFlag]
+    rules: tuple[RuleDef, ...]
+    rules_dir: Path | None = None
+    facts_dir: Path | None = None
+    seed_sections: tuple[str, ...] = field(default=())
+
+    @cached_property
+    def by_id(self) -> dict[str, RuleDef]:
+        return {rule.id: rule for rule in self.rules}
+
+    def rule(self, rule_id: str) -> RuleDef | None:
+        return self.by_id.get(rule_id)
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """A stable digest of the rules, for caches and comparisons."""
+        import hashlib
+
+        digest = hashlib.sha256(repr((self.name, self.version, self.rules)).encode())
+        return digest.hexdigest()[:16]
+
+    @classmethod
+    def load(cls, rules_dir: Path, facts_dir: Path) -> KnowledgeBase:
+        vocabulary = Vocabulary.load(facts_dir)
+        return load_rules(rules_dir, vocabulary, facts_dir)
+
+
+def load_rules(rules_dir: Path, vocabulary: Vocabulary, facts_dir: Path | None = None) -> KnowledgeBase:
+    """Load ``kb.yaml`` and every rule file of *rules_dir*, checking all of it."""
+    if not rules_dir.is_dir():
+        raise RuleError(str(rules_dir), "", "no such rules directory")
+    manifest_path = rules_dir / MANIFEST
+    if not manifest_path.is_file():
+        raise RuleError(str(manifest_path), "", "missing: a rules directory needs its kb.yaml manifest")
+    manifest = load_file(manifest_path)
+    src = str(manifest_path)
+    if not isinstance(manifest, dict) or manifest.get("format") != "hipkb-kb/1":
+        raise RuleError(src, "format", "expected format: hipkb-kb/1")
+    hypotheses = {
+        hid: Hypothesis(hid, _text(spec, "label", src, f"hypotheses.{hid}"),
+                        str(spec.get("description", "")), str(spec.get("source", "")))
+        for hid, spec in _mapping(manifest, "hypotheses", src).items()
+    }
+    derived = {}
+    for name, spec in _mapping(manifest, "derived", src).items():
+        values = spec.get("values") if isinstance(spec, dict) else None
+        if not isinstance(values, dict) or not values:
+            raise RuleError(src, f"derived.{name}", "a derived fact needs a values mapping")
+        derived[name] = DerivedFact(
+            name, _text(spec, "label", src, f"derived.{name}"),
+            {str(k): str(v) for k, v in values.items()}, str(spec.get("source", "")),
+        )
+    red_flags = {
+        rid: RedFlag(rid, _text(spec, "label", src, f"red_flags.{rid}"), bool(spec.get("emergency", False)))
+        for rid, spec in _mapping(manifest, "red_flags", src).items()
+    }
+    for rid in red_flags:
+        if rid not in RED_FLAGS and not re.match(r"^[a-z][a-z0-9_]*$", rid):
+            raise RuleError(src, f"red_flags.{rid}", "a red flag id is lower_snake_case")
+    seed_sections = tuple(str(s) for s in manifest.get("seed_sections") or ())
+    parser = _RuleParser(vocabulary, hypotheses, derived, red_flags, seed_sections)
+
+    rules: list[RuleDef] = []
+    seen: dict[str, str] = {}
+    files = sorted(p for p in rules_dir.glob("*.yaml") if p.name != MANIFEST)
+    if not files:
+        raise RuleError(str(rules_dir), "", "holds no rule files (*.yaml besides kb.yaml)")
+    for path in files:
+        for rule in parser.parse_file(path):
+            if rule.id in seen:
+                raise RuleError(str(path), f"rule {rule.id}", f"duplicate id (also in {seen[rule.id]})")
+            seen[rule.id] = str(path)
+            rules.append(rule)
+    _check_produced(rules)
+    return KnowledgeBase(
+        name=_text(manifest, "name", src, "name"),
+        version=str(manifest.get("version", "0")),
+        vocabulary=vocabulary,
+        hypotheses=hypotheses,
+        derived=derived,
+        red_flags=red_flags,
+        rules=tuple(rules),
+        rules_dir=rules_dir,
+        facts_dir=facts_dir,
+        seed_sections=seed_sections,
+    )
+
+
+def _check_produced(rules: Iterable[RuleDef]) -> None:
+    """Refuse a condition on a derived fact or red flag that no rule concludes."""
+    rules = list(rules)
+    derived = {(r.conclusion.target, r.conclusion.value) for r in rules if r.conclusion.kind == "derive"}
+    flags = {r.conclusion.target for r in rules if r.conclusion.kind == "red_flag"}
+    evidence = {r.conclusion.target for r in rules if r.conclusion.kind == "supports"}
+    for rule in rules:
+        for c in rule.conditions:
+            missing = []
+            if c.kind == cond.DERIVED:
+                missing = [f"{c.subject}={v}" for v in c.values if (c.subject, v) not in derived]
+                if c.op == "in" and len(missing) < len(c.values):
+                    missing = []
+            elif c.kind == cond.RED_FLAG:
+                if c.values and not any(v in flags for v in c.values):
+                    missing = list(c.values)
+                elif not c.values and not flags:
+                    missing = ["any red flag"]
+            elif c.kind == cond.HYPOTHESIS and c.subject not in evidence:
+                missing = [f"evidence for {c.subject}"]
+            if missing:
+                raise RuleError(
+                    rule.file, f"rule {rule.id}",
+                    f"when.{c.key}: no rule concludes {', '.join(missing)}",
+                )
+
+
+def _mapping(data: dict, key: str, src: str) -> dict:
+    value = data.get(key) or {}
+    if not isinstance(value, dict):
+        raise RuleError(src, key, "expected a mapping")
+    for k, v in value.items():
+        if not isinstance(v, dict):
+            raise RuleError(src, f"{key}.{k}", "expected a mapping")
+    return value
+
+
+def _text(data: Any, key: str, src: str, where: str) -> str:
+    value = data.get(key) if isinstance(data, dict) else None
+    if not isinstance(value, str) or not value.strip():
+        raise RuleError(src, f"{where}.{key}" if where != key else key, "needs a non-empty text")
+    return value.strip()
+
+
+class _RuleParser:
+    """Turns one rule file's entries into RuleDefs, or refuses them."""
+
+    def __init__(self, vocabulary, hypotheses, derived, red_flags, seed_sections) -> None:
+        self.vocabulary: Vocabulary = vocabulary
+        self.hypotheses = hypotheses
+        self.derived = derived
+        self.red_flags = red_flags
+        self.seed_sections = seed_sections
+
+    def parse_file(self, path: Path) -> list[RuleDef]:
+        data = load_file(path)
+        src = str(path)
+        if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
+            raise RuleError(src, "", "a rule file is a mapping with a 'rules' list")
+        unknown = set(data) - {"topic", "description", "rules"}
+        if unknown:
+            raise RuleError(src, sorted(unknown)[0], "unknown key; allowed: topic, description, rules")
+        topic = str(data.get("topic", path.stem))
+        return [self.parse_rule(entry, src, topic, index) for index, entry in enumerate(data["rules"])]
+
+    def parse_rule(self, entry: Any, src: str, topic: str, index: int) -> RuleDef:
+        if not isinstance(entry, dict):
+            raise RuleError(src, f"rules[{index}]", "a rule is a mapping")
+        rid = entry.get("id")
+        if not isinstance(rid, str) or not RULE_ID.match(rid):
+            raise RuleError(src, f"rules[{index}]", f"id {rid!r} must look like FNBSI-LOAD (capitals, digits, dashes)")
+        where = f"rule {rid}"
+        allowed = {"id", "title", "source", "when", "then", "note"}
+        for key in entry:
+            if key not in allowed:
+                raise RuleError(src, where, f"unknown key {key!r}; allowed: {allowed_list(sorted(allowed))}"
+                                + did_you_mean(key, allowed))
+        for key in ("title", "source", "then"):
+            if key not in entry:
+                raise RuleError(src, where, f"missing {key!r}")
+        title = _text(entry, "title", src, where)
+        source = _text(entry, "source", src, where)
+        self._check_source(source, src, where)
+        try:
+            conclusion = self.parse_conclusion(entry["then"])
+            conditions = self.parse_when(entry.get("when") or {}, conclusion)
+        except ConditionSyntaxError as exc:
+            raise RuleError(src, where, str(exc)) from None
+        return RuleDef(rid, title, source, conditions, conclusion, topic, src, str(entry.get("note", "")))
+
+    def _check_source(self, source: str, src: str, where: str) -> None:
+        if source.startswith("seed:") and self.seed_sections:
+            section = source[5:].strip()
+            if section not in self.seed_sections:
+                raise RuleError(src, where, f"source: no seed section {section!r}; sections: "
+                                + allowed_list(self.seed_sections) + did_you_mean(section, self.seed_sections))
+
+    def parse_conclusion(self, then: Any) -> Conclusion:
+        if not isinstance(then, dict):
+            raise ConditionSyntaxError("then: expected a mapping")
+        kinds = [k for k in LAYERS if k in then]
+        if len(kinds) != 1:
+            raise ConditionSyntaxError(f"then: needs exactly one of {', '.join(LAYERS)}")
+        kind = kinds[0]
+        extra = set(then) - {kind, "weight", "summary", "reason"}
+        if extra:
+            raise ConditionSyntaxError(f"then: unknown key {sorted(extra)[0]!r}")
+        target = then[kind]
+        text = str(then.get("summary") or then.get("reason") or "")
+        if kind == "derive":
+            if not isinstance(target, dict) or len(target) != 1:
+                raise ConditionSyntaxError("then.derive: expected one 'name: value'")
+            (name, value), = target.items()
+            fact = self.derived.get(name)
+            if fact is None:
+                raise ConditionSyntaxError(f"then.derive: unknown derived fact {name!r}; declare it in kb.yaml"
+                                           + did_you_mean(name, self.derived))
+            value = _word(value)
+            if value not in fact.values:
+                raise ConditionSyntaxError(f"then.derive.{name}: value {value!r} not in {allowed_list(fact.values)}")
+            return Conclusion(kind, name, value, text=text)
+        if kind in ("supports", "against"):
+            if target not in self.hypotheses:
+                raise ConditionSyntaxError(f"then.{kind}: unknown hypothesis {target!r}; allowed: "
+                                           + allowed_list(self.hypotheses) + did_you_mean(target, self.hypotheses))
+            weight = then.get("weight")
+            if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 < weight <= 1:
+                raise ConditionSyntaxError(f"then.weight: found {weight!r}; a weight is a number in (0, 1]")
+            return Conclusion(kind, target, weight=float(weight), text=text)
+        if kind == "red_flag":
+            if target not in self.red_flags:
+                raise ConditionSyntaxError(f"then.red_flag: unknown red flag {target!r}; allowed: "
+                                           + allowed_list(self.red_flags) + did_you_mean(target, self.red_flags))
+            return Conclusion(kind, target, text=text)
+        if kind == "triage":
+            if target not in TRIAGE_LEVELS:
+                raise ConditionSyntaxError(f"then.triage: found {target!r}; allowed: {allowed_list(TRIAGE_LEVELS)}")
+            if not text:
+                raise ConditionSyntaxError("then.summary: a triage rule needs a summary for the result")
+            return Conclusion(kind, target, text=text)
+        if kind == "running":
+            if target not in RUNNING_ADVICE:
+                raise ConditionSyntaxError(f"then.running: found {target!r}; allowed: {allowed_list(RUNNING_ADVICE)}")
+            return Conclusion(kind, target, text=text)
+        # avoid_asking: findings that must not be asked for (unsafe to test).
+        paths = target if isinstance(target, list) else [target]
+        for path in paths:
+            if path not in self.vocabulary.fields:
+                raise ConditionSyntaxError(f"then.avoid_asking: unknown fact {path!r}"
+                                           + did_you_mean(path, self.vocabulary.fields))
+        return Conclusion(kind, "questions", facts=tuple(sorted(paths)), text=text)
+
+    def parse_when(self, when: Any, conclusion: Conclusion) -> tuple[Condition, ...]:
+        if not isinstance(when, dict):
+            raise ConditionSyntaxError("when: expected a mapping of fact: test")
+        reads = READS[conclusion.layer]
+        result = []
+        for key, raw in when.items():
+            c = self.parse_condition(str(key), raw)
+            if c.kind not in reads:
+                raise ConditionSyntaxError(
+                    f"when.{key}: a {conclusion.kind} rule cannot read {c.kind.replace('_', ' ')} facts "
+                    f"(layer {conclusion.layer} reads: {', '.join(sorted(reads))})"
+                )
+            result.append(c)
+        return tuple(result)
+
+    def parse_condition(self, key: str, raw: Any) -> Condition:
+        op, operand = cond.parse_operand(raw)
+        if key == "red_flag":
+            if op not in (None, "in"):
+                raise ConditionSyntaxError("when.red_flag: use 'any', an id, or {in: [...]}")
+            return Condition(cond.RED_FLAG, "red_flag", "present",
+                             cond.red_flag_values(operand, tuple(self.red_flags)))
+        if key.startswith("hypothesis."):
+            hid = key.split(".", 1)[1]
+            if hid not in self.hypotheses:
+                raise ConditionSyntaxError(f"when.{key}: unknown hypothesis {hid!r}" + did_you_mean(hid, self.hypotheses))
+            if op not in (None, "at_least"):
+                raise ConditionSyntaxError(f"when.{key}: use {{at_least: possible}} or a band")
+            values = cond.band_values(operand)
+            return Condition(cond.HYPOTHESIS, hid, "at_least" if op else "in", values)
+        if key in self.derived:
+            fact = self.derived[key]
+            values = self._words(key, operand, fact.values, op)
+            return Condition(cond.DERIVED, key, "not_in" if op in ("not", "not_in") else "in", values)
+        spec = self.vocabulary.fields.get(key)
+        if spec is None:
+            known = [*self.vocabulary.fields, *self.derived, "red_flag"]
+            raise ConditionSyntaxError(f"when.{key}: unknown fact" + did_you_mean(key, known))
+        return _field_condition(spec, op, operand, self._words)
+
+    @staticmethod
+    def _words(key: str, operand: Any, allowed: Mapping[str, str], op: str | None) -> tuple[str, ...]:
+        if op not in (None, "in", "not", "not_in", "any", "all", "none"):
+            raise ConditionSyntaxError(f"when.{key}: unknown operator {op!r}; allowed: "
+                                       + allowed_list(["in", "not", "any", "all", "none", "min", "max"]))
+        items = operand if isinstance(operand, list) else [operand]
+        words = [_word(item) for item in items]
+        for word in words:
+            if word not in allowed:
+                raise ConditionSyntaxError(f"when.{key}: unknown value {word!r}; allowed: "
+                                           + allowed_list(allowed) + did_you_mean(word, allowed))
+        if not words:
+            raise ConditionSyntaxError(f"when.{key}: an empty list of values")
+        return tuple(sorted(set(words)))
+
+
+def _word(value: Any) -> str:
+    """YAML 1.1 reads a bare yes/no as a boolean; rules mean the word."""
+    if value is True:
+        return "yes"
+    if value is False:
+        return "no"
+    return str(value)
+
+
+def _field_condition(spec: Field, op: str | None, operand: Any, words) -> Condition:
+    key = spec.path
+    if spec.is_numeric:
+        if op == "range":
+            low, high = operand
+        elif op is None:
+            low = high = operand
+        else:
+            raise ConditionSyntaxError(f"when.{key}: a number takes a value or {{min: .., max: ..}}")
+        for bound in (low, high):
+            if bound is not None and (isinstance(bound, bool) or not isinstance(bound, (int, float))):
+                raise ConditionSyntaxError(f"when.{key}: bounds must be numbers")
+        return Condition(cond.CASE, key, "range", (low, high))
+    if spec.type == "set":
+        values = words(key, operand, spec.values, op)
+        mapped = {None: "any", "in": "any", "any": "any", "all": "all", "none": "none", "not": "none", "not_in": "none"}
+        return Condition(cond.CASE, key, mapped[op], values)
+    if spec.type == "choice":
+        if op in ("any", "all", "none"):
+            raise ConditionSyntaxError(f"when.{key}: {op} is for lists; use in or not")
+        values = words(key, operand, spec.values, op)
+        return Condition(cond.CASE, key, "not_in" if op in ("not", "not_in") else "in", values)
+    raise ConditionSyntaxError(f"when.{key}: rules cannot test a {spec.type} field")

@@ -1,0 +1,87 @@
+"""What to ask next: the unknown findings that could change the picture most.
+
+For every rule that has not fired and is not blocked by a known finding, the
+unknown findings it waits on share its stake: a rule that could raise the
+triage or add a red flag weighs most, then evidence on hypotheses, weighted by
+how far the answer could move the differential. Findings a rule forbids asking
+(``avoid_asking``, such as hopping once a bone stress injury is possible) are
+never suggested. Ties go to the vocabulary's order, so the list is stable.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from .inference import Inference
+from .kb import KnowledgeBase
+from .levels import RUNNING_ADVICE, TRIAGE_LEVELS, running_rank, triage_rank
+from .status import Analyzer
+
+MAX_QUESTIONS = 5
+
+
+@dataclass(frozen=True)
+class Question:
+    fact: str
+    question: str
+    why: str
+    score: float
+
+
+def _stake(kb: KnowledgeBase, inference: Inference, rule) -> tuple[float, str]:
+    """How much firing *rule* would change the result, and in what way."""
+    c = rule.conclusion
+    triage = inference.triage.value if inference.triage else TRIAGE_LEVELS[-1]
+    running = inference.running.value if inference.running else RUNNING_ADVICE[-1]
+    if c.kind == "red_flag":
+        return 3.0, f"screens for a red flag ({c.target})"
+    if c.kind == "triage" and triage_rank(c.target) < triage_rank(triage):
+        return 2.0 + (3 - triage_rank(c.target)) * 0.5, f"could raise triage to {c.target}"
+    if c.kind == "running" and running_rank(c.target) < running_rank(running):
+        return 1.0, f"could change running advice to {c.target}"
+    if c.kind in ("supports", "against"):
+        score = inference.scores.get(c.target)
+        current = score.certainty if score else 0.0
+        # Evidence matters most on hypotheses in contention; against-evidence
+        # on one nobody suspects changes nothing.
+        if c.kind == "against" and current <= 0:
+            return 0.0, ""
+        return c.weight * (1.0 + max(current, 0.0)), c.target
+    return 0.0, ""
+
+
+def next_questions(kb: KnowledgeBase, inference: Inference, limit: int = MAX_QUESTIONS) -> list[Question]:
+    analyzer = Analyzer(kb, inference)
+    avoid = set(inference.avoid)
+    scores: dict[str, float] = defaultdict(float)
+    reasons: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for status in analyzer.rules():
+        waits = status.waits_on - avoid
+        if not waits:
+            continue
+        stake, reason = _stake(kb, inference, status.rule)
+        if stake <= 0:
+            continue
+        share = stake / len(status.waits_on)
+        for path in waits:
+            scores[path] += share
+            reasons[path][reason] += share
+    order = {path: index for index, path in enumerate(kb.vocabulary.fields)}
+    ranked = sorted(scores, key=lambda p: (-round(scores[p], 6), order.get(p, len(order))))
+    questions = []
+    for path in ranked[:limit]:
+        field = kb.vocabulary.fields[path]
+        questions.append(Question(path, field.question, _why(reasons[path], kb), round(scores[path], 3)))
+    return questions
+
+
+def _why(reasons: dict[str, float], kb: KnowledgeBase) -> str:
+    actions = sorted((r for r in reasons if r not in kb.hypotheses), key=lambda r: (-reasons[r], r))
+    hypotheses = sorted((r for r in reasons if r in kb.hypotheses), key=lambda r: (-reasons[r], r))
+    parts = actions[:1]
+    if len(hypotheses) >= 2:
+        parts.append(f"separates {hypotheses[0]} from {hypotheses[1]}")
+    elif hypotheses:
+        parts.append(f"bears on {hypotheses[0]}")
+    return "; ".join(parts)

@@ -1,0 +1,85 @@
+"""The JSON Schema (draft 2020-12) of case files, generated from the vocabulary."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .levels import RUNNING_ADVICE, TRIAGE_LEVELS
+from .vocabulary import Field, Vocabulary
+
+DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+
+def field_schema(field: Field) -> dict[str, Any]:
+    """The schema of one field's value."""
+    schema: dict[str, Any]
+    if field.type == "choice":
+        values: list[Any] = [*field.values, *field.unknown]
+        if field.accepts_booleans:
+            values += [True, False]
+        schema = {"enum": values}
+    elif field.type in ("integer", "number"):
+        schema = {"type": field.type}
+        if field.minimum is not None:
+            schema["minimum"] = field.minimum
+        if field.maximum is not None:
+            schema["maximum"] = field.maximum
+    elif field.type == "set":
+        schema = {"type": "array", "items": {"enum": list(field.values)}, "uniqueItems": True}
+        if field.min_items:
+            schema["minItems"] = field.min_items
+    else:
+        schema = {"type": "string", "minLength": 1}
+        if field.max_length:
+            schema["maxLength"] = field.max_length
+    description = field.question or field.description
+    if description:
+        schema["description"] = description
+    return schema
+
+
+def case_schema(vocabulary: Vocabulary, hypotheses: Sequence[str] = ()) -> dict[str, Any]:
+    """A JSON Schema that accepts exactly the case files hipkb accepts."""
+    hypothesis_list: dict[str, Any] = {"type": "array", "items": {"type": "string"}}
+    if hypotheses:
+        hypothesis_list["items"] = {"enum": list(hypotheses)}
+    properties: dict[str, Any] = {
+        "format": {"const": "hipkb-case/1"},
+        "case_id": {"type": "string", "minLength": 1, "maxLength": 200,
+                    "description": "An identifier for the case; defaults to the file name."},
+        "expect": {
+            "type": "object",
+            "additionalProperties": False,
+            "description": "Expected outcomes; hipkb check runs cases that have them.",
+            "properties": {
+                "top": hypothesis_list,
+                "includes": hypothesis_list,
+                "excludes": hypothesis_list,
+                "triage_at_least": {"enum": list(TRIAGE_LEVELS)},
+                "running": {"enum": list(RUNNING_ADVICE)},
+            },
+        },
+    }
+    required = []
+    for name, group in vocabulary.groups.items():
+        group_required = [f for f, spec in group.fields.items() if spec.required]
+        group_schema: dict[str, Any] = {
+            "type": "object",
+            "title": group.label,
+            "additionalProperties": False,
+            "properties": {fname: field_schema(spec) for fname, spec in group.fields.items()},
+        }
+        if group_required:
+            group_schema["required"] = group_required
+            required.append(name)
+        properties[name] = group_schema
+    return {
+        "$schema": DIALECT,
+        "$id": "https://hipkb.invalid/schema/hipkb-case-1.json",
+        "title": "hipkb case file (hipkb-case/1)",
+        "type": "object",
+        "additionalProperties": False,
+        "required": required,
+        "properties": properties,
+    }
