@@ -28,6 +28,7 @@ from .facts import (
 from .inference import Choice, EvidenceItem, Firing, Inference, Justification, Score
 from .kb import KnowledgeBase, RuleDef
 from .levels import RUNNING_ADVICE, TRIAGE_LEVELS
+from .strategy import DepthStrategy
 
 MAX_FIRINGS = 5000
 FALLBACK_TRIAGE = "routine"
@@ -39,6 +40,7 @@ class _Engine(experta.KnowledgeEngine):
 
     kb: KnowledgeBase
     group_classes: dict[str, type]
+    __strategy__ = DepthStrategy
 
     def __init__(self) -> None:
         super().__init__()
