@@ -20,7 +20,7 @@ from .result import build_result, to_json
 
 __all__ = [
     "Case", "KnowledgeBase", "Reasoner", "build_result", "load_case", "load_kb",
-    "reasoner_for", "run_case", "run_data", "to_json",
+    "reasoner_for", "report", "run_case", "run_data", "to_json",
 ]
 
 
@@ -51,6 +51,22 @@ def load_case(path: str | Path, kb: KnowledgeBase) -> Case:
 def run_case(reasoner: Reasoner, case: Case) -> dict[str, Any]:
     """Reason about one valid case and return its ``hipkb-result/1`` data."""
     return build_result(reasoner.kb, reasoner.infer(case))
+
+
+def report(reasoner: Reasoner, case: Case, fmt: str = "json", *, audience: str = "clinician",
+           templates: Path | None = None) -> str:
+    """Reason about *case* and render the result: JSON, or a report (md, html, txt).
+
+    Every format is rendered from the same result data; reports also get the
+    inference, for the step-by-step trace and the WHY NOT of educators.
+    """
+    inference = reasoner.infer(case)
+    result = build_result(reasoner.kb, inference)
+    if fmt == "json":
+        return to_json(result) + "\n"
+    from .render import render
+
+    return render(reasoner.kb, inference, result, fmt=fmt, audience=audience, templates=templates)
 
 
 def run_data(data: dict[str, Any], kb: KnowledgeBase | None = None, source: str = "<data>") -> dict[str, Any]:

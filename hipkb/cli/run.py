@@ -8,17 +8,22 @@ import click
 
 from .common import kb_options, load_kb_from
 
-FORMATS = ("json",)
+FORMATS = ("json", "md", "html", "txt")
+AUDIENCES = ("clinician", "educator")
 
 
 @click.command("run")
 @click.argument("cases", nargs=-1, required=True)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="json", show_default=True,
               help="Output format.")
+@click.option("--audience", type=click.Choice(AUDIENCES), default="clinician", show_default=True,
+              help="Who the report is for (md, html, txt): educators also get the step-by-step reasoning.")
+@click.option("--templates", "templates", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=None, help="Directory of Jinja report templates replacing the shipped ones.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
               help="Write to FILE (one case) or into DIR (one file per case) instead of stdout.")
 @kb_options
-def command(cases: tuple[str, ...], fmt: str, output: Path | None,
+def command(cases: tuple[str, ...], fmt: str, audience: str, templates: Path | None, output: Path | None,
             rules_dir: Path | None, facts_dir: Path | None) -> None:
     """Reason about CASES (files, directories, or - for stdin) and print the results.
 
@@ -43,7 +48,7 @@ def command(cases: tuple[str, ...], fmt: str, output: Path | None,
     for source in sources:
         try:
             case = source.load(kb)
-            text = api.to_json(api.run_case(reasoner, case)) + "\n"
+            text = api.report(reasoner, case, fmt, audience=audience, templates=templates)
         except HipkbError as error:
             if len(sources) == 1:
                 raise
