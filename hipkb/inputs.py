@@ -4,11 +4,13 @@ An argument is a case file, a directory (searched recursively for
 ``*.yaml``, ``*.yml`` and ``*.json``, in sorted order), or ``-`` for standard
 input, which holds either one case (YAML or JSON) or JSON Lines, one case per
 line. Sources are produced lazily, so a batch of any size streams through in
-constant memory.
+constant memory: JSON Lines on standard input are read line by line, never
+whole, and the size limit of a case applies to each line, not to the stream.
 """
 
 from __future__ import annotations
 
+import itertools
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -18,7 +20,7 @@ from typing import Any
 from .case import Case, validate
 from .errors import CaseError, HipkbError
 from .kb import KnowledgeBase
-from .safeload import decode, parse_text, read_text
+from .safeload import MAX_BYTES, decode, parse_text, read_text
 
 CASE_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -32,9 +34,12 @@ class CaseSource:
     text: str | None = None
     kind: str = "auto"
     default_id: str = "case"
+    error: str | None = None  # why it could not even be read (a line of stdin that is not UTF-8)
 
     def load(self, kb: KnowledgeBase) -> Case:
         """Read, parse and validate; every failure is a HipkbError naming the source."""
+        if self.error is not None:
+            raise CaseError(self.name, "", self.error)
         try:
             if self.path is not None:
                 kind = "json" if self.path.suffix.lower() == ".json" else "yaml"
@@ -71,14 +76,87 @@ def expand(arguments: Iterable[str], stdin: Any = None) -> Iterator[CaseSource]:
 
 
 def _stdin_sources(stream: Any) -> Iterator[CaseSource]:
-    raw = stream.read()
-    text = decode(raw if isinstance(raw, bytes) else raw.encode("utf-8"), "<stdin>")
-    lines = [line for line in text.splitlines() if line.strip()]
-    if len(lines) > 1 and all(line.lstrip().startswith("{") for line in lines):
-        number = 0
-        for number, line in enumerate(text.splitlines(), start=1):
-            if line.strip():
-                yield CaseSource(f"<stdin>:{number}", text=line, kind="json",
-                                 default_id=f"stdin-{number}")
+    """One source for a single case on stdin, or one per line of JSON Lines.
+
+    It is JSON Lines when the first two non-blank lines both start with ``{``
+    (a pretty-printed JSON object continues on a line that does not); then
+    the stream is read one line at a time, so memory stays flat however many
+    cases flow through, and a bad line is a bad case of its own.
+    """
+    lines = _binary_lines(stream)
+    head: list[bytes] = []
+    starts = 0
+    for raw in lines:
+        head.append(raw)
+        if raw.strip():
+            starts += 1
+            if not raw.lstrip().lstrip(b"\xef\xbb\xbf").startswith(b"{") or starts == 2:
+                break
+    jsonl = starts == 2 and all(line.lstrip().lstrip(b"\xef\xbb\xbf").startswith(b"{")
+                                for line in head if line.strip())
+    if not jsonl:
+        rest = b"".join(head)
+        for raw in lines:
+            rest += raw
+            if len(rest) > MAX_BYTES:
+                break  # decode() refuses it, naming the limit
+        text = decode(rest, "<stdin>")
+        yield CaseSource("<stdin>", text=text, default_id="stdin")
         return
-    yield CaseSource("<stdin>", text=text, default_id="stdin")
+    for number, raw in enumerate(itertools.chain(head, lines), start=1):
+        if not raw.strip():
+            continue
+        name = f"<stdin>:{number}"
+        try:
+            line = decode(raw, name)
+        except HipkbError as error:
+            yield CaseSource(name, error=error.message)
+            continue
+        yield CaseSource(name, text=line, kind="json", default_id=f"stdin-{number}")
+
+
+def _binary_lines(stream: Any) -> Iterator[bytes]:
+    """Lines of a binary or text stream, as bytes."""
+    for line in stream:
+        yield line if isinstance(line, bytes) else line.encode("utf-8")
+
+
+class InputGuard:
+    """Tells whether a path is one of the inputs that the arguments name.
+
+    It answers without listing the inputs (a batch streams, and may be far
+    larger than memory should hold): a path is an input when it is a file
+    argument, or a case file (by suffix) found inside a directory argument by
+    the same rule :func:`expand` uses.
+    """
+
+    def __init__(self, arguments: Iterable[str]) -> None:
+        self.files: set[Path] = set()
+        self.dirs: list[Path] = []
+        for argument in arguments:
+            if argument == "-":
+                continue
+            path = Path(argument)
+            try:
+                if path.is_dir():
+                    self.dirs.append(path.resolve())
+                else:
+                    self.files.add(path.resolve())
+            except OSError:
+                continue
+
+    def __call__(self, path: Path) -> bool:
+        """Whether writing to *path* would replace an input."""
+        target = Path(path).resolve()
+        if target in self.files:
+            return True
+        if target.suffix.lower() not in CASE_SUFFIXES:
+            return False
+        for directory in self.dirs:
+            try:
+                parts = target.relative_to(directory).parts
+            except ValueError:
+                continue
+            if not any(part.startswith(".") for part in parts):
+                return True
+        return False

@@ -8,11 +8,12 @@ case cannot write outside the output directory.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import tempfile
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from .errors import HipkbError
@@ -28,10 +29,19 @@ def safe_name(case_id: str, max_length: int = 100) -> str:
     return text or "case"
 
 
-def write_atomic(path: Path, text: str, *, protect: Iterable[Path] = ()) -> None:
-    """Write *text* to *path* in one step; refuse to replace a protected file."""
+def write_atomic(path: Path, text: str, *, protect: Iterable[Path] = (),
+                 guard: Callable[[Path], bool] | None = None) -> None:
+    """Write *text* to *path* in one step; refuse to replace a protected file.
+
+    *protect* lists input files; *guard* answers "is this an input?" without a
+    list (:class:`hipkb.inputs.InputGuard`), which a batch of any size needs:
+    checking each write against every input would cost the square of the
+    batch.
+    """
     path = Path(path)
     target = path.resolve()
+    if guard is not None and guard(target):
+        raise HipkbError(str(path), "", "refusing to overwrite an input case file")
     for other in protect:
         try:
             if Path(other).resolve() == target:
@@ -47,28 +57,33 @@ def write_atomic(path: Path, text: str, *, protect: Iterable[Path] = ()) -> None
             handle.write(text)
         os.replace(tmp, target)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise
 
 
 class OutputDir:
     """Names report files in one directory: unique, safe, never an input."""
 
-    def __init__(self, directory: Path, suffix: str, inputs: Iterable[Path] = ()) -> None:
+    def __init__(self, directory: Path, suffix: str, inputs: Iterable[Path] = (),
+                 guard: Callable[[Path], bool] | None = None) -> None:
         self.directory = Path(directory)
         self.suffix = suffix
         self.inputs = {Path(p).resolve() for p in inputs}
+        self.guard = guard
         self.used: set[str] = set()
+
+    def is_input(self, path: Path) -> bool:
+        """Whether *path* names an input file, which must never be replaced."""
+        target = path.resolve()
+        return target in self.inputs or (self.guard is not None and self.guard(target))
 
     def path_for(self, case_id: str) -> Path:
         stem = safe_name(case_id)
         name, n = stem, 1
         while True:
             candidate = self.directory / f"{name}{self.suffix}"
-            if name not in self.used and candidate.resolve() not in self.inputs:
+            if name not in self.used and not self.is_input(candidate):
                 self.used.add(name)
                 return candidate
             n += 1

@@ -1,4 +1,8 @@
-"""``hipkb run``: reason about case files and print or write the results."""
+"""``hipkb run``: reason about case files and print or write the results.
+
+A thin click layer over :func:`hipkb.batch.run`, which a library user can
+call the same way.
+"""
 
 from __future__ import annotations
 
@@ -22,44 +26,33 @@ AUDIENCES = ("clinician", "educator")
               default=None, help="Directory of Jinja report templates replacing the shipped ones.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
               help="Write to FILE (one case) or into DIR (one file per case) instead of stdout.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+              help="Worker processes for a batch; default: every core; 1 runs in this process.")
+@click.option("--errors", "errors", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write every failed case to FILE, as JSON Lines of file, field and error.")
 @kb_options
 def command(cases: tuple[str, ...], fmt: str, audience: str, templates: Path | None, output: Path | None,
-            rules_dir: Path | None, facts_dir: Path | None) -> None:
+            jobs: int | None, errors: Path | None, rules_dir: Path | None, facts_dir: Path | None) -> None:
     """Reason about CASES (files, directories, or - for stdin) and print the results.
 
-    JSON prints one hipkb-result/1 object per line. Exit status: 0 when every
-    case ran, 1 when some case failed, 2 for bad usage or a single bad case.
-    """
-    from .. import api
-    from ..errors import HipkbError
-    from ..inputs import expand
-    from ..outputs import SUFFIXES, OutputDir, write_atomic
+    Directories are searched recursively for *.yaml, *.yml and *.json; stdin
+    holds one case or JSON Lines (one case per line). JSON prints one
+    hipkb-result/1 object per line. With several cases, a bad case is reported
+    on stderr (and in --errors FILE) and the others still run; a summary ends
+    the run on stderr.
 
-    kb = load_kb_from(rules_dir, facts_dir)
-    reasoner = api.reasoner_for(kb)
-    sources = list(expand(cases))
-    inputs = [s.path for s in sources if s.path is not None]
-    out_dir = None
-    if output is not None and (output.is_dir() or len(sources) > 1):
-        if not output.is_dir():
-            raise HipkbError(str(output), "", "with several cases, -o must name an existing directory")
-        out_dir = OutputDir(output, SUFFIXES[fmt], inputs)
-    failures = 0
-    for source in sources:
-        try:
-            case = source.load(kb)
-            text = api.report(reasoner, case, fmt, audience=audience, templates=templates)
-        except HipkbError as error:
-            if len(sources) == 1:
-                raise
-            failures += 1
-            click.echo(f"hipkb: {error}", err=True)
-            continue
-        if out_dir is not None:
-            write_atomic(out_dir.path_for(case.case_id), text, protect=inputs)
-        elif output is not None:
-            write_atomic(output, text, protect=inputs)
-        else:
-            click.echo(text, nl=False)
-    if failures:
+    Exit status: 0 when every case ran, 1 when some case failed, 2 for bad
+    usage or a single bad case.
+    """
+    from .. import batch
+
+    load_kb_from(rules_dir, facts_dir)  # a bad knowledge base stops here, before any case
+    ctx = click.get_current_context()
+    settings = batch.Settings(
+        fmt=fmt, audience=audience, templates=templates, rules_dir=rules_dir, facts_dir=facts_dir,
+        verbose=(ctx.find_root().obj or {}).get("verbose", 0),
+    )
+    summary = batch.run(cases, settings, jobs=jobs, output=output, errors=errors,
+                        stdout=click.get_text_stream("stdout"), stderr=click.get_text_stream("stderr"))
+    if summary.failed:
         raise click.exceptions.Exit(1)

@@ -1,0 +1,385 @@
+"""Many cases at once: every core, flat memory, one bad case never stops the rest.
+
+This is what ``hipkb run`` does with several inputs, as a library::
+
+    from hipkb import batch
+    from hipkb.inputs import expand
+
+    settings = batch.Settings(fmt="json")
+    for outcome in batch.process(expand(["cases/"]), settings, jobs=2):
+        print(outcome.text if outcome.ok else outcome.error)
+
+or, with files, an errors file and a summary, :func:`run`.
+
+How it stays fast and flat:
+
+- each worker process builds the engine once (the pool's initializer) and
+  then only resets it per case; workers also read and parse the case files,
+  so parsing is spread over the cores too;
+- cases travel in chunks (``chunksize``) to cut inter-process overhead, and at
+  most ``window`` chunks are in flight: ``multiprocessing.Pool.imap`` would
+  read the whole input ahead with no back-pressure, and a fast producer with
+  a slow consumer would hold every pending result; here memory is bounded by
+  the window, however many cases stream through;
+- results come back in input order, so the output is the same, byte for
+  byte, whatever the number of jobs;
+- a batch too small to pay for starting processes runs in-process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import tempfile
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import IO, Any
+
+from .errors import HipkbError
+from .inputs import CaseSource, InputGuard, expand
+
+DEFAULT_CHUNKSIZE = 16
+WINDOW_PER_JOB = 4  # chunks in flight per worker: enough to keep it busy, few enough to stay flat
+MIN_POOL_CASES = 48  # below this, starting worker processes costs more than it saves
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a worker needs to turn a case into output; picklable."""
+
+    fmt: str = "json"
+    audience: str = "clinician"
+    templates: Path | None = None
+    rules_dir: Path | None = None
+    facts_dir: Path | None = None
+    verbose: int = 0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one case: its output text, or the error that stopped it."""
+
+    index: int
+    source: str
+    case_id: str = ""
+    text: str | None = None
+    top: str | None = None
+    triage: str | None = None
+    error: dict[str, str] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+# -- the work of one case (in a worker, or in-process) --------------------
+
+_STATE: dict[str, Any] = {}
+
+
+def _init_worker(settings: Settings) -> None:
+    """Pool initializer: load the knowledge base and build its engine, once."""
+    from . import api
+    from ._compat import set_verbose
+
+    kb = api.load_kb(settings.rules_dir, settings.facts_dir)
+    _STATE["reasoner"] = api.reasoner_for(kb)
+    _STATE["settings"] = settings
+    set_verbose(settings.verbose)
+
+
+def _run_one(index: int, source: CaseSource, *, catch: bool = True) -> Outcome:
+    from .result import build_result, to_json
+
+    reasoner = _STATE["reasoner"]
+    settings: Settings = _STATE["settings"]
+    case_id = ""
+    try:
+        case = source.load(reasoner.kb)
+        case_id = case.case_id
+        inference = reasoner.infer(case)
+        result = build_result(reasoner.kb, inference)
+        if settings.fmt == "json":
+            text = to_json(result) + "\n"
+        else:
+            # The same call hipkb.api.report makes, with the inference and
+            # result already at hand (the summary needs the result too).
+            from .render import render
+
+            text = render(reasoner.kb, inference, result, fmt=settings.fmt,
+                          audience=settings.audience, templates=settings.templates)
+    except HipkbError as error:
+        if not catch:
+            raise
+        return Outcome(index, source.name, case_id, error=error.as_dict())
+    except Exception as error:  # a bug must not sink the other cases of a batch
+        if not catch:
+            raise
+        return Outcome(index, source.name, case_id,
+                       error={"file": source.name, "field": "",
+                              "error": f"internal error: {type(error).__name__}: {error}"})
+    ranked = result["hypotheses"]
+    return Outcome(index, source.name, case_id, text,
+                   top=ranked[0]["id"] if ranked else None, triage=result["triage"]["level"])
+
+
+def _run_chunk(chunk: list[tuple[int, CaseSource]]) -> list[Outcome]:
+    return [_run_one(index, source) for index, source in chunk]
+
+
+# -- streaming ---------------------------------------------------------------
+
+def _chunks(items: Iterator[tuple[int, CaseSource]], size: int) -> Iterator[list[tuple[int, CaseSource]]]:
+    while chunk := list(islice(items, size)):
+        yield chunk
+
+
+def default_jobs() -> int:
+    """Every core this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def process(sources: Iterable[CaseSource], settings: Settings, *, jobs: int | None = None,
+            chunksize: int = DEFAULT_CHUNKSIZE) -> Iterator[Outcome]:
+    """Run every source and yield its :class:`Outcome`, in input order.
+
+    ``jobs`` worker processes (default: every core; 1 runs in this process).
+    Nothing raises for a bad case: its outcome carries the error.
+    """
+    jobs = default_jobs() if jobs is None else max(1, jobs)
+    numbered = enumerate(sources)
+    head = list(islice(numbered, MIN_POOL_CASES))
+    if jobs == 1 or len(head) < MIN_POOL_CASES:
+        _init_worker(settings)
+        for index, source in head:
+            yield _run_one(index, source)
+        for index, source in numbered:
+            yield _run_one(index, source)
+        return
+    yield from _pooled(iter([*head, *numbered]) if head else numbered, settings, jobs, chunksize)
+
+
+def _pooled(numbered: Iterator[tuple[int, CaseSource]], settings: Settings, jobs: int,
+            chunksize: int) -> Iterator[Outcome]:
+    import multiprocessing
+
+    # fork is the cheapest start on Linux: the parent's loaded modules and
+    # knowledge base are shared copy-on-write; elsewhere the platform default.
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if sys.platform == "linux" and "fork" in methods else None)
+    window = jobs * WINDOW_PER_JOB
+    with context.Pool(jobs, initializer=_init_worker, initargs=(settings,)) as pool:
+        pending: deque[Any] = deque()
+        for chunk in _chunks(numbered, chunksize):
+            pending.append(pool.apply_async(_run_chunk, (chunk,)))
+            if len(pending) >= window:
+                yield from pending.popleft().get()
+        while pending:
+            yield from pending.popleft().get()
+
+
+# -- a whole run: outputs, errors file, summary ------------------------------
+
+@dataclass
+class Summary:
+    """Counts of a batch: cases, failures, top hypotheses and triage levels."""
+
+    total: int = 0
+    failed: int = 0
+    top: Counter[str] = field(default_factory=Counter)
+    triage: Counter[str] = field(default_factory=Counter)
+
+    def add(self, outcome: Outcome) -> None:
+        self.total += 1
+        if not outcome.ok:
+            self.failed += 1
+            return
+        self.top[outcome.top or "(none)"] += 1
+        if outcome.triage:
+            self.triage[outcome.triage] += 1
+
+    def lines(self, errors_file: Path | None = None) -> list[str]:
+        """The summary as printed on stderr at the end of a batch."""
+        from .levels import TRIAGE_LEVELS
+
+        ran = self.total - self.failed
+        lines = [f"hipkb: {self.total} cases: {ran} ran, {self.failed} failed"]
+        if ran:
+            order = {level: i for i, level in enumerate(TRIAGE_LEVELS)}
+            levels = sorted(self.triage, key=lambda k: order.get(k, len(order)))
+            lines.append("  triage: " + ", ".join(f"{k} {self.triage[k]}" for k in levels))
+            tops = sorted(self.top, key=lambda k: (-self.top[k], k))
+            lines.append("  top hypothesis: " + ", ".join(f"{k} {self.top[k]}" for k in tops))
+        if self.failed:
+            where = f", listed in {errors_file}" if errors_file else ", listed above"
+            lines.append(f"  failures: {self.failed}{where}")
+        return lines
+
+
+class _ErrorsFile:
+    """JSON Lines of failures, streamed to a temporary file and moved into place at the end."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.handle: IO[str] | None = None
+        self.tmp = ""
+        if path is not None:
+            directory = Path(path).resolve().parent
+            if not directory.is_dir():
+                raise HipkbError(str(path), "", "its directory does not exist")
+            fd, self.tmp = tempfile.mkstemp(prefix=f".{Path(path).name}.", suffix=".tmp", dir=directory)
+            self.handle = os.fdopen(fd, "w", encoding="utf-8", newline="\n")
+
+    def add(self, error: dict[str, str]) -> None:
+        if self.handle is not None:
+            self.handle.write(json.dumps(error, ensure_ascii=False, sort_keys=False) + "\n")
+
+    def close(self, keep: bool) -> None:
+        if self.handle is None:
+            return
+        self.handle.close()
+        self.handle = None
+        if keep:
+            os.replace(self.tmp, Path(self.path).resolve())  # type: ignore[arg-type]
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(self.tmp)
+
+
+class _Progress:
+    """A one-line counter on stderr, redrawn a few times a second (terminals only)."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self.start = self.last = time.monotonic()
+        self.drawn = False
+
+    def update(self, summary: Summary) -> None:
+        now = time.monotonic()
+        if now - self.last < 0.2:
+            return
+        self.last = now
+        rate = summary.total / max(now - self.start, 1e-9)
+        self.stream.write(f"\r\x1b[K  {summary.total} cases, {summary.failed} failed, {rate:.0f} cases/s")
+        self.stream.flush()
+        self.drawn = True
+
+    def close(self) -> None:
+        if self.drawn:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+
+
+def run(arguments: Iterable[str], settings: Settings, *, jobs: int | None = None,
+        output: Path | None = None, errors: Path | None = None, stdout: IO[str] | None = None,
+        stderr: IO[str] | None = None, progress: bool | None = None,
+        chunksize: int = DEFAULT_CHUNKSIZE, stdin: Any = None) -> Summary:
+    """Run every case the arguments name (files, directories, ``-``) and write the results.
+
+    Output goes to *stdout* (JSON Lines for ``json``), or to *output*: a file
+    for a single case, else a directory with one file per case, named from
+    its ``case_id``, written atomically and never over an input. Each failure
+    is printed on *stderr* and, with *errors*, written to that JSON Lines
+    file (``file``, ``field``, ``error``). For more than one case a summary
+    ends the run on *stderr*. A single case that fails raises its
+    :class:`~hipkb.errors.HipkbError` instead, as ``hipkb run CASE`` always has.
+    """
+    from .outputs import SUFFIXES, OutputDir, write_atomic
+
+    arguments = list(arguments)
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    guard = InputGuard(arguments)
+    sources = expand(arguments, stdin=stdin)
+    head = list(islice(sources, 2))
+    single = len(head) == 1
+    stream = iter([*head, *sources])
+
+    out_dir: OutputDir | None = None
+    if output is not None and (output.is_dir() or not single):
+        if not output.is_dir():
+            raise HipkbError(str(output), "", "with several cases, -o must name an existing directory")
+        out_dir = OutputDir(output, SUFFIXES[settings.fmt], guard=guard)
+    if errors is not None and guard(Path(errors)):
+        raise HipkbError(str(errors), "", "refusing to overwrite an input case file")
+
+    if single:
+        _init_worker(settings)
+        try:
+            outcome = _run_one(0, head[0], catch=False)
+        except HipkbError as error:
+            if errors is not None:
+                write_atomic(errors, json.dumps(error.as_dict(), ensure_ascii=False) + "\n", guard=guard)
+            raise
+        summary = Summary()
+        summary.add(outcome)
+        _write(outcome, out_dir, output, stdout, guard, write_atomic)
+        if errors is not None:
+            write_atomic(errors, "", guard=guard)
+        return summary
+
+    summary = Summary()
+    errors_file = _ErrorsFile(errors)
+    bar = _Progress(stderr) if (progress if progress is not None else _isatty(stderr)) else None
+    completed = False
+    try:
+        for outcome in process(stream, settings, jobs=jobs, chunksize=chunksize):
+            summary.add(outcome)
+            if outcome.error is not None:
+                errors_file.add(outcome.error)
+                if bar is not None:
+                    bar.close()
+                stderr.write(f"hipkb: {HipkbError(**_error_args(outcome.error))}\n")
+            else:
+                try:
+                    _write(outcome, out_dir, None, stdout, guard, write_atomic)
+                except HipkbError as error:  # e.g. an output file that cannot be written
+                    summary.failed += 1
+                    errors_file.add(error.as_dict())
+                    stderr.write(f"hipkb: {error}\n")
+            if bar is not None:
+                bar.update(summary)
+        completed = True
+    finally:
+        if bar is not None:
+            bar.close()
+        # A complete errors file, or none: an interrupted run leaves no half list.
+        errors_file.close(keep=completed)
+    if summary.total > 1:
+        stderr.write("\n".join(summary.lines(errors)) + "\n")
+    stderr.flush()
+    return summary
+
+
+def _error_args(error: dict[str, str]) -> dict[str, str]:
+    return {"source": error.get("file", ""), "where": error.get("field", ""), "message": error.get("error", "")}
+
+
+def _isatty(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _write(outcome: Outcome, out_dir: Any, output: Path | None, stdout: IO[str], guard: InputGuard,
+           write_atomic: Callable[..., None]) -> None:
+    assert outcome.text is not None
+    if out_dir is not None:
+        write_atomic(out_dir.path_for(outcome.case_id), outcome.text, guard=guard)
+    elif output is not None:
+        write_atomic(output, outcome.text, guard=guard)
+    else:
+        stdout.write(outcome.text)
+
+
+__all__ = ["Outcome", "Settings", "Summary", "default_jobs", "process", "run"]
