@@ -81,9 +81,10 @@ class _Engine(experta.KnowledgeEngine):
             self.declare(RunningFact(advice=c.target, rule=rule.id))
         else:
             new = True
+            table = record.avoid if c.kind == "avoid_asking" else record.asks
             for path in c.facts:
-                record.avoid.setdefault(path, []).append(why)
-                self.declare(AvoidFact(fact=path))
+                table.setdefault(path, []).append(why)
+                self.declare(AvoidFact(fact=path, kind=c.kind, rule=rule.id))
         record.firings.append(Firing(len(record.firings) + 1, rule.id, matched, c.asserted(), new))
 
     def raised_flags(self) -> list[str]:
@@ -125,11 +126,22 @@ class _Engine(experta.KnowledgeEngine):
 
 def _winner(votes: dict[str, list[Justification]], scale: tuple[str, ...], fallback: str,
             kb: KnowledgeBase) -> Choice:
-    for level in scale:
-        if level in votes:
-            rules = sorted({j.rule for j in votes[level]})
-            first = kb.rule(votes[level][0].rule)
-            return Choice(level, tuple(rules), first.conclusion.text if first else "")
+    """The most urgent (or restrictive) value any rule voted for.
+
+    Rules marked ``default`` vote only when no other rule has: a default
+    "routine" must not outvote a rule's "self_care".
+    """
+    def is_default(j: Justification) -> bool:
+        rule = kb.rule(j.rule)
+        return rule is not None and rule.conclusion.default
+
+    for defaults in (False, True):
+        for level in scale:
+            chosen = [j for j in votes.get(level, []) if is_default(j) == defaults]
+            if chosen:
+                rules = sorted({j.rule for j in chosen})
+                first = kb.rule(chosen[0].rule)
+                return Choice(level, tuple(rules), first.conclusion.text if first else "")
     return Choice(fallback, (), "")
 
 

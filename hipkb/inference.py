@@ -67,6 +67,7 @@ class Inference:
     triage_votes: dict[str, list[Justification]] = field(default_factory=dict)
     running_votes: dict[str, list[Justification]] = field(default_factory=dict)
     avoid: dict[str, list[Justification]] = field(default_factory=dict)
+    asks: dict[str, list[Justification]] = field(default_factory=dict)
     triage: Choice | None = None
     running: Choice | None = None
 

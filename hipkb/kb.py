@@ -39,6 +39,7 @@ LAYERS: dict[str, int] = {
     "triage": 5,
     "running": 5,
     "avoid_asking": 5,
+    "ask": 5,
 }
 READS: dict[int, frozenset[str]] = {
     1: frozenset({cond.CASE, cond.DERIVED}),
@@ -58,6 +59,7 @@ class Conclusion:
     weight: float = 0.0
     text: str = ""
     facts: tuple[str, ...] = ()
+    default: bool = False
 
     @property
     def layer(self) -> int:
@@ -75,8 +77,8 @@ class Conclusion:
         if self.kind in ("supports", "against"):
             sign = "+" if self.kind == "supports" else "-"
             return f"{self.target} {sign}{self.weight:g}"
-        if self.kind == "avoid_asking":
-            return "avoid_asking=" + ",".join(self.facts)
+        if self.kind in ("avoid_asking", "ask"):
+            return f"{self.kind}=" + ",".join(self.facts)
         return f"{self.kind}={self.target}"
 
 
@@ -322,11 +324,15 @@ class _RuleParser:
         if len(kinds) != 1:
             raise ConditionSyntaxError(f"then: needs exactly one of {', '.join(LAYERS)}")
         kind = kinds[0]
-        extra = set(then) - {kind, "weight", "summary", "reason"}
+        extra = set(then) - {kind, "weight", "summary", "reason", "default"}
         if extra:
             raise ConditionSyntaxError(f"then: unknown key {sorted(extra)[0]!r}")
         target = then[kind]
         text = str(then.get("summary") or then.get("reason") or "")
+        default = then.get("default", False)
+        if default not in (True, False) or (default and kind not in ("triage", "running")):
+            raise ConditionSyntaxError("then.default: true marks a triage or running rule that applies "
+                                       "only when no other rule concludes one")
         if kind == "derive":
             if not isinstance(target, dict) or len(target) != 1:
                 raise ConditionSyntaxError("then.derive: expected one 'name: value'")
@@ -357,18 +363,25 @@ class _RuleParser:
                 raise ConditionSyntaxError(f"then.triage: found {target!r}; allowed: {allowed_list(TRIAGE_LEVELS)}")
             if not text:
                 raise ConditionSyntaxError("then.summary: a triage rule needs a summary for the result")
-            return Conclusion(kind, target, text=text)
+            return Conclusion(kind, target, text=text, default=default)
         if kind == "running":
             if target not in RUNNING_ADVICE:
                 raise ConditionSyntaxError(f"then.running: found {target!r}; allowed: {allowed_list(RUNNING_ADVICE)}")
-            return Conclusion(kind, target, text=text)
-        # avoid_asking: findings that must not be asked for (unsafe to test).
+            return Conclusion(kind, target, text=text, default=default)
+        # ask / avoid_asking: findings worth asking for next, or unsafe to test.
         paths = target if isinstance(target, list) else [target]
         for path in paths:
             if path not in self.vocabulary.fields:
-                raise ConditionSyntaxError(f"then.avoid_asking: unknown fact {path!r}"
+                raise ConditionSyntaxError(f"then.{kind}: unknown fact {path!r}"
                                            + did_you_mean(path, self.vocabulary.fields))
-        return Conclusion(kind, "questions", facts=tuple(sorted(paths)), text=text)
+        weight = 0.0
+        if kind == "ask":
+            weight = then.get("weight")
+            if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 < weight <= 1:
+                raise ConditionSyntaxError(f"then.weight: found {weight!r}; an ask rule needs a weight in (0, 1]")
+            if not text:
+                raise ConditionSyntaxError("then.reason: an ask rule says why the questions matter")
+        return Conclusion(kind, "questions", weight=float(weight), facts=tuple(paths), text=text)
 
     def parse_when(self, when: Any, conclusion: Conclusion) -> tuple[Condition, ...]:
         if not isinstance(when, dict):

@@ -16,9 +16,17 @@ from dataclasses import dataclass
 from .inference import Inference
 from .kb import KnowledgeBase
 from .levels import RUNNING_ADVICE, TRIAGE_LEVELS, running_rank, triage_rank
-from .status import Analyzer
+from . import conditions as cond
+from .status import UNKNOWN, Analyzer, RuleStatus
 
 MAX_QUESTIONS = 5
+# Red-flag screens matter in every case, so left unchecked they would fill the
+# list with the same questions whatever the case says; keep room for the
+# questions that tell this case's hypotheses apart.
+MAX_SCREENS = 2
+SCREEN_STAKE = 0.3
+EMERGENCY_SCREEN_STAKE = 0.4
+SCREEN_REASON = "screens for a red flag"
 
 
 @dataclass(frozen=True)
@@ -29,17 +37,33 @@ class Question:
     score: float
 
 
-def _stake(kb: KnowledgeBase, inference: Inference, rule) -> tuple[float, str]:
-    """How much firing *rule* would change the result, and in what way."""
+def _stake(kb: KnowledgeBase, inference: Inference, status: RuleStatus) -> tuple[float, str]:
+    """How much firing the rule of *status* would change the result, and in what way."""
+    rule = status.rule
     c = rule.conclusion
     triage = inference.triage.value if inference.triage else TRIAGE_LEVELS[-1]
     running = inference.running.value if inference.running else RUNNING_ADVICE[-1]
     if c.kind == "red_flag":
-        return 3.0, f"screens for a red flag ({c.target})"
-    if c.kind == "triage" and triage_rank(c.target) < triage_rank(triage):
-        return 2.0 + (3 - triage_rank(c.target)) * 0.5, f"could raise triage to {c.target}"
-    if c.kind == "running" and running_rank(c.target) < running_rank(running):
-        return 1.0, f"could change running advice to {c.target}"
+        flag = kb.red_flags[c.target]
+        stake = EMERGENCY_SCREEN_STAKE if flag.emergency else SCREEN_STAKE
+        return stake, f"{SCREEN_REASON} ({c.target})"
+    if c.kind in ("triage", "running"):
+        waiting = [s.condition for s in status.conditions if s.state == UNKNOWN]
+        if any(w.kind == cond.RED_FLAG for w in waiting):
+            # The red-flag rule itself carries the screen's stake; counting
+            # the triage it would raise again would rank screens first always.
+            return 0.0, ""
+        # A hypothesis with some evidence already is likelier to cross a band.
+        odds = 1.0
+        for w in waiting:
+            if w.kind == cond.HYPOTHESIS:
+                score = inference.scores.get(w.subject)
+                odds = min(odds, 0.25 + max(score.certainty, 0.0) if score else 0.25)
+        if c.kind == "triage" and triage_rank(c.target) < triage_rank(triage):
+            return odds * (1.0 + (3 - triage_rank(c.target)) * 0.25), f"could raise triage to {c.target}"
+        if c.kind == "running" and running_rank(c.target) < running_rank(running):
+            return odds * 0.5, f"could change running advice to {c.target}"
+        return 0.0, ""
     if c.kind in ("supports", "against"):
         score = inference.scores.get(c.target)
         current = score.certainty if score else 0.0
@@ -60,17 +84,34 @@ def next_questions(kb: KnowledgeBase, inference: Inference, limit: int = MAX_QUE
         waits = status.waits_on - avoid
         if not waits:
             continue
-        stake, reason = _stake(kb, inference, status.rule)
+        stake, reason = _stake(kb, inference, status)
         if stake <= 0:
             continue
         share = stake / len(status.waits_on)
         for path in waits:
             scores[path] += share
             reasons[path][reason] += share
+    # Knowledge about what is worth asking in this context (``ask`` rules).
+    for path, justs in inference.asks.items():
+        if path in avoid or inference.case.get(path) is not None:
+            continue
+        for j in justs:
+            rule = kb.rule(j.rule)
+            if rule is not None:
+                scores[path] += rule.conclusion.weight
+                reasons[path][rule.conclusion.text] += rule.conclusion.weight
     order = {path: index for index, path in enumerate(kb.vocabulary.fields)}
     ranked = sorted(scores, key=lambda p: (-round(scores[p], 6), order.get(p, len(order))))
-    questions = []
-    for path in ranked[:limit]:
+    questions: list[Question] = []
+    screens = 0
+    for path in ranked:
+        if len(questions) >= limit:
+            break
+        is_screen = max(reasons[path], key=lambda r: (reasons[path][r], r)).startswith(SCREEN_REASON)
+        if is_screen:
+            if screens >= MAX_SCREENS:
+                continue
+            screens += 1
         field = kb.vocabulary.fields[path]
         questions.append(Question(path, field.question, _why(reasons[path], kb), round(scores[path], 3)))
     return questions
