@@ -21,7 +21,7 @@ from typing import Any
 
 from . import conditions as cond
 from .conditions import Condition, ConditionSyntaxError
-from .errors import RuleError, allowed_list, did_you_mean
+from .errors import RuleError, allowed_list, describe, did_you_mean
 from .levels import RED_FLAGS, RUNNING_ADVICE, TRIAGE_LEVELS
 from .safeload import load_file
 from .vocabulary import Field, Vocabulary
@@ -328,6 +328,10 @@ class _RuleParser:
         if extra:
             raise ConditionSyntaxError(f"then: unknown key {sorted(extra)[0]!r}")
         target = then[kind]
+        if kind not in ("derive", "avoid_asking", "ask") and not isinstance(target, str):
+            # A list or mapping here is a slip of the writer; it must be refused
+            # by name, not fail as an unhashable dictionary key.
+            raise ConditionSyntaxError(f"then.{kind}: found {describe(target)}; expected one id")
         text = str(then.get("summary") or then.get("reason") or "")
         default = then.get("default", False)
         if default not in (True, False) or (default and kind not in ("triage", "running")):
@@ -371,7 +375,7 @@ class _RuleParser:
         # ask / avoid_asking: findings worth asking for next, or unsafe to test.
         paths = target if isinstance(target, list) else [target]
         for path in paths:
-            if path not in self.vocabulary.fields:
+            if not isinstance(path, str) or path not in self.vocabulary.fields:
                 raise ConditionSyntaxError(f"then.{kind}: unknown fact {path!r}"
                                            + did_you_mean(path, self.vocabulary.fields))
         weight = 0.0
@@ -389,7 +393,13 @@ class _RuleParser:
         reads = READS[conclusion.layer]
         result = []
         for key, raw in when.items():
-            c = self.parse_condition(str(key), raw)
+            try:
+                c = self.parse_condition(str(key), raw)
+            except ConditionSyntaxError as exc:
+                # Helpers (bands, red flags, operators) do not know the key.
+                if str(exc).startswith("when."):
+                    raise
+                raise ConditionSyntaxError(f"when.{key}: {exc}") from None
             if c.kind not in reads:
                 raise ConditionSyntaxError(
                     f"when.{key}: a {conclusion.kind} rule cannot read {c.kind.replace('_', ' ')} facts "
@@ -408,7 +418,8 @@ class _RuleParser:
         if key.startswith("hypothesis."):
             hid = key.split(".", 1)[1]
             if hid not in self.hypotheses:
-                raise ConditionSyntaxError(f"when.{key}: unknown hypothesis {hid!r}" + did_you_mean(hid, self.hypotheses))
+                raise ConditionSyntaxError(f"when.{key}: unknown hypothesis {hid!r}"
+                                           + did_you_mean(hid, self.hypotheses))
             if op not in (None, "at_least"):
                 raise ConditionSyntaxError(f"when.{key}: use {{at_least: possible}} or a band")
             values = cond.band_values(operand)
