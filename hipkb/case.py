@@ -142,7 +142,7 @@ def _value(spec: Field, raw: Any, source: str) -> Value | None:
         return raw
     if spec.is_numeric:
         if isinstance(raw, bool) or not isinstance(raw, (int, float)):
-            raise CaseError(source, where, f"found {describe(raw)}; expected a {spec.type}")
+            raise CaseError(source, where, f"found {describe(raw)}; expected {_a(spec.type)}")
         if spec.type == "integer" and not (isinstance(raw, int) or float(raw).is_integer()):
             raise CaseError(source, where, f"found {describe(raw)}; expected a whole number")
         if not math.isfinite(raw):
@@ -182,10 +182,17 @@ def _value(spec: Field, raw: Any, source: str) -> Value | None:
     raise CaseError(source, where, f"field type {spec.type} cannot hold a value")
 
 
+def _a(noun: str) -> str:
+    """``an integer``, ``a number``: messages are read by people."""
+    return f"an {noun}" if noun[:1] in "aeiou" else f"a {noun}"
+
+
 def _range(spec: Field) -> str:
     if spec.maximum is None:
-        return f"a {spec.type} >= {spec.minimum:g}"
-    return f"a {spec.type} from {spec.minimum:g} to {spec.maximum:g}"
+        return f"{_a(spec.type)} >= {spec.minimum:g}"
+    if spec.minimum is None:
+        return f"{_a(spec.type)} <= {spec.maximum:g}"
+    return f"{_a(spec.type)} from {spec.minimum:g} to {spec.maximum:g}"
 
 
 def _expect(raw: Any, source: str, hypotheses: Collection[str] | None) -> dict[str, Any] | None:

@@ -8,7 +8,18 @@ is a :class:`HipkbError`. The CLI prints ``str(error)`` and exits with
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
+
+# Characters that would break the one-line promise (newlines, other C0/C1
+# controls, Unicode line and paragraph separators): a file name, a YAML key or
+# a parser message can hold any of them.
+_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def one_line(text: str) -> str:
+    """*text* with every line break or control character written as an escape."""
+    return _BREAKS.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 class HipkbError(Exception):
@@ -23,9 +34,11 @@ class HipkbError(Exception):
         super().__init__(self.format())
 
     def format(self) -> str:
-        parts = [p for p in (self.source, self.where) if p]
+        """``source: where: message``, always on one line."""
+        parts = [one_line(str(p)) for p in (self.source, self.where) if p]
         prefix = ": ".join(parts)
-        return f"{prefix}: {self.message}" if prefix else self.message
+        message = one_line(str(self.message))
+        return f"{prefix}: {message}" if prefix else message
 
     def as_dict(self) -> dict[str, str]:
         return {"file": self.source, "field": self.where, "error": self.message}

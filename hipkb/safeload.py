@@ -21,37 +21,68 @@ MAX_BYTES = 1_000_000
 MAX_DEPTH = 32
 
 
+class _Refused(yaml.MarkedYAMLError):
+    """Something valid YAML that a case or rule file may not hold, at a field path."""
+
+    def __init__(self, problem: str, mark: Any, path: str) -> None:
+        super().__init__(None, None, problem, mark)
+        self.path = path
+
+
 class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses what a case or rule file never needs."""
+    """SafeLoader that refuses what a case or rule file never needs.
+
+    It tracks the field path of the node being composed (``pain.regions[0]``)
+    so that a refusal names the field, not only the line.
+    """
 
     allow_aliases = False
 
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.path_stack: list[str] = []
+        self.node_paths: dict[int, str] = {}
+
     def compose_node(self, parent, index):  # type: ignore[override]
+        here = self.path_stack[-1] if self.path_stack else ""
+        if isinstance(index, int):
+            here = f"{here}[{index}]"
+        elif isinstance(index, yaml.ScalarNode):
+            here = f"{here}.{index.value}" if here else str(index.value)
+        # Refuse depth while composing: PyYAML composes recursively, so a
+        # deeply nested file must stop here, before Python's stack does.
+        if len(self.path_stack) > MAX_DEPTH:
+            mark = self.peek_event().start_mark
+            raise _Refused(f"nested more than {MAX_DEPTH} levels deep", mark, _top(here))
         if self.check_event(yaml.AliasEvent) and not self.allow_aliases:
             mark = self.peek_event().start_mark
-            raise yaml.constructor.ConstructorError(
-                None, None, "YAML aliases (*name) are not allowed", mark
-            )
-        node = super().compose_node(parent, index)
+            raise _Refused("YAML aliases (*name) are not allowed; write the value out", mark, here)
+        self.path_stack.append(here)
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self.path_stack.pop()
         if node is not None and node.tag and not _is_plain_tag(node.tag):
-            raise yaml.constructor.ConstructorError(
-                None, None, f"YAML tag {node.tag} is not allowed", node.start_mark
+            raise _Refused(
+                f"YAML tag {_short_tag(node.tag)} is not allowed; only plain text, numbers, "
+                "booleans, lists and mappings are (quote a value to make it text)",
+                node.start_mark, here,
             )
+        if node is not None:
+            self.node_paths.setdefault(id(node), here)
         return node
 
     def construct_mapping(self, node, deep=False):  # type: ignore[override]
         if isinstance(node, yaml.MappingNode):
+            base = self.node_paths.get(id(node), "")
             seen: set[Any] = set()
             for key_node, _ in node.value:
                 key = self.construct_object(key_node, deep=True)
+                path = f"{base}.{key}" if base else str(key)
                 if isinstance(key, (list, dict)):
-                    raise yaml.constructor.ConstructorError(
-                        None, None, "a key must be a plain value", key_node.start_mark
-                    )
+                    raise _Refused("a key must be a plain value", key_node.start_mark, base)
                 if key in seen:
-                    raise yaml.constructor.ConstructorError(
-                        None, None, f"duplicate key {key!r}", key_node.start_mark
-                    )
+                    raise _Refused(f"duplicate key {key!r}; each key may appear once", key_node.start_mark, path)
                 seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
@@ -77,27 +108,64 @@ def _is_plain_tag(tag: str) -> bool:
     return tag in _PLAIN_TAGS
 
 
-def _depth(value: Any, limit: int) -> int:
-    """Nesting depth of plain data, stopping once past *limit*."""
-    stack = [(value, 1)]
-    deepest = 0
+def _short_tag(tag: str) -> str:
+    """``tag:yaml.org,2002:python/object`` as it is written: ``!!python/object``."""
+    prefix = "tag:yaml.org,2002:"
+    return "!!" + tag[len(prefix):] if tag.startswith(prefix) else tag
+
+
+def _top(path: str) -> str:
+    """The top-level key of a field path: ``x`` of ``x[0][0].y``."""
+    return path.split(".", 1)[0].split("[", 1)[0] or path
+
+
+def _depth(value: Any, limit: int) -> tuple[int, str]:
+    """Nesting depth of plain data, stopping once past *limit*, and the top key it is under."""
+    stack: list[tuple[Any, int, str]] = [(value, 1, "")]
+    deepest, where = 0, ""
     while stack:
-        item, depth = stack.pop()
-        deepest = max(deepest, depth)
+        item, depth, top = stack.pop()
+        if depth > deepest:
+            deepest, where = depth, top
         if deepest > limit:
-            return deepest
+            break
         if isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values())
+            stack.extend((v, depth + 1, top or str(k)) for k, v in item.items())
         elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item)
-    return deepest
+            stack.extend((v, depth + 1, top or f"[{i}]") for i, v in enumerate(item))
+    return deepest, where
+
+
+class _Duplicate(dict):
+    """A JSON object that repeated a key; found after parsing, to name its path."""
+
+    duplicate: str = ""
+
+
+def _json_duplicate_path(data: Any) -> tuple[str, str] | None:
+    """The path and key of the first object (in file order) that repeated a key."""
+    stack: list[tuple[Any, str]] = [(data, "")]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, _Duplicate):
+            key = item.duplicate
+            return (f"{path}.{key}" if path else key), key
+        if isinstance(item, dict):
+            stack.extend((v, f"{path}.{k}" if path else str(k)) for k, v in reversed(item.items()))
+        elif isinstance(item, list):
+            stack.extend((v, f"{path}[{i}]") for i, v in reversed(list(enumerate(item))))
+    return None
 
 
 def _reject_json_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # json calls this innermost object first, without the path to it: mark the
+    # object, and name its path once the whole document is parsed.
     result: dict[str, Any] = {}
     for key, value in pairs:
         if key in result:
-            raise ValueError(f"duplicate key {key!r}")
+            marked = _Duplicate(pairs)
+            marked.duplicate = key
+            return marked
         result[key] = value
     return result
 
@@ -118,6 +186,7 @@ def parse_text(
         raise HipkbError(source, "", f"file is larger than {MAX_BYTES} bytes")
     if kind == "auto":
         kind = "json" if text.lstrip().startswith(("{", "[")) else "yaml"
+    loader: _StrictLoader | None = None
     try:
         if kind == "json":
             data = json.loads(
@@ -125,12 +194,18 @@ def parse_text(
                 object_pairs_hook=_reject_json_duplicates,
                 parse_constant=_reject_constant,
             )
+            duplicate = _json_duplicate_path(data)
+            if duplicate is not None:
+                raise HipkbError(source, duplicate[0], f"duplicate key {duplicate[1]!r}; each key may appear once")
         else:
             loader = (_TrustedLoader if trusted else _StrictLoader)(text)
             try:
                 data = loader.get_single_data()
             finally:
                 loader.dispose()
+    except _Refused as exc:
+        line = f" (line {exc.problem_mark.line + 1})" if exc.problem_mark else ""
+        raise HipkbError(source, exc.path, f"{exc.problem}{line}") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}" if mark else ""
@@ -140,10 +215,13 @@ def parse_text(
         raise HipkbError(source, "", f"not valid YAML: {exc}") from None
     except json.JSONDecodeError as exc:
         raise HipkbError(source, f"line {exc.lineno}", f"not valid JSON: {exc.msg}") from None
-    except (ValueError, RecursionError) as exc:
+    except RecursionError:
+        raise HipkbError(source, "", f"nested more than {MAX_DEPTH} levels deep") from None
+    except ValueError as exc:
         raise HipkbError(source, "", f"not valid {kind.upper()}: {exc}") from None
-    if _depth(data, MAX_DEPTH) > MAX_DEPTH:
-        raise HipkbError(source, "", f"nested more than {MAX_DEPTH} levels deep")
+    depth, where = _depth(data, MAX_DEPTH)
+    if depth > MAX_DEPTH:
+        raise HipkbError(source, where, f"nested more than {MAX_DEPTH} levels deep")
     return data
 
 

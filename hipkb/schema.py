@@ -44,12 +44,17 @@ def case_schema(vocabulary: Vocabulary, hypotheses: Sequence[str] = ()) -> dict[
     hypothesis_list: dict[str, Any] = {"type": "array", "items": {"type": "string"}}
     if hypotheses:
         hypothesis_list["items"] = {"enum": list(hypotheses)}
+    id_spec = vocabulary.top.get("case_id")
+    id_limit = (id_spec.max_length if id_spec else 0) or 200
     properties: dict[str, Any] = {
-        "format": {"const": "hipkb-case/1"},
-        "case_id": {"type": "string", "minLength": 1, "maxLength": 200,
+        # null is accepted because the loader reads a bare `format:` as
+        # omitted; the schema accepts exactly what hipkb accepts.
+        "format": {"enum": ["hipkb-case/1", None]},
+        # Not blank: the loader strips the id and refuses an empty one.
+        "case_id": {"type": "string", "minLength": 1, "maxLength": id_limit, "pattern": "\\S",
                     "description": "An identifier for the case; defaults to the file name."},
         "expect": {
-            "type": "object",
+            "type": ["object", "null"],
             "additionalProperties": False,
             "description": "Expected outcomes; hipkb check runs cases that have them.",
             "properties": {
@@ -65,7 +70,9 @@ def case_schema(vocabulary: Vocabulary, hypotheses: Sequence[str] = ()) -> dict[
     for name, group in vocabulary.groups.items():
         group_required = [f for f, spec in group.fields.items() if spec.required]
         group_schema: dict[str, Any] = {
-            "type": "object",
+            # A group with every field commented out is null in YAML; it
+            # means "nothing known", as the loader reads it.
+            "type": "object" if group_required else ["object", "null"],
             "title": group.label,
             "additionalProperties": False,
             "properties": {fname: field_schema(spec) for fname, spec in group.fields.items()},

@@ -88,16 +88,20 @@ class Vocabulary:
     def from_data(cls, data: Any, source: str) -> Vocabulary:
         if not isinstance(data, dict) or data.get("format") != "hipkb-vocabulary/1":
             raise RuleError(source, "format", "expected format: hipkb-vocabulary/1")
+        for key in ("top", "groups"):
+            if not isinstance(data.get(key) or {}, dict):
+                raise RuleError(source, key, "expected a mapping")
         top = {
-            name: _field(source, "", name, spec)
+            str(name): _field(source, "", str(name), spec)
             for name, spec in (data.get("top") or {}).items()
         }
         groups: dict[str, Group] = {}
         for gname, gspec in (data.get("groups") or {}).items():
+            gname = str(gname)
             if not isinstance(gspec, dict) or not isinstance(gspec.get("fields"), dict):
                 raise RuleError(source, f"groups.{gname}", "a group needs a fields mapping")
             fields = {
-                fname: _field(source, gname, fname, fspec)
+                str(fname): _field(source, gname, str(fname), fspec)
                 for fname, fspec in gspec["fields"].items()
             }
             groups[gname] = Group(gname, str(gspec.get("label", gname)), fields)
@@ -116,19 +120,58 @@ def _field(source: str, group: str, name: str, spec: Any) -> Field:
     values = spec.get("values") or {}
     if isinstance(values, list):
         values = {str(v): str(v) for v in values}
+    if not isinstance(values, dict):
+        raise RuleError(source, f"{where}.values", "expected a mapping of value: meaning, or a list")
     if ftype in ("choice", "set") and not values:
         raise RuleError(source, where, f"a {ftype} field needs values")
+    unknown = spec.get("unknown", ())
+    if not isinstance(unknown, list | tuple):
+        raise RuleError(source, f"{where}.unknown", "expected a list of the spellings of unknown")
+    # A --facts directory comes from a user: every setting is checked here,
+    # or a bad one would surface later as a traceback while validating a case.
     return Field(
         group=group,
         name=name,
         type=ftype,
-        values={str(k): str(v) for k, v in values.items()},
-        unknown=tuple(str(u) for u in spec.get("unknown", ())),
-        minimum=spec.get("min"),
-        maximum=spec.get("max"),
-        required=bool(spec.get("required", False)),
-        min_items=int(spec.get("min_items", 0)),
-        max_length=int(spec.get("max_length", 0)),
+        values={_word(k): str(v) for k, v in values.items()},
+        unknown=tuple(_word(u) for u in unknown),
+        minimum=_number(spec, "min", source, where),
+        maximum=_number(spec, "max", source, where),
+        required=_flag(spec, "required", source, where),
+        min_items=_count(spec, "min_items", source, where),
+        max_length=_count(spec, "max_length", source, where),
         question=str(spec.get("question", "")),
         description=str(spec.get("description", "")),
     )
+
+
+def _word(value: Any) -> str:
+    """YAML 1.1 reads a bare yes/no as a boolean; the vocabulary means the word."""
+    if value is True:
+        return "yes"
+    if value is False:
+        return "no"
+    return str(value)
+
+
+def _number(spec: dict, key: str, source: str, where: str) -> float | None:
+    value = spec.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        raise RuleError(source, f"{where}.{key}", f"found {value!r}; expected a number")
+    return value
+
+
+def _flag(spec: dict, key: str, source: str, where: str) -> bool:
+    value = spec.get(key, False)
+    if not isinstance(value, bool):
+        raise RuleError(source, f"{where}.{key}", f"found {value!r}; expected true or false")
+    return value
+
+
+def _count(spec: dict, key: str, source: str, where: str) -> int:
+    value = spec.get(key, 0)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise RuleError(source, f"{where}.{key}", f"found {value!r}; expected a whole number >= 0")
+    return value

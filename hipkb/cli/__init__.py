@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from .. import __version__
-from ..errors import HipkbError
+from ..errors import HipkbError, one_line
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("hipkb.cli.run", "Reason about case files and print the results."),
@@ -38,7 +38,7 @@ class LazyGroup(click.Group):
         if name not in COMMANDS or not importlib.util.find_spec(COMMANDS[name][0]):
             return None
         module = importlib.import_module(COMMANDS[name][0])
-        return getattr(module, "command")
+        return module.command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
@@ -58,6 +58,16 @@ class LazyGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("hipkb: interrupted", err=True)
             ctx.exit(130)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as error:
+            # A bug in hipkb, not in what the user gave it: one line that says
+            # so, and the traceback only when asked for with -v.
+            if (ctx.obj or {}).get("verbose"):
+                raise
+            click.echo(f"hipkb: internal error: {type(error).__name__}: {one_line(str(error))} "
+                       "(a bug in hipkb; run with -v for the traceback and report it)", err=True)
+            ctx.exit(1)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
