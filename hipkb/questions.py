@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
+from . import conditions as cond
 from .inference import Inference
 from .kb import KnowledgeBase
 from .levels import RUNNING_ADVICE, TRIAGE_LEVELS, running_rank, triage_rank
-from . import conditions as cond
 from .status import UNKNOWN, Analyzer, RuleStatus
 
 MAX_QUESTIONS = 5
