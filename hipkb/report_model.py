@@ -1,0 +1,287 @@
+"""The report model: what a narrative report says, as plain data, before any template.
+
+:func:`build_model` maps one case's result (``hipkb-result/1``), its
+inference record and the knowledge base to a dict of dicts, lists, strings
+and numbers. Templates in ``reports/`` only lay it out; they never compute,
+so every format (md, html, txt) and every custom template says the same thing.
+
+What maps to what:
+
+==================  ===============================================================
+model key           from
+==================  ===============================================================
+``red_flags``       ``result["red_flags"]`` + rule titles and sources from the kb
+``triage``          ``result["triage"]`` + the rules behind it
+``running``         ``result["running"]`` + the rules behind it
+``hypotheses``      ``result["hypotheses"]`` (ranked) + kb descriptions, facts in words
+``next_questions``  ``result["next_questions"]``
+``known``           the case's findings, grouped as the vocabulary groups them
+``unknown``         every vocabulary field the case did not give, grouped
+``bodymap``         ``pain.regions`` and ``pain.origin`` -> :func:`hipkb.svg.body_map`
+``graph``           justifications in the inference -> :func:`hipkb.svg.layout_graph`
+``steps``           ``inference.firings`` (educator)
+``derived``         ``inference.derived`` with its justifications (educator)
+``why_not``         each kb hypothesis not in the result -> :func:`hipkb.explain.why_not`
+``how_top``         the top hypothesis unfolded to findings -> :func:`hipkb.explain.how`
+==================  ===============================================================
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import __version__
+from . import explain as ex
+from .inference import Inference
+from .kb import KnowledgeBase
+from .status import Analyzer
+from .svg import body_map, layout_graph
+
+AUDIENCES = ("clinician", "educator")
+DISCLAIMER = ("Decision support, not a diagnosis: hipkb reasons only from what the case says, "
+              "with rules a clinician can read; a clinician makes the call.")
+
+
+def build_model(kb: KnowledgeBase, inference: Inference, result: dict[str, Any], *,
+                audience: str = "clinician") -> dict[str, Any]:
+    """Everything a report shows, for *audience* (``clinician`` or ``educator``)."""
+    if audience not in AUDIENCES:
+        raise ValueError(f"audience must be one of {', '.join(AUDIENCES)}")
+    educator = audience == "educator"
+    case = inference.case
+    regions_field = kb.vocabulary.fields.get("pain.regions")
+    region_labels = dict(regions_field.values) if regions_field else {}
+    regions = case.get("pain.regions") or ()
+    origin = case.get("pain.origin")
+    model: dict[str, Any] = {
+        "case_id": result["case_id"],
+        "audience": audience,
+        "educator": educator,
+        "title": f"hipkb report: {result['case_id']}",
+        "kb": dict(result["kb"]),
+        "hipkb_version": __version__,
+        "disclaimer": DISCLAIMER,
+        "warnings": list(result.get("warnings", [])),
+        "findings_count": dict(result.get("findings", {})),
+        "red_flags": [_red_flag(kb, f) for f in result["red_flags"]],
+        "triage": _triage(kb, result),
+        "running": _running(kb, result),
+        "hypotheses": [_hypothesis(kb, h, rank) for rank, h in enumerate(result["hypotheses"], start=1)],
+        "next_questions": [
+            {**q, "words": ex.field_words(q["fact"])} for q in result["next_questions"]
+        ],
+        "known": _known(kb, inference),
+        "unknown": _unknown(kb, inference),
+        "regions": [region_labels.get(r, r) for r in regions],
+        "origin": region_labels.get(str(origin), str(origin)) if origin else None,
+        "bodymap": body_map(regions, str(origin) if origin else None, region_labels),
+    }
+    model["top"] = model["hypotheses"][0] if model["hypotheses"] else None
+    model["unknown_count"] = sum(len(g["fields"]) for g in model["unknown"])
+    graph = _graph(kb, inference)
+    layout = layout_graph(graph["nodes"], graph["edges"])
+    model["graph"] = {**graph, "layout": layout, "chains": _chains(graph, layout)}
+    if educator:
+        model["steps"] = ex.trace(kb, inference)
+        model["derived"] = [
+            {"fact": d["fact"], "text": ex.fact_text(kb, d["fact"]),
+             "because": [{"rule": ex.rule_ref(kb, b["rule"]),
+                          "facts": [ex.fact_item(kb, f) for f in b["facts"]]} for b in d["because"]]}
+            for d in result["derived"]
+        ]
+        concluded = {h["id"] for h in result["hypotheses"]}
+        analyzer = Analyzer(kb, inference)
+        model["why_not"] = [ex.why_not(kb, inference, hid, analyzer) for hid in kb.hypotheses if hid not in concluded]
+        model["how_top"] = ex.how(kb, inference, model["top"]["id"]) if model["top"] else None
+    else:
+        model["steps"], model["derived"], model["why_not"], model["how_top"] = [], [], [], None
+    return model
+
+
+def _rules(kb: KnowledgeBase, ids: list[str]) -> list[dict[str, str]]:
+    return [ex.rule_ref(kb, rid) for rid in ids]
+
+
+def _red_flag(kb: KnowledgeBase, flag: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": flag["id"], "label": flag.get("label") or kb.red_flags[flag["id"]].label,
+        "emergency": bool(flag.get("emergency")),
+        "facts": [ex.fact_item(kb, f) for f in flag["facts"]],
+        "rules": _rules(kb, flag["because"]),
+    }
+
+
+def _triage(kb: KnowledgeBase, result: dict[str, Any]) -> dict[str, Any]:
+    t = result["triage"]
+    return {"level": t["level"], "text": ex.TRIAGE_TEXT.get(t["level"], t["level"]),
+            "summary": t.get("summary", ""), "rules": _rules(kb, t["because"]),
+            "default": not t["because"]}
+
+
+def _running(kb: KnowledgeBase, result: dict[str, Any]) -> dict[str, Any]:
+    r = result["running"]
+    return {"advice": r["advice"], "text": ex.RUNNING_TEXT.get(r["advice"], r["advice"]),
+            "reasons": list(r.get("reasons", [])), "rules": _rules(kb, r["because"]),
+            "default": not r["because"]}
+
+
+def _evidence(kb: KnowledgeBase, item: dict[str, Any]) -> dict[str, Any]:
+    rule = ex.rule_ref(kb, item["rule"])
+    return {"rule": rule, "weight": item["weight"], "facts": [ex.fact_item(kb, f) for f in item["facts"]]}
+
+
+def _hypothesis(kb: KnowledgeBase, h: dict[str, Any], rank: int) -> dict[str, Any]:
+    hyp = kb.hypotheses.get(h["id"])
+    return {
+        "rank": rank, "id": h["id"], "label": h["label"], "band": h["band"],
+        "certainty": h["certainty"], "certainty_text": f"{h['certainty']:.2f}",
+        "percent": round(h["certainty"] * 100),
+        "description": hyp.description if hyp else "", "source": hyp.source if hyp else "",
+        "support": [_evidence(kb, e) for e in h["support"]],
+        "against": [_evidence(kb, e) for e in h["against"]],
+    }
+
+
+def _known(kb: KnowledgeBase, inference: Inference) -> list[dict[str, Any]]:
+    groups = []
+    for gname, group in kb.vocabulary.groups.items():
+        items = []
+        for fname, field in group.fields.items():
+            value = inference.case.get(f"{gname}.{fname}")
+            if value is None:
+                continue
+            if isinstance(value, tuple):
+                text = ", ".join(field.values.get(v, v) for v in value) or "none"
+                raw = ",".join(value)
+            else:
+                text = field.values.get(str(value), f"{value:g}" if isinstance(value, float) else str(value))
+                raw = str(value)
+            items.append({"fact": f"{gname}.{fname}", "words": ex.field_words(f"{gname}.{fname}"),
+                          "value": raw, "text": text})
+        if items:
+            groups.append({"group": gname, "label": group.label, "items": items})
+    return groups
+
+
+def _unknown(kb: KnowledgeBase, inference: Inference) -> list[dict[str, Any]]:
+    groups = []
+    for gname, group in kb.vocabulary.groups.items():
+        fields = [
+            {"fact": f.path, "words": ex.field_words(f.path), "question": f.question}
+            for f in group.fields.values()
+            if f.type not in ("text", "expect") and inference.case.get(f.path) is None
+        ]
+        if fields:
+            groups.append({"group": gname, "label": group.label, "fields": fields})
+    return groups
+
+
+# -- the reasoning graph -----------------------------------------------------
+
+def _chains(graph: dict[str, Any], layout: dict[str, Any]) -> list[dict[str, Any]]:
+    """The graph as text: each conclusion, left to right, with the rules and facts that led to it."""
+    labels = {n["id"]: n["label"] for n in graph["nodes"]}
+    nodes = {n["id"]: n for n in graph["nodes"]}
+    chains = []
+    for box in layout["nodes"]:
+        incoming = [e for e in graph["edges"] if e["target"] == box["id"]]
+        node = nodes[box["id"]]
+        if node["kind"] == "finding":
+            continue
+        by: dict[tuple[str, str], list[str]] = {}
+        for e in incoming:
+            by.setdefault((e["rule"], e["sign"]), []).append(labels[e["source"]])
+        chains.append({
+            "id": box["id"], "kind": node["kind"], "label": node["label"], "sub": node["sub"],
+            "by": [{"rule": rule, "sign": sign, "from": sources} for (rule, sign), sources in by.items()],
+        })
+    return chains
+
+
+def _node_key(fact: str) -> str:
+    """Hypotheses and red flags are one node whatever band or fact string names them."""
+    name, _, value = fact.partition("=")
+    if name.startswith("hypothesis."):
+        return "hypothesis:" + name[len("hypothesis."):]
+    if name == "red_flag":
+        return "red_flag:" + value
+    return fact
+
+
+def _graph(kb: KnowledgeBase, inference: Inference) -> dict[str, Any]:
+    """Findings -> patterns -> red flags and hypotheses -> triage and running, from justifications.
+
+    Nodes get short ids (``n1``...) in sorted order of their keys, which keeps
+    Mermaid and SVG ids safe and the output deterministic.
+    """
+    edges: list[dict[str, Any]] = []
+    meta: dict[str, dict[str, Any]] = {}
+
+    def node_for(fact: str) -> str:
+        key = _node_key(fact)
+        if key in meta:
+            return key
+        kind = ex.fact_kind(kb, fact)
+        name, _, value = fact.partition("=")
+        if kind == "finding":
+            label, css = f"{ex.field_words(name)}: {value.replace('_', ' ')}", "finding"
+        elif kind == "derived":
+            label, css = f"{name.replace('_', ' ')}: {value.replace('_', ' ')}", "derived"
+        else:
+            label, css = ex.fact_text(kb, fact), kind
+        meta[key] = {"kind": kind, "label": label, "sub": "", "title": f"{fact}: {ex.fact_text(kb, fact)}",
+                     "css": css, "order": None}
+        return key
+
+    def link(facts: tuple[str, ...] | list[str], target: str, rule: str, sign: str = "") -> None:
+        for fact in facts:
+            edges.append({"source": node_for(fact), "target": target, "rule": rule, "sign": sign})
+
+    for key, justs in sorted(inference.derived.items()):
+        target = node_for(key)
+        for j in justs:
+            link(j.facts, target, j.rule)
+    for flag, justs in sorted(inference.red_flags.items()):
+        target = node_for(f"red_flag={flag}")
+        meta[target]["css"] = "red_flag emergency" if kb.red_flags[flag].emergency else "red_flag"
+        for j in justs:
+            link(j.facts, target, j.rule)
+    flags = sorted(inference.red_flags, key=lambda f: (not kb.red_flags[f].emergency, f))
+    for index, flag in enumerate(flags):
+        meta[_node_key(f"red_flag={flag}")]["order"] = index
+    for rank, score in enumerate(inference.ranked(), start=len(flags)):
+        target = node_for(f"hypothesis.{score.hypothesis}={score.band}")
+        meta[target]["order"] = rank
+        meta[target]["label"] = kb.hypotheses[score.hypothesis].label
+        meta[target]["sub"] = f"{score.band} {score.certainty:.2f}"
+        for e in score.evidence:
+            link(e.facts, target, e.rule, "+" if e.cf > 0 else "-")
+    for kind, choice, votes in (("triage", inference.triage, inference.triage_votes),
+                                ("running", inference.running, inference.running_votes)):
+        if choice is None:
+            continue
+        target = node_for(f"{kind}={choice.value}")
+        meta[target]["order"] = 0 if kind == "triage" else 1
+        meta[target]["label"] = f"{kind.capitalize()}: {choice.value.replace('_', ' ')}"
+        for j in votes.get(choice.value, []):
+            link(j.facts, target, j.rule)
+    # Edges into hypotheses that did not make the ranking would dangle; the
+    # node exists only if something links to a concluded target.
+    ranked = {f"hypothesis:{s.hypothesis}" for s in inference.ranked()}
+    keep = [e for e in edges if not (e["source"].startswith("hypothesis:") and e["source"] not in ranked)]
+    seen: set[tuple[str, str, str, str]] = set()
+    unique = []
+    for e in keep:
+        k = (e["source"], e["target"], e["rule"], e["sign"])
+        if k not in seen:
+            seen.add(k)
+            unique.append(e)
+    used = {e["source"] for e in unique} | {e["target"] for e in unique}
+    used |= {k for k, m in meta.items() if m["kind"] in ("triage", "running", "red_flag")}
+    used |= ranked
+    short = {key: f"n{i}" for i, key in enumerate(sorted(k for k in meta if k in used), start=1)}
+    nodes = [{"id": short[key], "key": key, **meta[key]} for key in sorted(short)]
+    out_edges = [{"source": short[e["source"]], "target": short[e["target"]], "rule": e["rule"], "sign": e["sign"]}
+                 for e in unique]
+    out_edges.sort(key=lambda e: (e["source"], e["target"], e["rule"]))
+    return {"nodes": nodes, "edges": out_edges}
