@@ -1,0 +1,447 @@
+"""Static checks of a rule base: what can be known about it without any case.
+
+These are the checks of rule-engine verifiers (Drools Verifier, IBM ODM,
+Corticon) on hipkb's rules as data:
+
+- rules that can never fire, because their conditions exclude each other
+  directly or through the derivation chain (a derived fact whose every
+  producer needs findings that the rule's other conditions rule out);
+- derived facts nothing produces, or nothing reads; red flags never raised,
+  or raised but never read;
+- redundant rules (subsumed by a more general rule with the same conclusion);
+- conflicting pairs (conditions that can hold together, conclusions that
+  disagree);
+- cycles in the derivation graph; hypotheses no rule can reach; vocabulary
+  nobody reads.
+
+Load errors (unknown facts or values, duplicate ids) are found by
+:func:`load_findings`, which keeps going after the first one.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from pathlib import Path
+
+from .. import conditions as cond
+from ..conditions import Condition
+from ..errors import HipkbError
+from ..kb import MANIFEST, KnowledgeBase, RuleDef, _check_produced, _RuleParser, load_rules
+from ..levels import running_rank, triage_rank
+from ..safeload import load_file
+from ..vocabulary import Vocabulary
+from .findings import Finding
+from .logic import Expander, conflict_in, implies, product
+
+# Conclusions that contradict each other when both fire for one case. Evidence
+# for and against one hypothesis is the point of certainty factors, so such a
+# pair is only a conflict when the two rules test the same thing (see
+# _evidence_overlap); decisions are a conflict when they are far apart.
+RUNNING_APART = 2  # stop vs continue_as_tolerated
+TRIAGE_APART = 2   # self_care vs urgent or emergency
+
+
+# --------------------------------------------------------------------------
+# loading
+
+
+def load_findings(rules_dir: Path, vocabulary: Vocabulary) -> list[Finding]:
+    """Every load error of a rule directory, not only the first.
+
+    The loader stops at the first problem; to report all of them, each rule is
+    parsed on its own with the loader's own parser, then duplicates and
+    unproduced conditions are checked across files.
+    """
+    try:
+        load_rules(rules_dir, vocabulary)
+        return []
+    except HipkbError as first:
+        fallback = [Finding("load-error", first.message, _rule_ids(first.where), file=first.source,
+                            subject=first.where)]
+    try:
+        found = _all_load_errors(rules_dir, vocabulary)
+    except HipkbError:
+        return fallback  # the manifest itself is broken: the first error says it all
+    return found or fallback
+
+
+def _rule_ids(where: str) -> tuple[str, ...]:
+    return (where[5:],) if where.startswith("rule ") else ()
+
+
+def _all_load_errors(rules_dir: Path, vocabulary: Vocabulary) -> list[Finding]:
+    # Reuse the loader for the manifest by loading it against an empty rule
+    # set: only its own errors can surface there.
+    from ..kb import Hypothesis, RedFlag, _mapping, _text
+
+    manifest_path = rules_dir / MANIFEST
+    manifest = load_file(manifest_path)
+    src = str(manifest_path)
+    hypotheses = {hid: Hypothesis(hid, _text(spec, "label", src, hid))
+                  for hid, spec in _mapping(manifest, "hypotheses", src).items()}
+    from ..kb import DerivedFact
+
+    derived = {name: DerivedFact(name, str(spec.get("label", name)),
+                                 {str(k): str(v) for k, v in (spec.get("values") or {}).items()})
+               for name, spec in _mapping(manifest, "derived", src).items()}
+    red_flags = {rid: RedFlag(rid, str(spec.get("label", rid)), bool(spec.get("emergency", False)))
+                 for rid, spec in _mapping(manifest, "red_flags", src).items()}
+    seed = tuple(str(s) for s in manifest.get("seed_sections") or ())
+    parser = _RuleParser(vocabulary, hypotheses, derived, red_flags, seed)
+    findings: list[Finding] = []
+    rules: list[RuleDef] = []
+    seen: dict[str, str] = {}
+    for path in sorted(p for p in rules_dir.glob("*.yaml") if p.name != MANIFEST):
+        try:
+            data = load_file(path)
+        except HipkbError as exc:
+            findings.append(Finding("load-error", exc.message, file=exc.source, subject=exc.where))
+            continue
+        entries = data.get("rules") if isinstance(data, dict) else None
+        if not isinstance(entries, list):
+            findings.append(Finding("load-error", "a rule file is a mapping with a 'rules' list", file=str(path)))
+            continue
+        topic = str(data.get("topic", path.stem))
+        for index, entry in enumerate(entries):
+            try:
+                rule = parser.parse_rule(entry, str(path), topic, index)
+            except HipkbError as exc:
+                findings.append(Finding("load-error", exc.message, _rule_ids(exc.where), file=exc.source,
+                                        subject=exc.where))
+                continue
+            if rule.id in seen:
+                findings.append(Finding("load-error", f"duplicate id (also in {seen[rule.id]})", (rule.id,),
+                                        file=str(path), subject=f"rule {rule.id}"))
+                continue
+            seen[rule.id] = str(path)
+            rules.append(rule)
+    if not findings:
+        try:
+            _check_produced(rules)
+        except HipkbError as exc:
+            findings.append(Finding("load-error", exc.message, _rule_ids(exc.where), file=exc.source,
+                                    subject=exc.where))
+    return findings
+
+
+# --------------------------------------------------------------------------
+# the static checks
+
+
+def static_findings(kb: KnowledgeBase) -> list[Finding]:
+    """Every static anomaly of a loaded knowledge base."""
+    expander = Expander(kb)
+    findings: list[Finding] = []
+    findings += never_fires(kb, expander)
+    findings += cycles(kb)
+    findings += derived_use(kb, expander)
+    findings += red_flag_use(kb)
+    findings += unreachable_hypotheses(kb, expander)
+    findings += redundant(kb, expander)
+    findings += conflicts(kb, expander)
+    findings += unread_fields(kb)
+    return findings
+
+
+def never_fires(kb: KnowledgeBase, expander: Expander) -> list[Finding]:
+    """Rules whose conditions can never hold together, with the reason why."""
+    found = []
+    for rule in kb.rules:
+        if expander.can_fire(rule):
+            continue
+        found.append(Finding("never-fires", f"can never fire: {_why_never(rule, expander)}", (rule.id,),
+                             file=rule.file))
+    return found
+
+
+def _why_never(rule: RuleDef, expander: Expander) -> str:
+    vocabulary = expander.kb.vocabulary
+    for c in rule.conditions:
+        if expander.condition(c) == []:
+            return _why_condition(c, expander)
+    conditions = rule.conditions
+    for i, a in enumerate(conditions):
+        for b in conditions[i + 1:]:
+            joint = product(expander.condition(a), expander.condition(b), vocabulary)
+            if joint == []:
+                return f"'{a.describe()}' and '{b.describe()}' exclude each other{_via(a, b, expander)}"
+    return "its conditions cannot hold together through the derivation chain"
+
+
+def _why_condition(c: Condition, expander: Expander) -> str:
+    if c.kind == cond.CASE:
+        return f"no value of {c.subject} satisfies '{c.describe()}'"
+    producers = expander.producers(c)
+    if not producers:
+        return f"no rule concludes what '{c.describe()}' needs"
+    ids = ", ".join(r.id for r in producers)
+    return f"'{c.describe()}' needs {ids}, and none of them can fire"
+
+
+def _via(a: Condition, b: Condition, expander: Expander) -> str:
+    """Which field the two conditions disagree on, through which producers."""
+    vocabulary = expander.kb.vocabulary
+    left, right = expander.condition(a) or [], expander.condition(b) or []
+    for x in left:
+        for y in right:
+            subject = conflict_in(x | y, vocabulary)
+            if subject is None:
+                continue
+            needs = sorted({c.describe() for c in x | y if c.subject == subject})
+            chain = [c for c in (a, b) if c.kind != cond.CASE]
+            through = ""
+            if chain:
+                producers = sorted({r.id for c in chain for r in expander.producers(c)})
+                through = f" (through {', '.join(producers)})"
+            return f": on {subject} they need {' and '.join(needs)}{through}"
+    return ""
+
+
+def cycles(kb: KnowledgeBase) -> list[Finding]:
+    """Derived facts that (through rules) depend on themselves."""
+    edges: dict[tuple[str, str], set[tuple[str, str]]] = defaultdict(set)
+    rule_edges: dict[tuple[tuple[str, str], tuple[str, str]], set[str]] = defaultdict(set)
+    for rule in kb.rules:
+        c = rule.conclusion
+        if c.kind != "derive":
+            continue
+        target = (c.target, c.value)
+        for condition in rule.conditions:
+            if condition.kind != cond.DERIVED:
+                continue
+            for value in kb.derived[condition.subject].values:
+                if condition.test(value):
+                    source = (condition.subject, value)
+                    edges[source].add(target)
+                    rule_edges[(source, target)].add(rule.id)
+    found = []
+    for component in _strongly_connected(edges):
+        members = set(component)
+        if len(component) == 1 and component[0] not in edges.get(component[0], set()):
+            continue
+        rules = sorted({rid for (s, t), ids in rule_edges.items() if s in members and t in members for rid in ids})
+        facts = " -> ".join(f"{n}={v}" for n, v in sorted(component)) + (
+            f" -> {component[0][0]}={component[0][1]}" if len(component) > 1 else "")
+        found.append(Finding("cycle", f"derived facts depend on themselves: {facts}", tuple(rules),
+                             subject=sorted(component)[0][0]))
+    return found
+
+
+def _strongly_connected(edges: dict) -> list[list]:
+    """Tarjan's algorithm, iteratively, over the nodes in sorted order."""
+    nodes = sorted(set(edges) | {t for ts in edges.values() for t in ts})
+    index: dict = {}
+    low: dict = {}
+    on_stack: set = set()
+    stack: list = []
+    components: list[list] = []
+    counter = 0
+    for root in nodes:
+        if root in index:
+            continue
+        work = [(root, iter(sorted(edges.get(root, ()))))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            for child in children:
+                if child not in index:
+                    index[child] = low[child] = counter
+                    counter += 1
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(edges.get(child, ())))))
+                    break
+                if child in on_stack:
+                    low[node] = min(low[node], index[child])
+            else:
+                work.pop()
+                if work:
+                    parent = work[-1][0]
+                    low[parent] = min(low[parent], low[node])
+                if low[node] == index[node]:
+                    component = []
+                    while True:
+                        member = stack.pop()
+                        on_stack.discard(member)
+                        component.append(member)
+                        if member == node:
+                            break
+                    components.append(sorted(component))
+    return components
+
+
+def derived_use(kb: KnowledgeBase, expander: Expander) -> list[Finding]:
+    """Derived facts declared but never concluded, or concluded but never read."""
+    producers: dict[str, dict[str, list[RuleDef]]] = defaultdict(lambda: defaultdict(list))
+    for rule in kb.rules:
+        if rule.conclusion.kind == "derive":
+            producers[rule.conclusion.target][rule.conclusion.value].append(rule)
+    readers: dict[str, list[Condition]] = defaultdict(list)
+    reader_rules: dict[str, list[str]] = defaultdict(list)
+    for rule in kb.rules:
+        for c in rule.conditions:
+            if c.kind == cond.DERIVED:
+                readers[c.subject].append(c)
+                reader_rules[c.subject].append(rule.id)
+    found = []
+    for name, fact in kb.derived.items():
+        made = producers.get(name, {})
+        if not made:
+            found.append(Finding("unproduced-derived", f"derived fact {name} is declared in kb.yaml but no rule "
+                                 "concludes it", subject=name))
+            continue
+        live = {v: rules for v, rules in made.items() if any(expander.can_fire(r) for r in rules)}
+        if not live:
+            ids = tuple(sorted(r.id for rules in made.values() for r in rules))
+            found.append(Finding("unproduced-derived", f"derived fact {name}: every rule that concludes it can "
+                                 "never fire", ids, subject=name))
+        if name not in readers:
+            ids = tuple(sorted(r.id for rules in made.values() for r in rules))
+            found.append(Finding("unused-derived", f"derived fact {name} is concluded but no rule reads it",
+                                 ids, subject=name))
+            continue
+        for value in fact.values:
+            if value in made and not any(c.test(value) for c in readers[name]):
+                ids = tuple(sorted(r.id for r in made[value]))
+                found.append(Finding("unused-derived", f"{name}={value} is concluded but no condition accepts "
+                                     f"that value (read by {', '.join(sorted(set(reader_rules[name])))})",
+                                     ids, subject=f"{name}={value}"))
+    return found
+
+
+def red_flag_use(kb: KnowledgeBase) -> list[Finding]:
+    """Red flags no rule raises, and red flags raised that no rule reads."""
+    raised = {r.conclusion.target for r in kb.rules if r.conclusion.kind == "red_flag"}
+    found = [Finding("unraised-red-flag", f"red flag {flag} is declared in kb.yaml but no rule raises it",
+                     subject=flag) for flag in kb.red_flags if flag not in raised]
+    read: set[str] = set()
+    for rule in kb.rules:
+        for c in rule.conditions:
+            if c.kind == cond.RED_FLAG:
+                read |= set(c.values) if c.values else set(kb.red_flags)
+    for flag in sorted(raised - read):
+        ids = tuple(sorted(r.id for r in kb.rules if r.conclusion.kind == "red_flag" and r.conclusion.target == flag))
+        found.append(Finding("red-flags-ignored", f"red flag {flag} is raised but no rule reads it, so it cannot "
+                             "change triage or advice", ids, subject=flag))
+    return found
+
+
+def unreachable_hypotheses(kb: KnowledgeBase, expander: Expander) -> list[Finding]:
+    found = []
+    for hid in kb.hypotheses:
+        support = [r for r in kb.rules if r.conclusion.kind == "supports" and r.conclusion.target == hid]
+        if not support:
+            found.append(Finding("unreachable-hypothesis", f"no rule supports hypothesis {hid}", subject=hid))
+        elif not any(expander.can_fire(r) for r in support):
+            found.append(Finding("unreachable-hypothesis", f"every rule supporting {hid} can never fire",
+                                 tuple(sorted(r.id for r in support)), subject=hid))
+    return found
+
+
+def _same_conclusion(a: RuleDef, b: RuleDef) -> bool:
+    return a.conclusion.kind == b.conclusion.kind and a.conclusion.target == b.conclusion.target and (
+        a.conclusion.value == b.conclusion.value and a.conclusion.weight == b.conclusion.weight
+        and a.conclusion.facts == b.conclusion.facts)
+
+
+def _covers(general: RuleDef, specific: RuleDef, kb: KnowledgeBase) -> bool:
+    """Every condition of *general* is implied by some condition of *specific*."""
+    return all(any(implies(s, g, kb) for s in specific.conditions) for g in general.conditions)
+
+
+# Conclusions that count once however many rules reach them; evidence does not:
+# a second rule with the same weight adds weight, which is how a knowledge base
+# says that one more finding strengthens the case.
+IDEMPOTENT = ("derive", "red_flag", "triage", "running", "avoid_asking")
+
+
+def redundant(kb: KnowledgeBase, expander: Expander) -> list[Finding]:
+    """Rules that add nothing: another rule with the same conclusion fires whenever they do.
+
+    For evidence (supports, against), only equivalent conditions are redundant
+    (the same evidence counted twice). A rule without conditions (a default,
+    such as routine triage) makes no other rule redundant: the specific rule
+    is what gives the result its reason.
+    """
+    found = []
+    groups: dict[tuple, list[RuleDef]] = defaultdict(list)
+    for rule in kb.rules:
+        c = rule.conclusion
+        groups[(c.kind, c.target, c.value, c.weight, c.facts)].append(rule)
+    for rules in groups.values():
+        for i, a in enumerate(rules):
+            for b in rules[i + 1:]:
+                a_covers_b, b_covers_a = _covers(a, b, kb), _covers(b, a, kb)
+                if a_covers_b and b_covers_a:
+                    found.append(Finding("redundant", f"{a.id} and {b.id} have equivalent conditions and the "
+                                         f"same conclusion ({a.conclusion.asserted()})", (a.id, b.id)))
+                elif a_covers_b or b_covers_a:
+                    general, specific = (a, b) if a_covers_b else (b, a)
+                    if a.conclusion.kind not in IDEMPOTENT or not general.conditions:
+                        continue
+                    found.append(Finding("redundant", f"{specific.id} is subsumed by {general.id}: same conclusion "
+                                         f"({a.conclusion.asserted()}), and {general.id} fires whenever "
+                                         f"{specific.id} does", (specific.id, general.id)))
+    return found
+
+
+def _evidence_overlap(a: RuleDef, b: RuleDef, kb: KnowledgeBase) -> bool:
+    """Evidence for and against one hypothesis on the same grounds, not merely compatible ones."""
+    subjects_a = {(c.kind, c.subject) for c in a.conditions}
+    subjects_b = {(c.kind, c.subject) for c in b.conditions}
+    return subjects_a == subjects_b or _covers(a, b, kb) or _covers(b, a, kb)
+
+
+def _conflicting(a: RuleDef, b: RuleDef, kb: KnowledgeBase) -> str | None:
+    ca, cb = a.conclusion, b.conclusion
+    if {ca.kind, cb.kind} == {"supports", "against"} and ca.target == cb.target:
+        if _evidence_overlap(a, b, kb):
+            return f"one supports {ca.target}, the other counts against it, on the same findings"
+        return None
+    if ca.kind == cb.kind == "running" and abs(running_rank(ca.target) - running_rank(cb.target)) >= RUNNING_APART:
+        return f"running advice {ca.target} vs {cb.target}"
+    if ca.kind == cb.kind == "triage" and abs(triage_rank(ca.target) - triage_rank(cb.target)) >= TRIAGE_APART:
+        levels = sorted((ca.target, cb.target), key=triage_rank)
+        if "self_care" in levels:
+            return f"triage {levels[0]} vs {levels[1]}"
+    return None
+
+
+def conflicts(kb: KnowledgeBase, expander: Expander) -> list[Finding]:
+    """Pairs that can fire on one case and disagree.
+
+    The shell resolves them (the most urgent triage and the most restrictive
+    advice win), so a knowledge base may intend them: mark those in
+    ``verify.allow`` of kb.yaml.
+    """
+    found = []
+    # A default (a rule without conditions) is there to be overridden: the
+    # shell's safety precedence decides, so it conflicts with nothing.
+    relevant = [r for r in kb.rules if r.conclusion.kind in ("supports", "against", "running", "triage")
+                and r.conditions]
+    for i, a in enumerate(relevant):
+        for b in relevant[i + 1:]:
+            why = _conflicting(a, b, kb)
+            if why is None:
+                continue
+            joint = expander.together(a, b)
+            if joint == []:
+                continue  # they never fire together: no conflict in practice
+            ids = tuple(sorted((a.id, b.id)))
+            found.append(Finding("conflict", f"{ids[0]} and {ids[1]} can fire on the same case: {why}", ids))
+    return found
+
+
+def unread_fields(kb: KnowledgeBase) -> list[Finding]:
+    """Vocabulary no rule condition reads: the case can say it, the rules ignore it."""
+    read = {c.subject for r in kb.rules for c in r.conditions if c.kind == cond.CASE}
+    return [Finding("unread-field", f"no rule reads {path}", subject=path)
+            for path in kb.vocabulary.fields if path not in read]
+
+
+def rule_ids(findings: Iterable[Finding]) -> set[str]:
+    return {rid for f in findings for rid in f.rules}

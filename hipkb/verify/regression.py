@@ -1,0 +1,228 @@
+"""Regression cases and rule coverage.
+
+Every case under ``<facts>/cases`` that carries an ``expect`` block is run and
+its expectations checked (the first-ranked hypothesis, hypotheses included
+and excluded, the least triage level, the running advice). Every example case,
+with or without ``expect``, counts towards coverage: the rules no example
+fires are then tried with generated cases, first a case built directly from
+the rule's own conditions (followed back through the derivation chain), then
+hypothesis-generated cases leaning towards it. A rule fired only by a
+generated case is a note with that case, so the author can add it as an
+example; a rule nothing fires is a warning.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from .. import conditions as cond
+from ..case import Case, validate
+from ..engine import Reasoner
+from ..errors import HipkbError
+from ..inference import Inference
+from ..inputs import expand
+from ..kb import KnowledgeBase, RuleDef
+from ..levels import triage_rank
+from ..result import build_result
+from .findings import Finding
+from .logic import Expander, consistent, nest, witness
+
+#: How many hypothesis-generated cases are tried, at most, for the uncovered rules.
+DEFAULT_GENERATED = 300
+
+
+def example_sources(facts_dir: Path | None) -> list:
+    """The case sources under ``<facts>/cases`` (recursively), sorted."""
+    if facts_dir is None or not (facts_dir / "cases").is_dir():
+        return []
+    return list(expand([str(facts_dir / "cases")]))
+
+
+def expect_failures(case: Case, result: dict[str, Any]) -> list[str]:
+    """What an ``expect`` block asked for and the result did not give."""
+    expect = case.expect or {}
+    ranked = [h["id"] for h in result["hypotheses"]]
+    problems = []
+    if "top" in expect and (not ranked or ranked[0] not in expect["top"]):
+        first = ranked[0] if ranked else "nothing"
+        problems.append(f"top: expected one of {', '.join(expect['top'])}, ranked first: {first}")
+    for hid in expect.get("includes", ()):
+        if hid not in ranked:
+            problems.append(f"includes: {hid} is not ranked")
+    for hid in expect.get("excludes", ()):
+        if hid in ranked:
+            problems.append(f"excludes: {hid} is ranked ({ranked.index(hid) + 1} of {len(ranked)})")
+    level = result["triage"]["level"]
+    wanted = expect.get("triage_at_least")
+    if wanted and triage_rank(level) > triage_rank(wanted):
+        problems.append(f"triage_at_least: expected {wanted} or more urgent, got {level}")
+    advice = result["running"]["advice"]
+    if expect.get("running") and advice != expect["running"]:
+        problems.append(f"running: expected {expect['running']}, got {advice}")
+    return problems
+
+
+def fired_rules(inference: Inference) -> set[str]:
+    return {f.rule for f in inference.firings}
+
+
+def run_examples(kb: KnowledgeBase, reasoner: Reasoner, facts_dir: Path | None) -> tuple[list[Finding], set[str], dict]:
+    """Run the example cases: findings for failed expectations, the rules they fired, counts."""
+    findings: list[Finding] = []
+    fired: set[str] = set()
+    stats = {"cases": 0, "with_expect": 0, "expect_failed": 0}
+    for source in example_sources(facts_dir):
+        stats["cases"] += 1
+        try:
+            case = source.load(kb)
+            inference = reasoner.infer(case)
+            result = build_result(kb, inference)
+        except HipkbError as error:
+            findings.append(Finding("case-error", error.message or str(error), file=source.name,
+                                    subject=error.where))
+            continue
+        fired |= fired_rules(inference)
+        if case.expect:
+            stats["with_expect"] += 1
+            problems = expect_failures(case, result)
+            if problems:
+                stats["expect_failed"] += 1
+                because = sorted({f.rule for f in inference.firings} & {r.id for r in kb.rules})
+                findings.append(Finding(
+                    "expect-failed", f"{case.case_id}: " + "; ".join(problems) +
+                    (f" (fired: {', '.join(because)})" if because else " (no rule fired)"),
+                    file=source.name, subject=case.case_id))
+    return findings, fired, stats
+
+
+def _try(kb: KnowledgeBase, reasoner: Reasoner, data: dict[str, Any]) -> set[str]:
+    try:
+        case = validate(data, kb.vocabulary, "<generated>", hypotheses=kb.hypotheses)
+        return fired_rules(reasoner.infer(case))
+    except HipkbError:
+        return set()
+
+
+def _enrich(kb: KnowledgeBase, rule: RuleDef, alternative: frozenset, expander: Expander) -> frozenset:
+    """Add the findings of every other compatible rule supporting the hypotheses *rule* reads.
+
+    An expansion only says what is necessary for a hypothesis condition (one
+    supporting rule); a band of ``likely`` usually needs several, so pile on
+    the evidence that fits with what the alternative already asks.
+    """
+    for c in rule.conditions:
+        if c.kind != cond.HYPOTHESIS:
+            continue
+        support = sorted((r for r in kb.rules if r.conclusion.kind == "supports" and r.conclusion.target == c.subject),
+                         key=lambda r: (-r.conclusion.weight, r.id))
+        for other in support:
+            for option in expander.rule(other) or []:
+                if consistent(alternative | option, kb.vocabulary):
+                    alternative = alternative | option
+                    break
+    return alternative
+
+
+def constructed_cases(kb: KnowledgeBase, rule: RuleDef, expander: Expander, limit: int = 8) -> list[dict[str, Any]]:
+    """Small cases built from the alternatives of a rule's expansion (with and without extra evidence)."""
+    alternatives = expander.rule(rule) or []
+    cases = []
+    for alternative in alternatives[:limit]:
+        for variant in (alternative, _enrich(kb, rule, alternative, expander)):
+            flat = witness(variant, kb.vocabulary)
+            if flat is not None and nest(flat) not in cases:
+                cases.append(nest(flat))
+    return cases
+
+
+def coverage(kb: KnowledgeBase, reasoner: Reasoner, fired: set[str], *, generated: int = DEFAULT_GENERATED,
+             skip: Iterable[str] = ()) -> tuple[list[Finding], dict[str, Any]]:
+    """Findings for the rules no example fires; *skip*: rules already reported (never fire)."""
+    skip = set(skip)
+    uncovered = [r for r in kb.rules if r.id not in fired and r.id not in skip]
+    stats: dict[str, Any] = {"rules": len(kb.rules), "fired_by_examples": len(fired & set(kb.by_id)),
+                             "fired_by_generated": [], "never_fired": []}
+    if not uncovered:
+        return [], stats
+    expander = Expander(kb)
+    found_by: dict[str, dict[str, Any]] = {}
+    pinned: dict[str, list[dict[str, Any]]] = {}
+    for rule in uncovered:
+        if rule.id in found_by:
+            continue
+        for data in constructed_cases(kb, rule, expander):
+            hits = _try(kb, reasoner, data)
+            for rid in hits:
+                if rid not in fired and rid not in found_by:
+                    found_by[rid] = data
+            if rule.id in hits:
+                break
+        else:
+            pinned[rule.id] = _pins(kb, rule, expander)
+    remaining = [r for r in uncovered if r.id not in found_by]
+    if remaining and generated > 0:
+        found_by.update(_search(kb, reasoner, remaining, pinned, generated))
+    findings = []
+    for rule in uncovered:
+        data = found_by.get(rule.id)
+        if data is not None:
+            data = {"case_id": f"covers-{rule.id.lower()}", **{k: v for k, v in data.items() if k != "case_id"}}
+            stats["fired_by_generated"].append(rule.id)
+            findings.append(Finding("covered-by-generated", "no example case fires it; this generated case does",
+                                    (rule.id,), file=rule.file, case=data))
+        else:
+            stats["never_fired"].append(rule.id)
+            findings.append(Finding("uncovered-rule", "no example case fires it, nor any generated case",
+                                    (rule.id,), file=rule.file))
+    return findings, stats
+
+
+class _Done(Exception):
+    """Every rule searched for has fired: stop generating."""
+
+
+def _pins(kb: KnowledgeBase, rule: RuleDef, expander: Expander) -> list[dict[str, Any]]:
+    """Findings to pin in generated cases so that they start from the rule's own conditions."""
+    pins = []
+    for alternative in (expander.rule(rule) or [])[:4]:
+        flat = witness(alternative, kb.vocabulary)
+        if flat is not None:
+            pins.append({k: v for k, v in flat.items() if any(c.subject == k for c in alternative)})
+    return pins
+
+
+def _search(kb: KnowledgeBase, reasoner: Reasoner, rules: list[RuleDef], pinned: dict[str, list[dict[str, Any]]],
+            budget: int) -> dict[str, dict[str, Any]]:
+    """hypothesis-generated cases: leaning towards each hypothesis, and starting from each rule's findings."""
+    try:
+        from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+        from hypothesis import strategies as st
+
+        from ..testing import strategies as hs
+    except ImportError:  # hypothesis is a test extra; without it, only constructed cases
+        return {}
+    wanted = {r.id for r in rules}
+    leans = sorted({r.conclusion.target for r in kb.rules if r.conclusion.kind == "supports"})
+    options = [hs.cases(kb)] + [hs.cases(kb, lean_towards=h) for h in leans]
+    for rule in rules:
+        reads = sorted({c.subject for c in rule.conditions if c.kind == cond.HYPOTHESIS} & set(leans)) or [None]
+        for pins in pinned.get(rule.id, []):
+            options += [hs.cases(kb, fixed=pins, lean_towards=h, unknown_weight=0.6) for h in reads]
+    strategy = st.one_of(options)
+    found: dict[str, dict[str, Any]] = {}
+
+    @settings(max_examples=budget, phases=[Phase.generate], database=None, deadline=None,
+              verbosity=Verbosity.quiet, suppress_health_check=list(HealthCheck))
+    @given(strategy)
+    def search(data: dict[str, Any]) -> None:
+        for rid in _try(kb, reasoner, data) & wanted:
+            found.setdefault(rid, data)
+        if len(found) == len(wanted):
+            raise _Done
+
+    with contextlib.suppress(_Done):
+        search()
+    return found

@@ -1,0 +1,64 @@
+"""Formatting a verification report: plain text for people, JSON for pipelines."""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+
+from .findings import Finding, Report
+
+MARKS = {"error": "ERROR", "warning": "WARN ", "info": "note "}
+
+
+def finding_line(f: Finding) -> str:
+    """One line: severity, kind, rules, message."""
+    rules = f" [{', '.join(f.rules)}]" if f.rules else ""
+    where = f" ({f.subject})" if f.subject and f.subject not in f.message and not f.rules else ""
+    return f"{MARKS[f.severity]} {f.kind}{rules}: {f.message}{where}"
+
+
+def case_yaml(case: dict, comment: str = "") -> str:
+    """A case as a case file, with an optional comment line on top."""
+    text = yaml.safe_dump(case, sort_keys=False, default_flow_style=None, allow_unicode=True)
+    head = "".join(f"# {line}\n" for line in comment.splitlines()) if comment else ""
+    return head + text
+
+
+def to_text(report: Report, *, show_cases: bool = True) -> str:
+    lines = []
+    kb = report.kb
+    if kb.get("name"):
+        lines.append(f"knowledge base {kb['name']} {kb.get('version', '')}: {kb.get('rules', 0)} rules "
+                     f"({kb.get('rules_dir')})")
+    else:
+        lines.append(f"rules: {kb.get('rules_dir')}")
+    for f in report.findings:
+        lines.append(finding_line(f))
+        if f.file and f.kind in ("load-error", "case-error", "expect-failed"):
+            lines.append(f"      in {f.file}")
+        if show_cases and f.case is not None:
+            lines.extend("      " + line for line in case_yaml(f.case).rstrip().splitlines())
+    if report.allowed:
+        lines.append(f"allowed by kb.yaml verify.allow: {len(report.allowed)}")
+        for f, reason in report.allowed:
+            lines.append(f"  {f.kind} [{', '.join(f.rules) or f.subject}]: {reason}")
+    stats = report.stats
+    if "cases" in stats:
+        lines.append(f"example cases: {stats['cases']} ({stats['with_expect']} with expect, "
+                     f"{stats['expect_failed']} failed)")
+    cover = stats.get("coverage")
+    if cover:
+        lines.append(f"coverage: {cover['fired_by_examples']}/{cover['rules']} rules fired by example cases; "
+                     f"{len(cover['fired_by_generated'])} more only by generated cases"
+                     + (f" ({', '.join(cover['fired_by_generated'])})" if cover["fired_by_generated"] else "")
+                     + f"; {len(cover['never_fired'])} by none"
+                     + (f" ({', '.join(cover['never_fired'])})" if cover["never_fired"] else ""))
+    counts = report.counts()
+    verdict = "FAILED" if report.failed else "ok"
+    lines.append(f"{verdict}: {counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} note(s)")
+    return "\n".join(lines) + "\n"
+
+
+def to_json(report: Report) -> str:
+    return json.dumps(report.to_dict(), ensure_ascii=False, sort_keys=False) + "\n"
