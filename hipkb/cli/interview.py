@@ -1,0 +1,77 @@
+"""``hipkb interview``: build a case file by answering questions, most useful first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .common import kb_options, load_kb_from
+
+
+@click.command("interview")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Save the case to FILE (YAML; JSON when FILE ends in .json), written atomically. "
+                   "Default: print it to stdout.")
+@click.option("--case-id", default=None, help="The case id; default: the output file's name, or 'interview'.")
+@click.option("--max-questions", type=click.IntRange(min=1), default=None,
+              help="Stop after N questions (the required ones always come first). Default: ask everything useful.")
+@click.option("--force", is_flag=True, help="Replace FILE if it exists.")
+@click.option("-q", "--quiet", is_flag=True,
+              help="With answers from a script, print neither the questions nor the differential.")
+@kb_options
+def command(output: Path | None, case_id: str | None, max_questions: int | None, force: bool, quiet: bool,
+            rules_dir: Path | None, facts_dir: Path | None) -> None:
+    """Build a case by answering questions, and save it as a hipkb-case/1 file.
+
+    Questions come in the order that matters most for the case so far; the
+    top of the differential is shown as it changes (on stderr, so the case on
+    stdout stays clean). Answer with a listed word or its number; press Enter,
+    or type ? or unknown, to leave a finding unknown.
+
+    Scriptable: give one answer per line on stdin. When stdin is not a
+    terminal, a bad answer is an error (exit status 2) instead of being asked
+    again, and the interview ends when the answers do.
+    """
+    from .. import api
+    from ..errors import HipkbError
+    from ..interview import Interview, prompt_text, run
+    from ..outputs import write_atomic
+
+    if output is not None and output.exists() and not force:
+        raise HipkbError(str(output), "", "exists; use --force to replace it")
+    if output is not None and not output.parent.resolve().is_dir():
+        raise HipkbError(str(output), "", "its directory does not exist")
+    kb = load_kb_from(rules_dir, facts_dir)
+    interview = Interview(kb, api.reasoner_for(kb), max_questions=max_questions,
+                          case_id=case_id or (output.stem if output is not None else "interview"))
+    stdin = click.get_text_stream("stdin")
+    interactive = stdin.isatty()
+
+    def show(text: str) -> None:
+        if interactive or not quiet:
+            click.echo(text, err=True)
+
+    def ask(field) -> str | None:
+        text = prompt_text(field)
+        if interactive:
+            try:
+                return click.prompt(text, default="", show_default=False, err=True, prompt_suffix="\n> ")
+            except click.Abort:  # Ctrl-D: no more answers
+                click.echo("", err=True)
+                return None
+        line = stdin.readline()
+        if not line:
+            return None
+        answer = line.rstrip("\r\n")
+        show(f"{text}\n> {answer}")
+        return answer
+
+    run(interview, ask, show, interactive=interactive)
+    text = interview.to_text("json" if output is not None and output.suffix.lower() == ".json" else "yaml")
+    if output is not None:
+        write_atomic(output, text)
+        known = sum(1 for v in interview.answers.values() if v is not None)
+        show(f"saved {output}: {known} finding(s) known, {len(interview.answers) - known} left unknown")
+    else:
+        click.echo(text, nl=False)
