@@ -116,7 +116,13 @@ class Subject:
 
     def __init__(self, kb: KnowledgeBase, reasoner: Reasoner | None = None) -> None:
         self.kb = kb
-        self.reasoner = reasoner or Reasoner(kb)
+        if reasoner is not None:
+            self.reasoner = reasoner
+
+    @cached_property
+    def reasoner(self) -> Reasoner:
+        """The compiled engine, built on first use (building the Rete network is the slow part)."""
+        return Reasoner(self.kb)
 
     # -- running cases -----------------------------------------------------
     def case(self, data: dict[str, Any]) -> Case:

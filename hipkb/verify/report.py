@@ -54,6 +54,10 @@ def to_text(report: Report, *, show_cases: bool = True) -> str:
                      + (f" ({', '.join(cover['fired_by_generated'])})" if cover["fired_by_generated"] else "")
                      + f"; {len(cover['never_fired'])} by none"
                      + (f" ({', '.join(cover['never_fired'])})" if cover["never_fired"] else ""))
+    ex = stats.get("exhaustive")
+    if ex:
+        lines.append(f"exhaustive: {ex['checked']:,} of {ex['combinations']:,} combinations of "
+                     f"{', '.join(ex['fields'])} in {ex['seconds']}s; {ex['counterexamples']} counterexample(s)")
     counts = report.counts()
     verdict = "FAILED" if report.failed else "ok"
     lines.append(f"{verdict}: {counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} note(s)")
