@@ -1,0 +1,134 @@
+"""``hipkb rules``: browse the knowledge base: list the rules, show one, draw the dependency graph."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .common import kb_options, load_kb_from
+
+KINDS = ("derive", "red_flag", "supports", "against", "triage", "running", "avoid_asking")
+
+
+def _rule_data(rule) -> dict[str, Any]:
+    c = rule.conclusion
+    return {
+        "id": rule.id,
+        "title": rule.title,
+        "source": rule.source,
+        "topic": rule.topic,
+        "file": Path(rule.file).name if rule.file else "",
+        "layer": rule.layer,
+        "when": [c.describe() for c in rule.conditions],
+        "then": {"kind": c.kind, "asserted": c.asserted(), **({"text": c.text} if c.text else {})},
+        **({"note": rule.note} if rule.note else {}),
+    }
+
+
+@click.group("rules")
+def command() -> None:
+    """Browse the knowledge base: list the rules, show one, draw the dependency graph."""
+
+
+@command.command("list")
+@kb_options
+@click.option("--kind", type=click.Choice(KINDS), default=None, help="Only rules concluding this kind.")
+@click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True)
+def list_rules(rules_dir: Path | None, facts_dir: Path | None, kind: str | None, fmt: str) -> None:
+    """List the rules, layer by layer: id, what each concludes, its title."""
+    kb = load_kb_from(rules_dir, facts_dir)
+    rules = sorted((r for r in kb.rules if kind is None or r.conclusion.kind == kind), key=lambda r: (r.layer, r.id))
+    if fmt == "json":
+        click.echo(json.dumps([_rule_data(r) for r in rules], ensure_ascii=False))
+        return
+    width = max((len(r.id) for r in rules), default=0)
+    conclusion_width = min(40, max((len(r.conclusion.asserted()) for r in rules), default=0))
+    for r in rules:
+        click.echo(f"{r.id:<{width}}  {r.conclusion.asserted():<{conclusion_width}}  {r.title}")
+    click.echo(f"{len(rules)} rule(s) of {kb.name} {kb.version}", err=True)
+
+
+@command.command("show")
+@click.argument("rule_id")
+@kb_options
+@click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True)
+def show(rule_id: str, rules_dir: Path | None, facts_dir: Path | None, fmt: str) -> None:
+    """Show one rule: its conditions, conclusion and source, what produces its inputs, what reads its conclusion."""
+    from .. import conditions as cond
+    from ..errors import HipkbError, did_you_mean
+
+    kb = load_kb_from(rules_dir, facts_dir)
+    rule = kb.rule(rule_id) or kb.rule(rule_id.upper())
+    if rule is None:
+        raise HipkbError(rule_id, "", "no such rule" + did_you_mean(rule_id.upper(), kb.by_id))
+    inputs = []
+    for c in rule.conditions:
+        if c.kind == cond.DERIVED:
+            makers = [r.id for r in kb.rules if r.conclusion.kind == "derive" and r.conclusion.target == c.subject
+                      and c.test(r.conclusion.value)]
+        elif c.kind == cond.RED_FLAG:
+            makers = [r.id for r in kb.rules if r.conclusion.kind == "red_flag"
+                      and (not c.values or r.conclusion.target in c.values)]
+        elif c.kind == cond.HYPOTHESIS:
+            makers = [r.id for r in kb.rules if r.conclusion.kind in ("supports", "against")
+                      and r.conclusion.target == c.subject]
+        else:
+            continue
+        inputs.append({"condition": c.describe(), "from": makers})
+    readers = [r.id for r in kb.rules if any(_reads(c, rule) for c in r.conditions)]
+    data = {**_rule_data(rule), "inputs": inputs, "read_by": readers}
+    if fmt == "json":
+        click.echo(json.dumps(data, ensure_ascii=False))
+        return
+    click.echo(f"{rule.id}: {rule.title}")
+    click.echo(f"  source: {rule.source}")
+    click.echo(f"  file:   {data['file']} (topic: {rule.topic}, layer {rule.layer})")
+    click.echo("  when:" if rule.conditions else "  when:   always (no conditions)")
+    for line in data["when"]:
+        click.echo(f"    - {line}")
+    click.echo(f"  then:   {rule.conclusion.asserted()}")
+    if rule.conclusion.text:
+        click.echo(f"          \"{rule.conclusion.text}\"")
+    if rule.note:
+        click.echo(f"  note:   {rule.note}")
+    for item in inputs:
+        click.echo(f"  '{item['condition']}' comes from: {', '.join(item['from']) or 'nothing'}")
+    if readers:
+        click.echo(f"  read by: {', '.join(readers)}")
+
+
+def _reads(c, rule) -> bool:
+    """Whether condition *c* of another rule can be satisfied by what *rule* concludes."""
+    from .. import conditions as cond
+
+    conclusion = rule.conclusion
+    if c.kind == cond.DERIVED:
+        return conclusion.kind == "derive" and conclusion.target == c.subject and c.test(conclusion.value)
+    if c.kind == cond.RED_FLAG:
+        return conclusion.kind == "red_flag" and (not c.values or conclusion.target in c.values)
+    if c.kind == cond.HYPOTHESIS:
+        return conclusion.kind in ("supports", "against") and conclusion.target == c.subject
+    return False
+
+
+@command.command("graph")
+@kb_options
+@click.option("--format", "fmt", type=click.Choice(("dot", "mermaid")), default="dot", show_default=True,
+              help="Graphviz DOT or a Mermaid flowchart.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write to FILE instead of stdout.")
+def graph(rules_dir: Path | None, facts_dir: Path | None, fmt: str, output: Path | None) -> None:
+    """Write the rule dependency graph: findings -> patterns -> red flags -> hypotheses -> triage and advice."""
+    from ..verify.graph import to_dot, to_mermaid
+
+    kb = load_kb_from(rules_dir, facts_dir)
+    text = to_dot(kb) if fmt == "dot" else to_mermaid(kb)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        from ..outputs import write_atomic
+
+        write_atomic(output, text)
