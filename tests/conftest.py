@@ -44,3 +44,15 @@ def cli():
         return runner.invoke(main, [str(a) for a in args], input=input, catch_exceptions=False)
 
     return invoke
+
+
+# --- hypothesis profiles (issue 5: property checks of the knowledge base) ---
+# The default profile keeps CI fast; HIPKB_HYPOTHESIS_PROFILE=thorough runs ten
+# times the examples (for a researcher's or a nightly run).
+import os as _os  # noqa: E402
+
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
+
+_hypothesis_settings.register_profile("thorough", max_examples=1000, deadline=None)
+if _os.environ.get("HIPKB_HYPOTHESIS_PROFILE"):
+    _hypothesis_settings.load_profile(_os.environ["HIPKB_HYPOTHESIS_PROFILE"])

@@ -176,7 +176,7 @@ def _why_condition(c: Condition, expander: Expander) -> str:
     if not producers:
         return f"no rule concludes what '{c.describe()}' needs"
     ids = ", ".join(r.id for r in producers)
-    return f"'{c.describe()}' needs {ids}, and none of them can fire"
+    return f"'{c.describe()}' needs one of {ids} to fire, and none can"
 
 
 def _via(a: Condition, b: Condition, expander: Expander) -> str:
