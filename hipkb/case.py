@@ -237,16 +237,19 @@ def load_case(
     *,
     hypotheses: Collection[str] | None = None,
 ) -> Case:
-    """Load one case file, or standard input for ``-``."""
-    if str(path) == "-":
-        text = decode(sys.stdin.buffer.read(), "<stdin>")
-        data = parse_text(text, "<stdin>")
-        return validate(data, vocabulary, "<stdin>", default_id="stdin", hypotheses=hypotheses)
-    path = Path(path)
-    kind = "json" if path.suffix.lower() == ".json" else "yaml"
-    text = read_text(path)
+    """Load one case file, or standard input for ``-``.
+
+    Every failure, reading and parsing included, is a :class:`CaseError`, so
+    that a caller can tell a bad case from a bad knowledge base.
+    """
     try:
-        data = parse_text(text, str(path), kind=kind)
+        if str(path) == "-":
+            text = decode(sys.stdin.buffer.read(), "<stdin>")
+            data = parse_text(text, "<stdin>")
+            return validate(data, vocabulary, "<stdin>", default_id="stdin", hypotheses=hypotheses)
+        path = Path(path)
+        kind = "json" if path.suffix.lower() == ".json" else "yaml"
+        data = parse_text(read_text(path), str(path), kind=kind)
     except CaseError:
         raise
     except HipkbError as exc:
