@@ -52,7 +52,7 @@ from typing import Any
 import yaml
 
 try:
-    from hypothesis import HealthCheck, given
+    from hypothesis import HealthCheck, Phase, given
     from hypothesis import settings as Settings
     from hypothesis import strategies as st
 except ImportError as exc:  # pragma: no cover - depends on the environment
@@ -610,21 +610,27 @@ def _lowers(subject: Subject, data: dict[str, Any], findings: dict[str, Any]) ->
 # hypothesis-driven checks over a rule directory
 
 
-def _settings(max_examples: int | None, settings: Settings | None) -> Settings:
+def _settings(max_examples: int | None, settings: Settings | None, shrink: bool = True) -> Settings:
     if settings is not None:
         return settings
     # Start from the profile in force (a researcher's, or the default) and
     # only lift the per-example deadline: several inferences per example on a
     # loaded CI machine are not a bug.
     base = Settings()
-    return Settings(base, deadline=None, max_examples=max_examples or base.max_examples,
+    phases = base.phases
+    if not shrink:
+        # The check cuts its counterexample down itself (see minimize), in a
+        # few dozen runs; hypothesis's own shrinking of a whole case can take
+        # thousands, for a case no smaller.
+        phases = tuple(p for p in phases if p is not Phase.shrink)
+    return Settings(base, deadline=None, max_examples=max_examples or base.max_examples, phases=phases,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                            HealthCheck.filter_too_much])
 
 
 def _run(name: str, subject: Subject, body: Callable[[Any], None], max_examples: int | None,
-         settings: Settings | None) -> None:
-    @_settings(max_examples, settings)
+         settings: Settings | None, *, minimizes: bool = True) -> None:
+    @_settings(max_examples, settings, shrink=not minimizes)
     @given(st.data())
     def prop(data: Any) -> None:
         body(data)
@@ -635,7 +641,7 @@ def _run(name: str, subject: Subject, body: Callable[[Any], None], max_examples:
         if failure.still_fails is None:
             raise
         smaller = minimize(subject, failure.case, failure.still_fails)
-        if smaller == failure.case or failure.recheck is None:
+        if failure.recheck is None:
             raise
         # State the problem afresh for the smallest case: its details may differ.
         try:
@@ -659,7 +665,7 @@ def check_determinism(rules_dir: str | Path | Subject | None = None, facts_dir: 
         other = data.draw(subject.cases, label="other case")
         assert_deterministic(subject, case, rnd, other)
 
-    _run("check_determinism", subject, body, max_examples, settings)
+    _run("check_determinism", subject, body, max_examples, settings, minimizes=False)
 
 
 def check_order_independence(rules_dir: str | Path | Subject | None = None, facts_dir: str | Path | None = None,
@@ -673,7 +679,7 @@ def check_order_independence(rules_dir: str | Path | Subject | None = None, fact
         order = data.draw(st.permutations(range(count)), label="order")
         assert_order_independent(subject, case, list(order))
 
-    _run("check_order_independence", subject, body, max_examples, settings)
+    _run("check_order_independence", subject, body, max_examples, settings, minimizes=False)
 
 
 def check_termination(rules_dir: str | Path | Subject | None = None, facts_dir: str | Path | None = None, *,
@@ -681,7 +687,7 @@ def check_termination(rules_dir: str | Path | Subject | None = None, facts_dir: 
     """Every case settles within the engine's firing bound."""
     subject = _subject(rules_dir, facts_dir)
     _run("check_termination", subject, lambda data: assert_terminates(subject, data.draw(subject.cases, "case")),
-         max_examples, settings)
+         max_examples, settings, minimizes=False)
 
 
 def check_traceability(rules_dir: str | Path | Subject | None = None, facts_dir: str | Path | None = None, *,

@@ -1,0 +1,158 @@
+"""hipkb.testing.properties: the checks pass on the shipped rules and catch broken ones, with minimal cases."""
+
+from __future__ import annotations
+
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import Phase, settings
+
+from hipkb import api
+from hipkb.inference import Justification
+from hipkb.testing import properties as props
+
+BROKEN = Path(__file__).resolve().parent / "broken_kbs"
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return props.load()
+
+
+@pytest.mark.parametrize("check", props.CHECKS, ids=lambda c: c.__name__)
+def test_property_holds_on_the_shipped_rules(check, shipped):
+    # The examples per check follow the hypothesis profile in force:
+    # HIPKB_HYPOTHESIS_PROFILE=thorough for ten times as many.
+    check(shipped)
+
+
+def _break_bsi_triage(rules: Path) -> list[str]:
+    """Turn every urgent triage rule that reads a bone stress injury into routine; return their ids."""
+    changed = []
+    for path in sorted(rules.glob("*.yaml")):
+        if path.name == "kb.yaml":
+            continue
+        data = yaml.safe_load(path.read_text())
+        for rule in data["rules"]:
+            reads_bsi = any(str(k).startswith("hypothesis.") and str(k).endswith("_bsi") for k in rule.get("when") or {})
+            if reads_bsi and rule["then"].get("triage") in ("urgent", "emergency"):
+                rule["then"]["triage"] = "routine"
+                changed.append(rule["id"])
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return changed
+
+
+def test_readme_scenario_a_broken_safety_invariant_fails_with_a_minimal_case(tmp_path, rules_dir, kb):
+    # A researcher copies rules/ and changes the BSI triage rule to routine.
+    mine = tmp_path / "my-rules"
+    shutil.copytree(rules_dir, mine)
+    assert _break_bsi_triage(mine), "the shipped rules have no triage rule on a bone stress injury"
+    with pytest.raises(AssertionError) as failure:
+        props.check_safety(mine, settings=settings(
+            # As the default settings of the checks, made repeatable: no
+            # hypothesis shrinking, the check cuts the case down itself.
+            max_examples=300, database=None, deadline=None, derandomize=True,
+            phases=[Phase.explicit, Phase.generate]))
+    message = str(failure.value)
+    assert message.startswith("safety:")
+    assert "bsi" in message and "triage is routine" in message
+    assert "minimal" in message
+    case = yaml.safe_load(message.split("case:\n", 1)[1])
+    # The counterexample is a valid case file that shows the problem under the broken rules...
+    broken = api.load_kb(mine)
+    result = api.run_data(case, broken)
+    assert any(h["id"].endswith("_bsi") and h["band"] in ("possible", "likely") for h in result["hypotheses"])
+    assert result["triage"]["level"] == "routine"
+    # ...and it is small: a handful of findings, not a whole random case.
+    findings = sum(len(v) for k, v in case.items() if isinstance(v, dict))
+    assert findings <= 6, case
+    # The shipped rules are right about the same case.
+    assert api.run_data(case, kb)["triage"]["level"] in ("urgent", "emergency")
+
+
+def test_check_all_lists_every_failing_check(tmp_path):
+    # Keep running with a fever: contradicts the red flag and the urgent triage.
+    with pytest.raises(AssertionError) as failure:
+        props.check_all(BROKEN / "unsafe_advice", max_examples=60)
+    message = str(failure.value)
+    assert "check_consistent_advice" in message
+    assert "continue_as_tolerated" in message
+    assert "check_determinism" not in message
+
+
+def test_make_tests_gives_named_pytest_functions():
+    tests = props.make_tests(BROKEN / "unsafe_advice", max_examples=5)
+    assert set(tests) == {"test_" + c.__name__.removeprefix("check_") for c in props.CHECKS}
+    tests["test_termination"]()
+    with pytest.raises(AssertionError):
+        props.make_tests(BROKEN / "unsafe_advice", max_examples=50)["test_consistent_advice"]()
+
+
+def test_shuffled_keeps_the_case():
+    case = {"pain": {"regions": ["groin", "buttock", "lateral_hip"], "depth": "deep"}, "case_id": "x",
+            "behaviour": {"hopping": "painful"}}
+    mixed = props.shuffled(case, random.Random(3))
+    assert mixed == case
+    assert sorted(mixed["pain"]["regions"]) == sorted(case["pain"]["regions"])
+
+
+def test_order_of_fact_groups_does_not_matter(shipped):
+    data = yaml.safe_load((Path(shipped.kb.facts_dir) / "cases").glob("*.yaml").__next__().read_text())
+    case = shipped.case(data)
+    count = len(shipped.reasoner.case_facts(case))
+    props.assert_order_independent(shipped, data, list(reversed(range(count))))
+
+
+def test_traceability_catches_dangling_and_circular_support(shipped):
+    data = {"pain": {"regions": ["groin"]}, "behaviour": {"during_run": "worsens", "after_run": "lingers"}}
+    case, inference, result = shipped.infer(data)
+    assert props.trace_violations(shipped.kb, inference, result) == []
+    derived = sorted(inference.derived)
+    assert derived, "the case derives nothing; choose one that does"
+    rule = inference.derived[derived[0]][0].rule
+    # Dangling: a justification that cites a finding the case does not give.
+    inference.derived["made_up=yes"] = [Justification(rule, ("behaviour.hopping=painful",))]
+    codes = {v.code for v in props.trace_violations(shipped.kb, inference, result)}
+    assert {"dangling", "ungrounded"} <= codes
+    del inference.derived["made_up=yes"]
+    # Circular: a derived fact whose only support is itself.
+    inference.derived[derived[0]] = [Justification(rule, (derived[0],))]
+    messages = [v.message for v in props.trace_violations(shipped.kb, inference, result)]
+    assert any(derived[0] in m and "circular" in m for m in messages)
+
+
+def test_safety_invariants_on_a_doctored_result(shipped):
+    _, _, result = shipped.infer({"pain": {"regions": ["groin"]}, "systemic": {"unable_to_bear_weight": "yes"}})
+    emergency = [f for f in result["red_flags"] if f["emergency"]]
+    assert emergency and result["triage"]["level"] == "emergency"
+    doctored = {**result, "triage": {**result["triage"], "level": "routine"},
+                "running": {**result["running"], "advice": "continue_as_tolerated"}}
+    codes = {v.code for v in props.safety_violations(shipped.kb, doctored)}
+    assert {"red-flag-triage", "emergency-triage"} <= codes
+    codes = {v.code for v in props.advice_violations(shipped.kb, doctored)}
+    assert {"advice-run-red-flag", "advice-triage-precedence", "advice-running-precedence"} <= codes
+
+
+def test_monotonicity_adds_only_unknown_findings(shipped):
+    data = {"pain": {"regions": ["groin"]}, "systemic": {"fever": "no"}}
+    assert props.add_findings(data, {"systemic.fever": "yes"}, shipped) is None
+    more = props.add_findings(data, {"pain.regions": ["buttock"], "behaviour.hopping": "painful"}, shipped)
+    assert more["pain"]["regions"] == ["groin", "buttock"] and more["behaviour"] == {"hopping": "painful"}
+    assert shipped.red_flag_findings and shipped.bone_findings
+
+
+def test_minimize_keeps_only_what_the_failure_needs(shipped):
+    data = {"case_id": "big", "format": "hipkb-case/1",
+            "pain": {"regions": ["groin", "buttock"], "depth": "deep"},
+            "systemic": {"fever": "yes", "cancer_history": "no"}, "behaviour": {"trend": "stable"}}
+
+    def has_fever_flag(d):
+        return any(f["id"] == "possible_infection" for f in shipped.infer(d)[2]["red_flags"])
+
+    assert has_fever_flag(data)
+    smallest = props.minimize(shipped, data, has_fever_flag)
+    assert smallest["systemic"] == {"fever": "yes"}
+    assert set(smallest) == {"pain", "systemic"} and len(smallest["pain"]["regions"]) == 1
