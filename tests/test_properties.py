@@ -37,7 +37,8 @@ def _break_bsi_triage(rules: Path) -> list[str]:
             continue
         data = yaml.safe_load(path.read_text())
         for rule in data["rules"]:
-            reads_bsi = any(str(k).startswith("hypothesis.") and str(k).endswith("_bsi") for k in rule.get("when") or {})
+            when = rule.get("when") or {}
+            reads_bsi = any(str(k).startswith("hypothesis.") and str(k).endswith("_bsi") for k in when)
             if reads_bsi and rule["then"].get("triage") in ("urgent", "emergency"):
                 rule["then"]["triage"] = "routine"
                 changed.append(rule["id"])
@@ -108,7 +109,7 @@ def test_order_of_fact_groups_does_not_matter(shipped):
 
 def test_traceability_catches_dangling_and_circular_support(shipped):
     data = {"pain": {"regions": ["groin"]}, "behaviour": {"during_run": "worsens", "after_run": "lingers"}}
-    case, inference, result = shipped.infer(data)
+    _, inference, result = shipped.infer(data)
     assert props.trace_violations(shipped.kb, inference, result) == []
     derived = sorted(inference.derived)
     assert derived, "the case derives nothing; choose one that does"
@@ -156,3 +157,21 @@ def test_minimize_keeps_only_what_the_failure_needs(shipped):
     smallest = props.minimize(shipped, data, has_fever_flag)
     assert smallest["systemic"] == {"fever": "yes"}
     assert set(smallest) == {"pain", "systemic"} and len(smallest["pain"]["regions"]) == 1
+
+
+def test_the_ten_line_file_of_the_docs_fails_on_broken_rules(tmp_path, rules_dir):
+    import subprocess
+    import sys
+
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "research.md").read_text()
+    code = docs.split("```python\n", 1)[1].split("```", 1)[0]
+    assert len(code.splitlines()) == 10
+    (tmp_path / "test_my_rules.py").write_text(code)
+    shutil.copytree(rules_dir, tmp_path / "my-rules")
+    _break_bsi_triage(tmp_path / "my-rules")
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_my_rules.py",
+                           "-k", "check_safety or check_termination"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "1 failed, 1 passed" in proc.stdout
+    assert "triage is routine" in proc.stdout and "case:" in proc.stdout
