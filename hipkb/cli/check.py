@@ -114,7 +114,8 @@ def _exhaustive(rules_dir, facts_dir, fields, base, jobs, max_combinations, outp
                     **options)
     report.findings = sort_findings(result.findings())
     report.stats["exhaustive"] = {"fields": result.fields, "combinations": result.combinations,
-                                  "checked": result.checked, "counterexamples": len(result.counterexamples),
+                                  "checked": result.checked, "violating": result.violating,
+                                  "counterexamples": len(result.counterexamples),
                                   "seconds": round(result.seconds, 2)}
     if output is not None:
         try:

@@ -447,7 +447,9 @@ def minimize(subject: Subject, data: dict[str, Any], still_fails: Callable[[dict
             if still_fails(candidate):
                 current, changed = candidate, True
                 break
-    return current
+    # Groups in the vocabulary's order, as a case file is usually written.
+    order = {name: index for index, name in enumerate([*vocabulary.top, *vocabulary.groups])}
+    return dict(sorted(current.items(), key=lambda item: order.get(item[0], len(order))))
 
 
 def _smaller(data: dict[str, Any], vocabulary) -> Iterable[dict[str, Any]]:

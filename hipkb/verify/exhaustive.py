@@ -41,6 +41,8 @@ from .findings import Finding
 DEFAULT_MAX_COMBINATIONS = 1_000_000
 UNKNOWN = None
 _NO_RESULT = 255  # triage rank recorded for a combination that did not run
+#: Each worker shrinks at most this many combinations per kind of failure (the rest are counted).
+SHRINK_PER_KIND = 5
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class ExhaustiveReport:
     fields: list[str]
     combinations: int
     checked: int = 0
+    violating: int = 0
     counterexamples: list[Counterexample] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -236,13 +239,15 @@ def _shrink(subject, data: dict[str, Any], codes: set[str]) -> dict[str, Any]:
     return smaller
 
 
-def _work(span: tuple[int, int]) -> tuple[int, bytes, list[tuple[dict, dict, tuple, tuple]], list[str]]:
+def _work(span: tuple[int, int]) -> tuple[int, bytes, list[tuple[dict, dict, tuple, tuple]], list[str], int]:
     subject, axes, base = _WORKER["subject"], _WORKER["axes"], _WORKER["base"]
     start, stop = span
     ranks = bytearray()
     found: list[tuple[dict, dict, tuple, tuple]] = []
     errors: list[str] = []
     seen: set[str] = set()
+    shrunk: dict[tuple, int] = {}
+    violating = 0
     for index in range(start, stop):
         data = case_for(index, axes, base)
         try:
@@ -253,7 +258,13 @@ def _work(span: tuple[int, int]) -> tuple[int, bytes, list[tuple[dict, dict, tup
             continue
         ranks.append(rank)
         if violations:
+            violating += 1
             codes = tuple(sorted({v.code for v in violations}))
+            # A broken rule usually breaks thousands of combinations the same
+            # way; a few shrunk examples of each kind of failure say it all.
+            shrunk[codes] = shrunk.get(codes, 0) + 1
+            if shrunk[codes] > SHRINK_PER_KIND:
+                continue
             minimal = _shrink(subject, data, set(codes))
             key = json.dumps([minimal, codes], sort_keys=True)
             if key in seen:
@@ -262,7 +273,7 @@ def _work(span: tuple[int, int]) -> tuple[int, bytes, list[tuple[dict, dict, tup
             _, again = _check(subject, minimal)
             messages = tuple(sorted({v.message for v in again if v.code in codes}))
             found.append((minimal, data, codes, messages))
-    return start, bytes(ranks), found, errors
+    return start, bytes(ranks), found, errors, violating
 
 
 # --------------------------------------------------------------------------
@@ -295,8 +306,9 @@ def run(kb: KnowledgeBase, fields: Iterable[str] | None = None, *, base: dict[st
     raw: list[tuple[dict, dict, tuple, tuple]] = []
     started = time.monotonic()
 
-    def collect(outcome: tuple[int, bytes, list, list[str]]) -> None:
-        start, chunk_ranks, found, errors = outcome
+    def collect(outcome: tuple[int, bytes, list, list[str], int]) -> None:
+        start, chunk_ranks, found, errors, violating = outcome
+        report.violating += violating
         ranks[start:start + len(chunk_ranks)] = chunk_ranks
         raw.extend(found)
         report.errors.extend(errors)
@@ -313,14 +325,21 @@ def run(kb: KnowledgeBase, fields: Iterable[str] | None = None, *, base: dict[st
             for outcome in pool.imap_unordered(_work, spans):
                 collect(outcome)
     unique: dict[str, Counterexample] = {}
-    for minimal, data, codes, messages in raw:
-        key = json.dumps([minimal, codes], sort_keys=True)
-        unique.setdefault(key, Counterexample(minimal, codes, messages, data))
+    for minimal, data, codes, messages in sorted(raw, key=lambda r: json.dumps(r[0], sort_keys=True)):
+        unique.setdefault(_key(kb, minimal, codes), Counterexample(minimal, codes, messages, data))
     for example in _monotonicity(kb, axes, base_data, ranks):
-        unique.setdefault(json.dumps([example.case, example.codes], sort_keys=True), example)
+        unique.setdefault(_key(kb, example.case, example.codes), example)
     report.counterexamples = sorted(unique.values(), key=lambda c: (c.codes, json.dumps(c.case, sort_keys=True)))
     report.seconds = time.monotonic() - started
     return report
+
+
+def _key(kb: KnowledgeBase, case: dict[str, Any], codes: tuple[str, ...]) -> str:
+    """Counterexamples that differ only in a required field (which region hurts) tell one story."""
+    required = {tuple(p.split(".", 1)) for p, spec in kb.vocabulary.fields.items() if spec.required}
+    trimmed = {g: {f: v for f, v in fields.items() if (g, f) not in required} if isinstance(fields, dict) else fields
+               for g, fields in case.items()}
+    return json.dumps([trimmed, codes], sort_keys=True)
 
 
 def _additions(kb: KnowledgeBase, axes: Sequence[Axis]) -> list[tuple[int, int, int]]:

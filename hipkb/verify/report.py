@@ -57,7 +57,8 @@ def to_text(report: Report, *, show_cases: bool = True) -> str:
     ex = stats.get("exhaustive")
     if ex:
         lines.append(f"exhaustive: {ex['checked']:,} of {ex['combinations']:,} combinations of "
-                     f"{', '.join(ex['fields'])} in {ex['seconds']}s; {ex['counterexamples']} counterexample(s)")
+                     f"{', '.join(ex['fields'])} in {ex['seconds']}s; {ex['violating']:,} broke an invariant; "
+                     f"{ex['counterexamples']} minimal counterexample(s)")
     counts = report.counts()
     verdict = "FAILED" if report.failed else "ok"
     lines.append(f"{verdict}: {counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} note(s)")
