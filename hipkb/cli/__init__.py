@@ -70,7 +70,7 @@ class LazyGroup(click.Group):
             ctx.exit(1)
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group("hipkb", cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="hipkb")
 @click.option("-v", "--verbose", count=True, help="Show experta's rule firings (-v) and fact changes (-vv) on stderr.")
 @click.pass_context
