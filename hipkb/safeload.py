@@ -29,19 +29,18 @@ class _Refused(yaml.MarkedYAMLError):
         self.path = path
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses what a case or rule file never needs.
+class _Strict:
+    """What makes a loader refuse what a case or rule file never needs.
 
     It tracks the field path of the node being composed (``pain.regions[0]``)
-    so that a refusal names the field, not only the line.
+    so that a refusal names the field, not only the line. Mixed into two
+    loaders that differ only in who turns text into events: PyYAML's own
+    Python scanner, or libyaml's (see :func:`_load_yaml`).
     """
 
     allow_aliases = False
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self.path_stack: list[str] = []
-        self.node_paths: dict[int, str] = {}
+    path_stack: list[str]
+    node_paths: dict[int, str]
 
     def compose_node(self, parent, index):  # type: ignore[override]
         here = self.path_stack[-1] if self.path_stack else ""
@@ -84,13 +83,100 @@ class _StrictLoader(yaml.SafeLoader):
                 if key in seen:
                     raise _Refused(f"duplicate key {key!r}; each key may appear once", key_node.start_mark, path)
                 seen.add(key)
-        return super().construct_mapping(node, deep=deep)
+        return super().construct_mapping(node, deep=deep)  # type: ignore[misc]
+
+
+class _StrictLoader(_Strict, yaml.SafeLoader):
+    """SafeLoader that refuses what a case or rule file never needs (pure Python)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.path_stack = []
+        self.node_paths = {}
 
 
 class _TrustedLoader(_StrictLoader):
     """For the project's own vocabulary, which shares value lists by alias."""
 
     allow_aliases = True
+
+
+class _Diverges(yaml.MarkedYAMLError):
+    """Text on which libyaml and PyYAML could disagree: PyYAML decides."""
+
+
+try:
+    from yaml._yaml import CParser as _CParser
+except ImportError:  # PyYAML built without libyaml: the Python loader alone
+    _CParser = None
+
+if _CParser is not None:
+
+    class _FastStrictLoader(_Strict, yaml.composer.Composer, _CParser,  # type: ignore[misc,valid-type]
+                            yaml.constructor.SafeConstructor, yaml.resolver.Resolver):
+        """The same strict loader, on libyaml's events (several times faster).
+
+        Only scanning and parsing move to C: PyYAML's Python composer (with
+        the strict checks above), resolver and constructor still build the
+        data, so what is accepted comes out the same. libyaml and PyYAML word
+        their syntax errors differently, so on any error :func:`_load_yaml`
+        parses again with the Python loader, whose message is the one users
+        see.
+        """
+
+        def __init__(self, stream: str) -> None:
+            _CParser.__init__(self, stream)
+            yaml.composer.Composer.__init__(self)
+            yaml.constructor.SafeConstructor.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
+            self.path_stack = []
+            self.node_paths = {}
+            self.flow = 0
+
+        # In a flow collection ({...} or [...]) PyYAML ends a plain scalar at
+        # "?", libyaml does not: such a scalar is a case for PyYAML.
+        def compose_scalar_node(self, anchor: Any) -> Any:
+            event = self.peek_event()
+            if self.flow and not event.style and "?" in event.value:  # plain: libyaml says ""
+                raise _Diverges(None, None, "for PyYAML to judge", event.start_mark)
+            return super().compose_scalar_node(anchor)
+
+        def compose_sequence_node(self, anchor: Any) -> Any:
+            return self._in_flow(super().compose_sequence_node, anchor)
+
+        def compose_mapping_node(self, anchor: Any) -> Any:
+            return self._in_flow(super().compose_mapping_node, anchor)
+
+        def _in_flow(self, compose: Any, anchor: Any) -> Any:
+            flow = bool(self.peek_event().flow_style)
+            self.flow += flow
+            try:
+                return compose(anchor)
+            finally:
+                self.flow -= flow
+
+    class _FastTrustedLoader(_FastStrictLoader):
+        allow_aliases = True
+
+
+def _load_yaml(text: str, trusted: bool) -> Any:
+    """Parse YAML with libyaml where it gives the same answer, else with PyYAML."""
+    # PyYAML refuses control characters, and tabs in places, that libyaml
+    # lets through: such text goes to PyYAML alone.
+    if (_CParser is not None and "\t" not in text and "\ufeff" not in text
+            and not yaml.reader.Reader.NON_PRINTABLE.search(text)):
+        loader: Any = (_FastTrustedLoader if trusted else _FastStrictLoader)(text)
+        try:
+            return loader.get_single_data()
+        except (yaml.YAMLError, RecursionError):
+            pass  # the Python loader below says what is wrong, in its words
+        finally:
+            loader.dispose()
+    loader = (_TrustedLoader if trusted else _StrictLoader)(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
 
 
 _PLAIN_TAGS = {
@@ -186,7 +272,6 @@ def parse_text(
         raise HipkbError(source, "", f"file is larger than {MAX_BYTES} bytes")
     if kind == "auto":
         kind = "json" if text.lstrip().startswith(("{", "[")) else "yaml"
-    loader: _StrictLoader | None = None
     try:
         if kind == "json":
             data = json.loads(
@@ -198,11 +283,7 @@ def parse_text(
             if duplicate is not None:
                 raise HipkbError(source, duplicate[0], f"duplicate key {duplicate[1]!r}; each key may appear once")
         else:
-            loader = (_TrustedLoader if trusted else _StrictLoader)(text)
-            try:
-                data = loader.get_single_data()
-            finally:
-                loader.dispose()
+            data = _load_yaml(text, trusted)
     except _Refused as exc:
         line = f" (line {exc.problem_mark.line + 1})" if exc.problem_mark else ""
         raise HipkbError(source, exc.path, f"{exc.problem}{line}") from None
