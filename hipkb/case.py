@@ -19,7 +19,7 @@ from typing import Any
 
 from .errors import CaseError, HipkbError, allowed_list, describe, did_you_mean
 from .levels import RUNNING_ADVICE, TRIAGE_LEVELS
-from .safeload import decode, parse_text, read_text
+from .safeload import MAX_BYTES, decode, parse_text, read_text
 from .vocabulary import Field, Vocabulary
 
 Value = str | int | float | tuple[str, ...]
@@ -244,7 +244,8 @@ def load_case(
     """
     try:
         if str(path) == "-":
-            text = decode(sys.stdin.buffer.read(), "<stdin>")
+            # Read one byte past the limit, never all of an endless stream.
+            text = decode(sys.stdin.buffer.read(MAX_BYTES + 1), "<stdin>")
             data = parse_text(text, "<stdin>")
             return validate(data, vocabulary, "<stdin>", default_id="stdin", hypotheses=hypotheses)
         path = Path(path)

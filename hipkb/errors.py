@@ -22,6 +22,11 @@ def one_line(text: str) -> str:
     return _BREAKS.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
+def _clip(text: str, limit: int = 240) -> str:
+    """A file name or field path cut to a readable length (a key can be a megabyte)."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 class HipkbError(Exception):
     """An error in something a user gave hipkb; ``str()`` is the whole message."""
 
@@ -35,7 +40,7 @@ class HipkbError(Exception):
 
     def format(self) -> str:
         """``source: where: message``, always on one line."""
-        parts = [one_line(str(p)) for p in (self.source, self.where) if p]
+        parts = [_clip(one_line(str(p))) for p in (self.source, self.where) if p]
         prefix = ": ".join(parts)
         message = one_line(str(self.message))
         return f"{prefix}: {message}" if prefix else message

@@ -269,7 +269,7 @@ def parse_text(
     for the project's own data files only.
     """
     if len(text) > MAX_BYTES:
-        raise HipkbError(source, "", f"file is larger than {MAX_BYTES} bytes")
+        raise HipkbError(source, "", f"file is larger than the {MAX_BYTES} bytes allowed")
     if kind == "auto":
         kind = "json" if text.lstrip().startswith(("{", "[")) else "yaml"
     try:
@@ -309,7 +309,7 @@ def parse_text(
 def decode(raw: bytes, source: str) -> str:
     """Decode UTF-8 bytes (a BOM is allowed), or fail naming the file."""
     if len(raw) > MAX_BYTES:
-        raise HipkbError(source, "", f"file is larger than {MAX_BYTES} bytes")
+        raise HipkbError(source, "", f"file is larger than the {MAX_BYTES} bytes allowed")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

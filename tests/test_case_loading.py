@@ -324,3 +324,19 @@ def test_corrupted_case_names_the_field(kb, drawn):
     message = str(info.value)
     _assert_one_line(message, "corrupted.yaml", path)
     assert info.value.where == path or info.value.where.startswith(path), (info.value.where, path)
+
+
+def test_a_huge_key_gives_a_readable_line(tmp_path, kb):
+    path = tmp_path / "huge-key.json"
+    path.write_text(json.dumps({"pain": {"regions": ["groin"]}, "k" * 500_000: 1}), encoding="utf-8")
+    with pytest.raises(CaseError) as info:
+        api.load_case(path, kb)
+    message = str(info.value)
+    _assert_one_line(message, str(path), "kkk", "...", "unknown group")
+    assert len(message) < 1000
+
+
+def test_stdin_is_read_no_further_than_the_limit(cli):
+    result = cli("validate", "-", input=b"#" * (MAX_BYTES * 3))
+    assert result.exit_code == 2
+    _assert_one_line(result.stderr, "<stdin>", "larger than", str(MAX_BYTES))
