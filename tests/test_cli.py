@@ -13,10 +13,13 @@ from pathlib import Path
 import click
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from resultcheck import check_result
 
 import hipkb
 from hipkb.cli import main
+from hipkb.testing import strategies as hs
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = ROOT / "facts" / "cases"
@@ -330,3 +333,28 @@ def test_single_job_and_parallel_give_the_same_bytes(tmp_path):
         assert proc.returncode == 0, proc.stderr.decode()
         outputs.append(proc.stdout)
     assert outputs[0] == outputs[1]
+
+
+# --------------------------------------------------------------------------
+# property: a corrupted case, through the CLI, exits 2 naming the field
+
+
+@settings(deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow,
+                                                                   HealthCheck.function_scoped_fixture])
+@given(drawn=hs.corrupted_cases(), as_yaml=st.booleans())
+def test_corrupted_case_through_the_cli_names_the_field(cli, tmp_path, drawn, as_yaml):
+    case, path = drawn
+    if as_yaml:
+        file = tmp_path / "corrupted.yaml"
+        file.write_text(yaml.safe_dump(case, allow_unicode=True), encoding="utf-8")
+        out = tmp_path / "out.json"
+        result = cli("run", file, "--format", "json", "-o", out)
+        assert not out.exists()
+        name = str(file)
+    else:
+        result = cli("validate", "-", input=json.dumps(case))
+        name = "<stdin>"
+    assert result.exit_code == 2, (path, result.output)
+    assert result.stdout == ""
+    line = _one_line(result.stderr)
+    assert f"{name}: {path}" in line, (path, line)
