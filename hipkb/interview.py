@@ -115,23 +115,40 @@ def _choice(field: Field, raw: str, word: str, source: str) -> str:
                       f"or a number from 1 to {len(values)}" + did_you_mean(word, values))
 
 
+def _set_item(field: Field, item: str) -> str | None:
+    word = _word(item)
+    values = list(field.values)
+    if word in field.values:
+        return word
+    if word.isdigit() and 1 <= int(word) <= len(values):
+        return values[int(word) - 1]
+    for value, label in field.values.items():
+        if _word(label) == word:
+            return value
+    return None
+
+
 def _set(field: Field, raw: str, source: str) -> tuple[str, ...]:
+    """Items separated by commas or semicolons; within one, spaces may also separate
+    (``groin lower_back``), while ``lower back`` still reads as one region."""
     values = list(field.values)
     chosen: set[str] = set()
-    items = [item for item in re.split(r"[,;\s]+", raw.strip("[] ")) if item]
-    if _word(raw) in EMPTY_LIST_WORDS or (not items and raw.strip().startswith("[")) or (
-            [_word(i) for i in items] == ["none"] and "none" not in field.values):
-        items = []
-    else:
-        for item in items:
-            word = _word(item)
-            if word in field.values:
-                chosen.add(word)
-            elif word.isdigit() and 1 <= int(word) <= len(values):
-                chosen.add(values[int(word) - 1])
-            else:
-                raise AnswerError(source, field.path, f"found {item!r}; allowed: {allowed_list(values)} "
-                                  f"or numbers from 1 to {len(values)}" + did_you_mean(word, values))
+    text = raw.strip()
+    chunks = [c.strip() for c in re.split(r"[,;]+", text.strip("[] ")) if c.strip()]
+    empty = _word(text) in EMPTY_LIST_WORDS or (not chunks and text.startswith("[")) or (
+        [_word(c) for c in chunks] == ["none"] and "none" not in field.values)
+    if not empty:
+        for chunk in chunks:
+            value = _set_item(field, chunk)
+            if value is not None:
+                chosen.add(value)
+                continue
+            for item in chunk.split():
+                value = _set_item(field, item)
+                if value is None:
+                    raise AnswerError(source, field.path, f"found {item!r}; allowed: {allowed_list(values)} "
+                                      f"or numbers from 1 to {len(values)}" + did_you_mean(_word(item), values))
+                chosen.add(value)
     if len(chosen) < field.min_items:
         raise AnswerError(source, field.path, f"give at least {field.min_items} of: {allowed_list(values)}")
     return tuple(v for v in values if v in chosen)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -45,7 +46,7 @@ def command(output: Path | None, case_id: str | None, max_questions: int | None,
     kb = load_kb_from(rules_dir, facts_dir)
     interview = Interview(kb, api.reasoner_for(kb), max_questions=max_questions,
                           case_id=case_id or (output.stem if output is not None else "interview"))
-    stdin = click.get_text_stream("stdin")
+    stdin = sys.stdin
     interactive = stdin.isatty()
 
     def show(text: str) -> None:
