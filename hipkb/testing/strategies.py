@@ -36,6 +36,7 @@ from __future__ import annotations
 import math
 import string
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 try:
@@ -349,29 +350,63 @@ def _unknown_cut(unknown_weight: float) -> int:
     return round(unknown_weight * 1000)
 
 
-@st.composite
-def _findings(
-    draw: Any,
-    vocabulary: Vocabulary,
-    fixed: dict[str, Any],
-    lean: list[dict[str, tuple[Condition, ...]]],
-    unknown_cut: int,
-    lean_cut: int,
-) -> dict[str, dict[str, Any]]:
-    pinned: dict[str, SearchStrategy[Any]] = {}
-    # Draw the lean first: index 0 of each integer is what hypothesis shrinks
-    # towards, so a failing leaned case shrinks to following the first rule.
-    if lean and draw(st.integers(0, 999)) < lean_cut:
-        path = draw(st.sampled_from(lean))
-        for subject, conditions in path.items():
-            spec = vocabulary.fields.get(subject)
+_PER_MILLE = st.integers(0, 999)
+_TENTHS = st.integers(0, 9)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Everything :func:`_findings` draws from, built once per strategy, not per example.
+
+    Building hypothesis strategies costs more than drawing from them, and a
+    property test draws hundreds of cases.
+    """
+
+    groups: tuple[tuple[str, tuple[tuple[str, Field], ...]], ...]
+    fixed: dict[str, Any]
+    values: dict[str, SearchStrategy[Any]]
+    unknown: dict[str, SearchStrategy[Any]]
+    lean: SearchStrategy[dict[str, SearchStrategy[Any]]] | None
+    unknown_cut: int
+    lean_cut: int
+
+
+def _plan(vocabulary: Vocabulary, fixed: dict[str, Any], lean: list[dict[str, tuple[Condition, ...]]],
+          unknown_cut: int, lean_cut: int) -> _Plan:
+    fields = vocabulary.fields
+    ways = []
+    for way in lean:
+        pinned = {}
+        for subject, conditions in way.items():
+            spec = fields.get(subject)
             strategy = satisfying_values(spec, conditions) if spec else None
             if strategy is not None:
                 pinned[subject] = strategy
+        if pinned:
+            ways.append(pinned)
+    return _Plan(
+        groups=tuple((g, tuple(group.fields.items())) for g, group in vocabulary.groups.items()),
+        fixed=fixed,
+        values={path: field_values(spec) for path, spec in fields.items() if path not in fixed},
+        unknown={path: st.sampled_from([OMIT, *spec.unknown]) for path, spec in fields.items()},
+        lean=st.sampled_from(ways) if ways else None,
+        unknown_cut=unknown_cut,
+        lean_cut=lean_cut,
+    )
+
+
+@st.composite
+def _findings(draw: Any, plan: _Plan) -> dict[str, dict[str, Any]]:
+    pinned: dict[str, SearchStrategy[Any]] = {}
+    # Draw the lean first: index 0 of each integer is what hypothesis shrinks
+    # towards, so a failing leaned case shrinks to following the first rule.
+    if plan.lean is not None and draw(_PER_MILLE) < plan.lean_cut:
+        pinned = draw(plan.lean)
+    fixed = plan.fixed
     groups: dict[str, dict[str, Any]] = {}
-    for gname, group in vocabulary.groups.items():
+    for gname, group_fields in plan.groups:
         values: dict[str, Any] = {}
-        for fname, spec in group.fields.items():
+        for fname, spec in group_fields:
             path = spec.path
             if path in fixed:
                 if fixed[path] is not OMIT:
@@ -381,15 +416,15 @@ def _findings(
                 values[fname] = draw(pinned[path])
                 continue
             # Shrinking drives the integer to 0: unknown, i.e. the smallest case.
-            if not spec.required and draw(st.integers(0, 999)) < unknown_cut:
-                spelling = draw(st.sampled_from([OMIT, *spec.unknown]))
+            if not spec.required and draw(_PER_MILLE) < plan.unknown_cut:
+                spelling = draw(plan.unknown[path])
                 if spelling is not OMIT:
                     values[fname] = spelling
                 continue
-            values[fname] = draw(field_values(spec))
+            values[fname] = draw(plan.values[path])
         if values:
             groups[gname] = values
-        elif draw(st.integers(0, 9)) == 9:
+        elif draw(_TENTHS) == 9:
             groups[gname] = {}  # an empty group is valid and means "all unknown"
     return groups
 
@@ -412,8 +447,8 @@ def findings(
     lean: list[dict[str, tuple[Condition, ...]]] = []
     if lean_towards is not None:
         lean = lean_paths(_need_kb(kb), lean_towards)
-    return _findings(vocabulary, fixed_map, lean, _unknown_cut(unknown_weight),
-                     _unknown_cut(lean_weight))
+    plan = _plan(vocabulary, fixed_map, lean, _unknown_cut(unknown_weight), _unknown_cut(lean_weight))
+    return _findings(plan)
 
 
 @st.composite
