@@ -19,6 +19,10 @@ from .errors import HipkbError
 
 MAX_BYTES = 1_000_000
 MAX_DEPTH = 32
+# Where aliases are allowed (the project's own vocabulary, or a --facts
+# directory), the values they expand to are counted: a "billion laughs" file
+# is a few lines that expand to billions of values.
+MAX_EXPANDED = 100_000
 
 
 class _Refused(yaml.MarkedYAMLError):
@@ -69,7 +73,29 @@ class _Strict:
             )
         if node is not None:
             self.node_paths.setdefault(id(node), here)
+            if self.allow_aliases and self._expanded(node) > MAX_EXPANDED:
+                raise _Refused(f"expands through aliases to more than {MAX_EXPANDED} values",
+                               node.start_mark, _top(here))
         return node
+
+    def _expanded(self, node: Any) -> int:
+        """How many values *node* stands for once every alias is written out.
+
+        Children are composed before their parent, and an alias returns the
+        node it names, so each node's count is computed once, from its
+        children's memoised counts: linear in the file, not in the expansion.
+        """
+        sizes: dict[int, int] = self.__dict__.setdefault("expanded_sizes", {})
+        found = sizes.get(id(node))
+        if found is None:
+            if isinstance(node, yaml.MappingNode):
+                found = 1 + sum(sizes.get(id(k), 1) + sizes.get(id(v), 1) for k, v in node.value)
+            elif isinstance(node, yaml.SequenceNode):
+                found = 1 + sum(sizes.get(id(item), 1) for item in node.value)
+            else:
+                found = 1
+            sizes[id(node)] = found
+        return found
 
     def construct_mapping(self, node, deep=False):  # type: ignore[override]
         if isinstance(node, yaml.MappingNode):

@@ -358,3 +358,17 @@ def test_corrupted_case_through_the_cli_names_the_field(cli, tmp_path, drawn, as
     assert result.stdout == ""
     line = _one_line(result.stderr)
     assert f"{name}: {path}" in line, (path, line)
+
+
+def test_alias_bomb_in_a_facts_dir_is_refused_quickly(cli, facts_dir, tmp_path):
+    """The vocabulary may use aliases; a --facts DIR that expands without bound may not."""
+    target = tmp_path / "facts"
+    target.mkdir()
+    lines = ['bomb_0: &b0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"bomb_{i}: &b{i} [{', '.join([f'*b{i - 1}'] * 9)}]" for i in range(1, 10)]
+    text = (facts_dir / "vocabulary.yaml").read_text(encoding="utf-8") + "\n" + "\n".join(lines) + "\n"
+    (target / "vocabulary.yaml").write_text(text, encoding="utf-8")
+    result = cli("validate", "--facts", target, CASES / "minimal.yaml")
+    assert result.exit_code == 2
+    line = _one_line(result.stderr)
+    assert "expands through aliases" in line and "bomb_" in line
