@@ -182,7 +182,8 @@ def load_rules(rules_dir: Path, vocabulary: Vocabulary, facts_dir: Path | None =
             raise RuleError(src, f"derived.{name}", "a derived fact needs a values mapping")
         derived[name] = DerivedFact(
             name, _text(spec, "label", src, f"derived.{name}"),
-            {str(k): str(v) for k, v in values.items()}, str(spec.get("source", "")),
+            # _word: a bare yes/no key is a boolean to YAML, and rules mean the word.
+            {_word(k): str(v) for k, v in values.items()}, str(spec.get("source", "")),
         )
     red_flags = {
         rid: RedFlag(rid, _text(spec, "label", src, f"red_flags.{rid}"), bool(spec.get("emergency", False)))
@@ -191,7 +192,10 @@ def load_rules(rules_dir: Path, vocabulary: Vocabulary, facts_dir: Path | None =
     for rid in red_flags:
         if rid not in RED_FLAGS and not re.match(r"^[a-z][a-z0-9_]*$", rid):
             raise RuleError(src, f"red_flags.{rid}", "a red flag id is lower_snake_case")
-    seed_sections = tuple(str(s) for s in manifest.get("seed_sections") or ())
+    sections = manifest.get("seed_sections") or []
+    if not isinstance(sections, list) or not all(isinstance(s, str) for s in sections):
+        raise RuleError(src, "seed_sections", "expected a list of the seed article's section titles")
+    seed_sections = tuple(sections)
     parser = _RuleParser(vocabulary, hypotheses, derived, red_flags, seed_sections)
 
     rules: list[RuleDef] = []
