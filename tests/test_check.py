@@ -225,3 +225,46 @@ def test_exhaustive_is_clean_on_a_sound_kb_and_refuses_too_many(cli):
 def test_exhaustive_options_need_exhaustive(cli):
     result = cli("check", "--fields", "systemic.fever")
     assert result.exit_code == 2
+
+
+def test_vocabulary_nobody_reads_is_reported(cli):
+    _, report = check_json(cli, "--rules", BROKEN / "conflict", "--no-cases")
+    unread = {f["subject"] for f in report["findings"] if f["kind"] == "unread-field"}
+    assert "runner.age" in unread and "behaviour.during_run" not in unread
+
+
+def _lowering_kb(tmp_path: Path) -> Path:
+    """A rule base where adding a bone-type finding (painful hopping) lowers triage."""
+    rules = tmp_path / "rules"
+    shutil.copytree(BROKEN / "conflict", rules)
+    (rules / "more.yaml").write_text(yaml.safe_dump({"rules": [
+        {"id": "BONE-HOP", "title": "Painful hopping", "source": "test fixture",
+         "when": {"behaviour.hopping": "painful"}, "then": {"supports": "femoral_neck_bsi", "weight": 0.1}},
+        {"id": "GMED-AGAINST-HOP", "title": "Painful hopping is against a tendon", "source": "test fixture",
+         "when": {"behaviour.hopping": "painful"},
+         "then": {"against": "gluteus_medius_tendinopathy", "weight": 0.9}},
+        {"id": "TRIAGE-GMED", "title": "A possible tendinopathy is urgent (sic)", "source": "test fixture",
+         "when": {"hypothesis.gluteus_medius_tendinopathy": {"at_least": "possible"}},
+         "then": {"triage": "urgent", "summary": "Soon."}},
+    ]}))
+    return rules
+
+
+def test_exhaustive_checks_monotonicity_across_combinations(cli, tmp_path):
+    rules = _lowering_kb(tmp_path)
+    base = tmp_path / "base.yaml"
+    base.write_text(yaml.safe_dump({"pain": {"regions": ["lateral_hip"]}}))
+    result = cli("check", "--rules", rules, "--exhaustive", "--fields", "behaviour.hopping,behaviour.during_run",
+                 "--base", base, "--jobs", "1", "--format", "json")
+    assert result.exit_code == 1
+    found = [f for f in json.loads(result.stdout)["findings"] if f["subject"] == "monotonicity"]
+    assert len(found) == 1
+    assert "behaviour.hopping" in found[0]["message"] and "lowers triage from urgent to routine" in found[0]["message"]
+    assert found[0]["case"] == {"pain": {"regions": ["lateral_hip"]}, "behaviour": {"during_run": "warms_up"}}
+
+
+def test_property_check_finds_the_same_lowering(tmp_path):
+    from hipkb.testing import properties
+
+    with pytest.raises(AssertionError, match=r"monotonicity: adding behaviour\.hopping=painful lowered triage"):
+        properties.check_monotonicity(_lowering_kb(tmp_path), max_examples=300)
