@@ -340,3 +340,50 @@ def test_stdin_is_read_no_further_than_the_limit(cli):
     result = cli("validate", "-", input=b"#" * (MAX_BYTES * 3))
     assert result.exit_code == 2
     _assert_one_line(result.stderr, "<stdin>", "larger than", str(MAX_BYTES))
+
+
+# --------------------------------------------------------------------------
+# fuzzing: whatever the bytes, the only failure is a one-line HipkbError
+
+_FUZZ = settings(deadline=None, max_examples=300, suppress_health_check=list(HealthCheck))
+_JSON_DATA = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+def _load_and_run(kb, text: str, kind: str) -> None:
+    from hipkb.safeload import parse_text
+
+    try:
+        data = parse_text(text, "fuzz", kind=kind)
+        case = validate(data, kb.vocabulary, "fuzz", hypotheses=kb.hypotheses)
+        api.run_case(api.reasoner_for(kb), case)
+    except HipkbError as error:
+        assert "\n" not in str(error)
+
+
+@_FUZZ
+@given(text=st.text(max_size=200), kind=st.sampled_from(["yaml", "json", "auto"]))
+def test_any_text_fails_only_with_a_one_line_error(kb, text, kind):
+    _load_and_run(kb, text, kind)
+
+
+@_FUZZ
+@given(case=hs.cases(), data=st.data())
+def test_a_mutated_yaml_case_fails_only_with_a_one_line_error(kb, case, data):
+    text = yaml.safe_dump(case)
+    index = data.draw(st.integers(0, len(text) - 1))
+    char = data.draw(st.sampled_from(list(":-[]{}&*!|>'\"#%@` \n\t?,")))
+    _load_and_run(kb, text[:index] + char + text[index + 1:], "yaml")
+
+
+@_FUZZ
+@given(data=st.data())
+def test_any_structure_fails_only_with_a_one_line_error(kb, data):
+    names = sorted({f.name for f in kb.vocabulary.fields.values()})
+    groups = st.dictionaries(st.sampled_from(names), _JSON_DATA, max_size=5)
+    keys = st.sampled_from([*kb.vocabulary.groups, "format", "case_id", "expect"])
+    case = data.draw(st.dictionaries(keys, _JSON_DATA | groups, max_size=5))
+    _load_and_run(kb, json.dumps(case), "json")
