@@ -25,6 +25,7 @@ ANOMALIES = {
     "unused_derived": ("unused-derived", {"BROKEN-UNUSED"}, "training_error"),
     "redundant": ("redundant", {"BROKEN-REDUNDANT", "RF-INFECTION"}, ""),
     "conflict": ("conflict", {"BROKEN-RUN-CONTINUE", "RUN-STOP-RED-FLAG"}, ""),
+    "evidence_conflict": ("conflict", {"BROKEN-AGAINST-BSI", "FNBSI-LOAD"}, ""),
     "cycle": ("cycle", {"BROKEN-CYCLE-A", "BROKEN-CYCLE-B"}, ""),
     "unreachable_hypothesis": ("unreachable-hypothesis", set(), "pelvic_bsi"),
     "red_flag_ignored": ("red-flags-ignored", {"RF-INFECTION"}, "possible_infection"),
@@ -50,6 +51,12 @@ def test_check_catches_each_anomaly_class(cli, name):
                 and (not subject or f.get("subject") == subject)]
     assert matching, f"no {kind} finding naming {rules or subject}: {report['findings']}"
     assert all(f["message"] and "\n" not in f["message"] for f in report["findings"])
+
+
+def test_evidence_on_different_findings_is_weighing_not_conflict(cli):
+    _, report = check_json(cli, "--rules", BROKEN / "evidence_conflict", "--no-cases")
+    conflicts = [f["rules"] for f in report["findings"] if f["kind"] == "conflict"]
+    assert conflicts == [["BROKEN-AGAINST-BSI", "FNBSI-LOAD"]]
 
 
 def test_load_errors_name_the_file_and_are_all_reported(cli, tmp_path):
