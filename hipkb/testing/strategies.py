@@ -491,6 +491,9 @@ def cases(
     - *lean_towards*: a hypothesis id; most drawn cases then satisfy every
       condition of one rule supporting it (derived facts followed back to the
       findings that produce them), with the rest of the case drawn freely.
+      The rules are read from the knowledge base passed as *vocabulary* (or
+      *kb*), the shipped one otherwise; a hypothesis that no rule supports
+      is accepted and leaves the drawing unbiased.
     - *unknown_weight*: the chance in [0, 1] that a field is unknown (left out,
       or written ``unknown``/``not_tested``); required fields are always known.
     - *lean_weight*: the chance that a case follows a supporting rule.
