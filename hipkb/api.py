@@ -12,7 +12,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .case import Case, load_case as _load_case, validate
+from .case import Case, validate
+from .case import load_case as _load_case
 from .engine import Reasoner
 from .kb import KnowledgeBase
 from .resources import shipped

@@ -30,6 +30,7 @@ from typing import Any
 
 from . import conditions as cond
 from .conditions import Condition, predicate
+from .errors import RuleError
 from .facts import (
     Decision,
     Derived,
@@ -39,7 +40,6 @@ from .facts import (
     experta,
     group_class,
 )
-from .errors import RuleError
 from .kb import KnowledgeBase, RuleDef
 
 LAYER_SALIENCE = {1: 50000, 2: 40000, 3: 30000, 5: 20000}
@@ -137,4 +137,4 @@ def _shell(step: str) -> Callable[..., None]:
     return fire
 
 
-__all__ = ["build_engine_class", "Decision", "Evidence", "HypothesisFact"]
+__all__ = ["Decision", "Evidence", "HypothesisFact", "build_engine_class"]

@@ -16,8 +16,6 @@ from typing import Any
 from .facts import experta
 
 
-
-
 def activation_key(activation: Any) -> tuple[int, list[int]]:
     ids = sorted((fact["__factid__"] for fact in activation.facts), reverse=True)
     return (activation.rule.salience, ids)

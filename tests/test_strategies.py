@@ -14,7 +14,6 @@ from hipkb.errors import CaseError
 from hipkb.testing import strategies as hs
 
 
-
 def _collect(strategy, examples: int = 400) -> list:
     drawn: list = []
 
