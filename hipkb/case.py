@@ -109,7 +109,7 @@ def validate(
         for fname, spec in group.fields.items():
             if fname not in raw:
                 if spec.required:
-                    raise CaseError(source, spec.path, "is required")
+                    raise CaseError(source, spec.path, "is required" + _required_hint(spec))
                 continue
             value = _value(spec, raw[fname], source)
             if value is not None:
@@ -153,7 +153,8 @@ def _value(spec: Field, raw: Any, source: str) -> Value | None:
             raise CaseError(source, where, f"found {describe(raw)}; allowed: {_range(spec)}")
         return int(raw) if spec.type == "integer" else raw
     if spec.type == "set":
-        if not isinstance(raw, list):
+        # A tuple only comes from Python callers (api.run_data); files hold lists.
+        if not isinstance(raw, list | tuple):
             raise CaseError(
                 source, where,
                 f"found {describe(raw)}; expected a list of: {allowed_list(spec.values)}",
@@ -180,6 +181,14 @@ def _value(spec: Field, raw: Any, source: str) -> Value | None:
             raise CaseError(source, where, f"found {describe(raw)}; expected text")
         return raw
     raise CaseError(source, where, f"field type {spec.type} cannot hold a value")
+
+
+def _required_hint(spec: Field) -> str:
+    if spec.type == "set":
+        return f"; give at least {max(spec.min_items, 1)} of: {allowed_list(spec.values)}"
+    if spec.type == "choice":
+        return f"; allowed: {allowed_list(spec.values)}"
+    return ""
 
 
 def _a(noun: str) -> str:
