@@ -300,6 +300,13 @@ def run(arguments: Iterable[str], settings: Settings, *, jobs: int | None = None
     stderr = stderr or sys.stderr
     guard = InputGuard(arguments)
     sources = expand(arguments, stdin=stdin)
+    if output is not None and output.is_dir() and guard.within_inputs(output):
+        # Reports go where inputs are found: list the inputs before writing
+        # any, so that this run's reports are never read back as cases, and
+        # guard exactly those (this one case holds the list in memory).
+        listed = list(sources)
+        guard = InputGuard((), exact=[s.path for s in listed if s.path is not None])
+        sources = iter(listed)
     head = list(islice(sources, 2))
     single = len(head) == 1
     stream = iter([*head, *sources])

@@ -130,9 +130,12 @@ class InputGuard:
     the same rule :func:`expand` uses.
     """
 
-    def __init__(self, arguments: Iterable[str]) -> None:
+    def __init__(self, arguments: Iterable[str], *, exact: Iterable[Path] | None = None) -> None:
         self.files: set[Path] = set()
         self.dirs: list[Path] = []
+        if exact is not None:  # the inputs, listed: only these
+            self.files = {Path(p).resolve() for p in exact}
+            return
         for argument in arguments:
             if argument == "-":
                 continue
@@ -145,12 +148,19 @@ class InputGuard:
             except OSError:
                 continue
 
+    def within_inputs(self, directory: Path) -> bool:
+        """Whether files written into *directory* could be found as inputs."""
+        target = Path(directory).resolve()
+        return any(target == d or d in target.parents for d in self.dirs)
+
     def __call__(self, path: Path) -> bool:
         """Whether writing to *path* would replace an input."""
         target = Path(path).resolve()
         if target in self.files:
             return True
-        if target.suffix.lower() not in CASE_SUFFIXES:
+        # A case file inside an input directory is an input; a name that is
+        # not there yet is not (else no free name could ever be found).
+        if target.suffix.lower() not in CASE_SUFFIXES or not target.exists():
             return False
         for directory in self.dirs:
             try:

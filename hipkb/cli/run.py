@@ -52,7 +52,6 @@ def command(cases: tuple[str, ...], fmt: str, audience: str, templates: Path | N
         fmt=fmt, audience=audience, templates=templates, rules_dir=rules_dir, facts_dir=facts_dir,
         verbose=(ctx.find_root().obj or {}).get("verbose", 0),
     )
-    summary = batch.run(cases, settings, jobs=jobs, output=output, errors=errors,
-                        stdout=click.get_text_stream("stdout"), stderr=click.get_text_stream("stderr"))
+    summary = batch.run(cases, settings, jobs=jobs, output=output, errors=errors)
     if summary.failed:
         raise click.exceptions.Exit(1)
