@@ -28,6 +28,7 @@ from .facts import (
 from .inference import Choice, EvidenceItem, Firing, Inference, Justification, Score
 from .kb import KnowledgeBase, RuleDef
 from .levels import RUNNING_ADVICE, TRIAGE_LEVELS
+from .matcher import FastReteMatcher
 from .strategy import DepthStrategy
 
 MAX_FIRINGS = 5000
@@ -41,6 +42,7 @@ class _Engine(experta.KnowledgeEngine):
     kb: KnowledgeBase
     group_classes: dict[str, type]
     __strategy__ = DepthStrategy
+    __matcher__ = FastReteMatcher  # experta's Rete, minus per-case overheads (hipkb.matcher)
 
     def __init__(self) -> None:
         super().__init__()

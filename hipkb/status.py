@@ -9,9 +9,10 @@ is itself only waiting on unknown findings, those findings are what it waits on.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import weakref
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import cached_property
+from typing import Any, Generic, TypeVar
 
 from . import conditions as cond
 from .conditions import Condition
@@ -30,23 +31,85 @@ class ConditionStatus:
     found: str = ""
 
 
+T = TypeVar("T")
+
+
+class _once(Generic[T]):
+    """``functools.cached_property`` without its lock (Python < 3.12 takes one
+    on every first read, and the analysis of one case reads hundreds)."""
+
+    def __init__(self, func: Callable[[Any], T]) -> None:
+        self.func = func
+        self.name = func.__name__
+        self.__doc__ = func.__doc__
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        value = instance.__dict__[self.name] = self.func(instance)
+        return value
+
+
 @dataclass(frozen=True)
 class RuleStatus:
     rule: RuleDef
     fired: bool
     conditions: tuple[ConditionStatus, ...]
 
-    @cached_property
+    @_once
     def blocked(self) -> bool:
         """Some condition is known to fail: no answer can make the rule fire."""
         return any(c.state == UNMET for c in self.conditions)
 
-    @cached_property
+    @_once
     def waits_on(self) -> frozenset[str]:
         """The unknown findings (``group.field``) the rule waits on."""
         if self.fired or self.blocked:
             return frozenset()
         return frozenset().union(*(c.waits_on for c in self.conditions))
+
+
+class _Index:
+    """What the analysis looks up in a knowledge base, worked out once per knowledge base.
+
+    None of it depends on the case: which rules conclude each derived fact
+    and red flag, which rules give evidence for each hypothesis, and for each
+    condition on a derived fact or a red flag, the rules that could make it hold.
+    """
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.producers: dict[tuple[str, str], list[RuleDef]] = {}
+        self.evidence: dict[str, list[RuleDef]] = {}
+        for rule in kb.rules:
+            c = rule.conclusion
+            if c.kind == "derive":
+                self.producers.setdefault((c.target, c.value), []).append(rule)
+            elif c.kind == "red_flag":
+                self.producers.setdefault(("red_flag", c.target), []).append(rule)
+            elif c.kind == "supports":
+                self.evidence.setdefault(c.target, []).append(rule)
+        # Keyed by the id of each condition of the knowledge base (which keeps
+        # them alive): hashing a frozen dataclass hashes all its fields, on
+        # every lookup.
+        self.makers: dict[int, list[RuleDef]] = {}
+        for rule in kb.rules:
+            for c in rule.conditions:
+                if c.kind == cond.RED_FLAG:
+                    wanted = c.values or tuple(kb.red_flags)
+                    self.makers[id(c)] = [r for flag in wanted for r in self.producers.get(("red_flag", flag), [])]
+                elif c.kind == cond.DERIVED and c.subject in kb.derived:
+                    values = c.values if c.op == "in" else [v for v in kb.derived[c.subject].values if c.test(v)]
+                    self.makers[id(c)] = [r for v in values for r in self.producers.get((c.subject, v), [])]
+
+
+_INDEXES: weakref.WeakKeyDictionary[KnowledgeBase, _Index] = weakref.WeakKeyDictionary()
+
+
+def _index(kb: KnowledgeBase) -> _Index:
+    found = _INDEXES.get(kb)
+    if found is None:
+        found = _INDEXES[kb] = _Index(kb)
+    return found
 
 
 class Analyzer:
@@ -56,14 +119,17 @@ class Analyzer:
         self.kb = kb
         self.inference = inference
         self.fired = {f.rule for f in inference.firings}
-        self.producers: dict[tuple[str, str], list[RuleDef]] = {}
-        for rule in kb.rules:
-            c = rule.conclusion
-            if c.kind == "derive":
-                self.producers.setdefault((c.target, c.value), []).append(rule)
-            elif c.kind == "red_flag":
-                self.producers.setdefault(("red_flag", c.target), []).append(rule)
+        self._index = _index(kb)
+        self.producers = self._index.producers
+        # Derived values concluded for each derived fact, in the order concluded.
+        self._derived: dict[str, list[str]] = {}
+        for key in inference.derived:
+            name, value = key.split("=", 1)
+            self._derived.setdefault(name, []).append(value)
         self._cache: dict[str, RuleStatus] = {}
+        # A condition on a case finding stands the same wherever it is asked from.
+        self._case_status: dict[int, ConditionStatus] = {}  # by id(condition)
+        self._findings = {path: value for path, value in inference.case.facts()}
 
     def rule(self, rule: RuleDef, depth: int = 0) -> RuleStatus:
         found = self._cache.get(rule.id)
@@ -81,18 +147,16 @@ class Analyzer:
     def condition(self, c: Condition, depth: int = 0) -> ConditionStatus:
         inference = self.inference
         if c.kind == cond.CASE:
-            value = inference.case.get(c.subject)
-            if value is None:
-                return ConditionStatus(c, UNKNOWN, frozenset({c.subject}))
-            shown = ",".join(value) if isinstance(value, tuple) else str(value)
-            return ConditionStatus(c, MET if c.test(value) else UNMET, found=f"{c.key}={shown}")
+            found = self._case_status.get(id(c))
+            if found is None or found.condition is not c:
+                found = self._case_status[id(c)] = self._case_condition(c)
+            return found
         if c.kind == cond.HYPOTHESIS:
             score = inference.scores.get(c.subject)
             if score is not None and c.test(score.band):
                 return ConditionStatus(c, MET, found=f"{c.key}={score.band}")
             # Not there yet: what would raise it is what its evidence rules wait on.
-            evidence = [r for r in self.kb.rules
-                        if r.conclusion.kind == "supports" and r.conclusion.target == c.subject]
+            evidence = self._index.evidence.get(c.subject, [])
             waits = self._waits_of(evidence, depth) if depth < MAX_DEPTH else frozenset()
             found = f"{c.key}={score.band if score else 'none'}"
             return ConditionStatus(c, UNKNOWN if waits and depth < MAX_DEPTH else UNMET, waits, found)
@@ -100,18 +164,32 @@ class Analyzer:
             flags = set(inference.red_flags)
             if (flags & set(c.values)) if c.values else flags:
                 return ConditionStatus(c, MET, found="red_flag=" + ",".join(sorted(flags)))
-            wanted = c.values or tuple(self.kb.red_flags)
-            rules = [r for flag in wanted for r in self.producers.get(("red_flag", flag), [])]
-            waits = self._waits_of(rules, depth)
+            waits = self._waits_of(self._makers(c), depth)
             return ConditionStatus(c, UNKNOWN if waits else UNMET, waits)
         # Derived fact: present with a matching value, or waiting on its producers.
-        present = [key.split("=", 1)[1] for key in inference.derived if key.split("=", 1)[0] == c.subject]
+        present = self._derived.get(c.subject, ())
         if any(c.test(v) for v in present):
             return ConditionStatus(c, MET, found=f"{c.key}={present[0]}")
-        values = c.values if c.op == "in" else [v for v in self.kb.derived[c.subject].values if c.test(v)]
-        rules = [r for v in values for r in self.producers.get((c.subject, v), [])]
-        waits = self._waits_of(rules, depth) if depth < MAX_DEPTH else frozenset()
+        waits = self._waits_of(self._makers(c), depth) if depth < MAX_DEPTH else frozenset()
         return ConditionStatus(c, UNKNOWN if waits else UNMET, waits)
+
+    def _case_condition(self, c: Condition) -> ConditionStatus:
+        value = self._findings.get(c.subject)
+        if value is None:
+            return ConditionStatus(c, UNKNOWN, frozenset({c.subject}))
+        shown = ",".join(value) if isinstance(value, tuple) else str(value)
+        return ConditionStatus(c, MET if c.test(value) else UNMET, found=f"{c.key}={shown}")
+
+    def _makers(self, c: Condition) -> list[RuleDef]:
+        """The rules that could make a condition on a derived fact or red flag hold."""
+        found = self._index.makers.get(id(c))
+        if found is None:  # a condition from elsewhere than this knowledge base
+            if c.kind == cond.RED_FLAG:
+                wanted = c.values or tuple(self.kb.red_flags)
+                return [r for flag in wanted for r in self.producers.get(("red_flag", flag), [])]
+            values = c.values if c.op == "in" else [v for v in self.kb.derived[c.subject].values if c.test(v)]
+            return [r for v in values for r in self.producers.get((c.subject, v), [])]
+        return found
 
     def _waits_of(self, rules: Iterable[RuleDef], depth: int = 0) -> frozenset[str]:
         waits: set[str] = set()
