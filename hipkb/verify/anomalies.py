@@ -27,7 +27,19 @@ from pathlib import Path
 from .. import conditions as cond
 from ..conditions import Condition
 from ..errors import HipkbError
-from ..kb import MANIFEST, KnowledgeBase, RuleDef, _check_produced, _RuleParser, load_rules
+from ..kb import (
+    MANIFEST,
+    DerivedFact,
+    Hypothesis,
+    KnowledgeBase,
+    RedFlag,
+    RuleDef,
+    _check_produced,
+    _mapping,
+    _RuleParser,
+    _text,
+    load_rules,
+)
 from ..levels import running_rank, triage_rank
 from ..safeload import load_file
 from ..vocabulary import Vocabulary
@@ -71,17 +83,14 @@ def _rule_ids(where: str) -> tuple[str, ...]:
 
 
 def _all_load_errors(rules_dir: Path, vocabulary: Vocabulary) -> list[Finding]:
-    # Reuse the loader for the manifest by loading it against an empty rule
-    # set: only its own errors can surface there.
-    from ..kb import Hypothesis, RedFlag, _mapping, _text
-
+    # The manifest is read as leniently as it can be (the loader has already
+    # said what is wrong with it, if anything); each rule then goes through the
+    # loader's own parser, so the errors are exactly the loader's.
     manifest_path = rules_dir / MANIFEST
     manifest = load_file(manifest_path)
     src = str(manifest_path)
     hypotheses = {hid: Hypothesis(hid, _text(spec, "label", src, hid))
                   for hid, spec in _mapping(manifest, "hypotheses", src).items()}
-    from ..kb import DerivedFact
-
     derived = {name: DerivedFact(name, str(spec.get("label", name)),
                                  {str(k): str(v) for k, v in (spec.get("values") or {}).items()})
                for name, spec in _mapping(manifest, "derived", src).items()}
@@ -102,6 +111,10 @@ def _all_load_errors(rules_dir: Path, vocabulary: Vocabulary) -> list[Finding]:
         if not isinstance(entries, list):
             findings.append(Finding("load-error", "a rule file is a mapping with a 'rules' list", file=str(path)))
             continue
+        unknown = sorted(set(data) - {"topic", "description", "rules"})
+        if unknown:
+            findings.append(Finding("load-error", f"unknown key {unknown[0]!r}; allowed: topic, description, rules",
+                                    file=str(path), subject=unknown[0]))
         topic = str(data.get("topic", path.stem))
         for index, entry in enumerate(entries):
             try:
