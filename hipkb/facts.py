@@ -14,40 +14,62 @@ from ._compat import import_experta
 experta = import_experta()
 Fact = experta.Fact
 
+# Values that experta's freeze() returns unchanged.
+_PLAIN = frozenset({str, int, float, bool, type(None)})
 
-class Derived(Fact):
+
+class _Fact(Fact):  # type: ignore[misc,valid-type]
+    """experta's Fact, built without a freeze() dispatch per slot when nothing needs freezing.
+
+    experta stores every slot through ``__setitem__``, which freezes the value
+    (lists to frozenlists, dicts to frozendicts) by a singledispatch call.
+    The slots hipkb declares hold text, numbers and tuples of text, which
+    freeze() returns as they are: store them directly. Anything else takes
+    experta's own path.
+    """
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        if args or not all(type(v) in _PLAIN or (type(v) is tuple and all(type(i) is str for i in v))
+                           for v in kwargs.values()):
+            super().__init__(*args, **kwargs)
+            return
+        dict.update(self, kwargs)
+        self._Fact__defaults = {}  # what experta's __init__ sets
+
+
+class Derived(_Fact):
     """An intermediate conclusion: ``name=value`` (layer 1)."""
 
 
-class RedFlagFact(Fact):
+class RedFlagFact(_Fact):
     """A red flag raised by a screen (layer 2): ``id``."""
 
 
-class Evidence(Fact):
+class Evidence(_Fact):
     """One rule's weight for or against a hypothesis (layer 3)."""
 
 
-class HypothesisFact(Fact):
+class HypothesisFact(_Fact):
     """A hypothesis with its combined certainty and band (layer 4)."""
 
 
-class TriageFact(Fact):
+class TriageFact(_Fact):
     """A triage level one rule calls for (layer 5)."""
 
 
-class RunningFact(Fact):
+class RunningFact(_Fact):
     """Running advice one rule calls for (layer 5)."""
 
 
-class AvoidFact(Fact):
+class AvoidFact(_Fact):
     """A finding that must not be asked for or tested now (layer 5)."""
 
 
-class Decision(Fact):
+class Decision(_Fact):
     """The triage and running advice that win (layer 6)."""
 
 
 def group_class(group: str) -> type:
     """A Fact subclass for one vocabulary group, named after it."""
     name = "".join(part.capitalize() for part in group.split("_")) or "Group"
-    return type(name, (Fact,), {"__doc__": f"Case findings of the {group!r} group."})
+    return type(name, (_Fact,), {"__doc__": f"Case findings of the {group!r} group."})

@@ -26,8 +26,12 @@ each giving the same activations in the same order as before:
   check objects, called without their MATCH-level log lines (a watcher
   ``set_verbose`` never turns on).
 
+- **token copies** (every node copies the token it receives) build the same
+  token without re-asserting what a token is (``Token.__new__`` checks its
+  tag, its facts and, through an ABC, its context, on every copy).
+
 Nothing here is monkeypatched into experta: the engine opts in with
-``__matcher__``, and the conflict-set nodes of its own network get a subclass.
+``__matcher__``, and the nodes of its own network get subclasses.
 """
 
 from __future__ import annotations
@@ -42,12 +46,41 @@ _nodes = _rete.nodes
 _check = _rete.check
 
 
+_Token = _rete.token.Token
+_new_tuple = tuple.__new__
+
+
+def _copy(token: Any) -> Any:
+    """``Token.copy()``: the same new token, without re-checking what a token already is."""
+    return _new_tuple(_Token, (token.tag, token.data.copy(), token.context.copy()))
+
+
 class _TrackedConflictSetNode(_nodes.ConflictSetNode):  # type: ignore[misc,name-defined]
     """A conflict-set node that tells its matcher when it has activations to report."""
 
-    def _activate(self, token: Any) -> None:
+    def activate(self, token: Any) -> None:
         self.dirty.add(self)
-        super()._activate(token)
+        self._activate(_copy(token))
+
+
+class _JoinNode(_nodes.OrdinaryMatchNode):  # type: ignore[misc,name-defined]
+    """experta's two-input node, copying tokens without checks or log lines."""
+
+    def activate_left(self, token: Any) -> None:
+        self._activate_left(_copy(token))
+
+    def activate_right(self, token: Any) -> None:
+        self._activate_right(_copy(token))
+
+
+class _NotNode(_nodes.NotNode):  # type: ignore[misc,name-defined]
+    """experta's not node, copying tokens without checks or log lines."""
+
+    def activate_left(self, token: Any) -> None:
+        self._activate_left(_copy(token))
+
+    def activate_right(self, token: Any) -> None:
+        self._activate_right(_copy(token))
 
 
 class _AlphaNode(_nodes.FeatureTesterNode):  # type: ignore[misc,name-defined]
@@ -65,7 +98,7 @@ class _AlphaNode(_nodes.FeatureTesterNode):  # type: ignore[misc,name-defined]
         if not match:
             return
         if isinstance(match, Mapping):
-            token = token.copy()
+            token = _copy(token)
             context = token.context
             for key, value in match.items():
                 if isinstance(key, tuple):  # Negated condition
@@ -126,6 +159,10 @@ class FastReteMatcher(_rete.ReteMatcher):  # type: ignore[misc,name-defined]
             elif type(node) is _nodes.FeatureTesterNode:
                 node.__class__ = _AlphaNode
                 node.test = _fast_test(node.matcher)
+            elif type(node) is _nodes.OrdinaryMatchNode:
+                node.__class__ = _JoinNode
+            elif type(node) is _nodes.NotNode:
+                node.__class__ = _NotNode
         # Parents hold their children's entry points as bound methods, bound
         # before the classes changed: bind them again.
         for node in nodes:
@@ -137,7 +174,7 @@ class FastReteMatcher(_rete.ReteMatcher):  # type: ignore[misc,name-defined]
         # Only nodes with memory need a reset: the rest reset nothing.
         self._stateful = tuple(n for n in nodes if type(n)._reset is not _rete.mixins.NoMemory._reset)
         self._csns = tuple(n for n in self._stateful if type(n) is _TrackedConflictSetNode)
-        self._joins = tuple(n for n in self._stateful if type(n) in (_nodes.OrdinaryMatchNode, _nodes.NotNode))
+        self._joins = tuple(n for n in self._stateful if type(n) in (_JoinNode, _NotNode))
         self._others = tuple(n for n in self._stateful if n not in self._csns and n not in self._joins)
         # experta's own order of conflict-set nodes, so activations are reported as before.
         self._csn_order = {id(csn): i for i, csn in enumerate(self._get_conflict_set_nodes())}

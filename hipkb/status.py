@@ -69,6 +69,24 @@ class RuleStatus:
         return frozenset().union(*(c.waits_on for c in self.conditions))
 
 
+_EMPTY: frozenset[str] = frozenset()
+
+
+def _new(cls: type[T], fields: dict[str, Any]) -> T:
+    """An instance of a frozen dataclass, made without its __init__.
+
+    A frozen dataclass sets each field through ``object.__setattr__``; the
+    analysis of one case makes hundreds of statuses. The object is the same.
+    """
+    obj = object.__new__(cls)
+    obj.__dict__.update(fields)
+    return obj
+
+
+def _status(condition: Condition, state: str, waits_on: frozenset[str] = _EMPTY, found: str = "") -> ConditionStatus:
+    return _new(ConditionStatus, {"condition": condition, "state": state, "waits_on": waits_on, "found": found})
+
+
 class _Index:
     """What the analysis looks up in a knowledge base, worked out once per knowledge base.
 
@@ -135,8 +153,8 @@ class Analyzer:
         found = self._cache.get(rule.id)
         if found is not None:
             return found
-        statuses = tuple(self.condition(c, depth) for c in rule.conditions)
-        status = RuleStatus(rule, rule.id in self.fired, statuses)
+        statuses = tuple([self.condition(c, depth) for c in rule.conditions])
+        status = _new(RuleStatus, {"rule": rule, "fired": rule.id in self.fired, "conditions": statuses})
         if depth == 0 or status.fired or status.blocked:
             self._cache[rule.id] = status
         return status
@@ -154,31 +172,31 @@ class Analyzer:
         if c.kind == cond.HYPOTHESIS:
             score = inference.scores.get(c.subject)
             if score is not None and c.test(score.band):
-                return ConditionStatus(c, MET, found=f"{c.key}={score.band}")
+                return _status(c, MET, found=f"{c.key}={score.band}")
             # Not there yet: what would raise it is what its evidence rules wait on.
             evidence = self._index.evidence.get(c.subject, [])
             waits = self._waits_of(evidence, depth) if depth < MAX_DEPTH else frozenset()
             found = f"{c.key}={score.band if score else 'none'}"
-            return ConditionStatus(c, UNKNOWN if waits and depth < MAX_DEPTH else UNMET, waits, found)
+            return _status(c, UNKNOWN if waits and depth < MAX_DEPTH else UNMET, waits, found)
         if c.kind == cond.RED_FLAG:
             flags = set(inference.red_flags)
             if (flags & set(c.values)) if c.values else flags:
-                return ConditionStatus(c, MET, found="red_flag=" + ",".join(sorted(flags)))
+                return _status(c, MET, found="red_flag=" + ",".join(sorted(flags)))
             waits = self._waits_of(self._makers(c), depth)
-            return ConditionStatus(c, UNKNOWN if waits else UNMET, waits)
+            return _status(c, UNKNOWN if waits else UNMET, waits)
         # Derived fact: present with a matching value, or waiting on its producers.
         present = self._derived.get(c.subject, ())
         if any(c.test(v) for v in present):
-            return ConditionStatus(c, MET, found=f"{c.key}={present[0]}")
+            return _status(c, MET, found=f"{c.key}={present[0]}")
         waits = self._waits_of(self._makers(c), depth) if depth < MAX_DEPTH else frozenset()
-        return ConditionStatus(c, UNKNOWN if waits else UNMET, waits)
+        return _status(c, UNKNOWN if waits else UNMET, waits)
 
     def _case_condition(self, c: Condition) -> ConditionStatus:
         value = self._findings.get(c.subject)
         if value is None:
-            return ConditionStatus(c, UNKNOWN, frozenset({c.subject}))
+            return _status(c, UNKNOWN, frozenset({c.subject}))
         shown = ",".join(value) if isinstance(value, tuple) else str(value)
-        return ConditionStatus(c, MET if c.test(value) else UNMET, found=f"{c.key}={shown}")
+        return _status(c, MET if c.test(value) else UNMET, found=f"{c.key}={shown}")
 
     def _makers(self, c: Condition) -> list[RuleDef]:
         """The rules that could make a condition on a derived fact or red flag hold."""
