@@ -32,7 +32,6 @@ import contextlib
 import json
 import os
 import sys
-import tempfile
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
@@ -236,6 +235,8 @@ class _ErrorsFile:
             directory = Path(path).resolve().parent
             if not directory.is_dir():
                 raise HipkbError(str(path), "", "its directory does not exist")
+            import tempfile  # here, not at the top: it costs a cold start several imports
+
             fd, self.tmp = tempfile.mkstemp(prefix=f".{Path(path).name}.", suffix=".tmp", dir=directory)
             self.handle = os.fdopen(fd, "w", encoding="utf-8", newline="\n")
 

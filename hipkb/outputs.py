@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import tempfile
 import unicodedata
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -51,6 +50,8 @@ def write_atomic(path: Path, text: str, *, protect: Iterable[Path] = (),
     directory = target.parent
     if not directory.is_dir():
         raise HipkbError(str(path), "", "its directory does not exist")
+    import tempfile  # here, not at the top: it costs a cold start several imports
+
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
