@@ -387,3 +387,12 @@ def test_any_structure_fails_only_with_a_one_line_error(kb, data):
     keys = st.sampled_from([*kb.vocabulary.groups, "format", "case_id", "expect"])
     case = data.draw(st.dictionaries(keys, _JSON_DATA | groups, max_size=5))
     _load_and_run(kb, json.dumps(case), "json")
+
+
+def test_a_file_name_with_a_newline_stays_on_one_line(tmp_path, cli):
+    path = tmp_path / "two\nlines.yaml"
+    path.write_text(GROIN + "runner: {age: 3}\n", encoding="utf-8")
+    result = cli("validate", path)
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1
+    _assert_one_line(result.stderr, "two\\nlines.yaml", "runner.age", "found 3")
