@@ -145,7 +145,9 @@ class InputGuard:
                     self.dirs.append(path.resolve())
                 else:
                     self.files.add(path.resolve())
-            except OSError:
+            except (OSError, RuntimeError):
+                # RuntimeError: pathlib's word for a symlink loop before
+                # Python 3.13; loading the case says what is wrong with it.
                 continue
 
     def within_inputs(self, directory: Path) -> bool:

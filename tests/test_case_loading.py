@@ -396,3 +396,17 @@ def test_a_file_name_with_a_newline_stays_on_one_line(tmp_path, cli):
     assert result.exit_code == 2
     assert result.stderr.count("\n") == 1
     _assert_one_line(result.stderr, "two\\nlines.yaml", "runner.age", "found 3")
+
+
+def test_broken_symlink_and_symlink_loop_are_refused(tmp_path, kb, cli):
+    broken = tmp_path / "broken.yaml"
+    broken.symlink_to(tmp_path / "nowhere.yaml")
+    loop = tmp_path / "loop.yaml"
+    loop.symlink_to(loop)
+    for path, words in ((broken, "no such file"), (loop, "cannot be read")):
+        with pytest.raises(CaseError) as info:
+            api.load_case(path, kb)
+        _assert_one_line(str(info.value), str(path), words)
+        result = cli("run", path, "--format", "json")
+        assert result.exit_code == 2
+        _assert_one_line(result.stderr, str(path))
