@@ -38,7 +38,10 @@ def write_atomic(path: Path, text: str, *, protect: Iterable[Path] = (),
     batch.
     """
     path = Path(path)
-    target = path.resolve()
+    try:
+        target = path.resolve()
+    except RuntimeError:  # a symlink loop, before Python 3.13
+        raise HipkbError(str(path), "", "cannot be written (a symlink loop)") from None
     if guard is not None and guard(target):
         raise HipkbError(str(path), "", "refusing to overwrite an input case file")
     for other in protect:
@@ -47,6 +50,15 @@ def write_atomic(path: Path, text: str, *, protect: Iterable[Path] = (),
                 raise HipkbError(str(path), "", "refusing to overwrite an input case file")
         except OSError:
             continue
+    if path.exists() and not path.is_file() and not path.is_dir():
+        # A device or a pipe (/dev/stdout, a FIFO): write into it. Replacing
+        # it would put a regular file in its place (as root, even in /dev).
+        try:
+            with open(path, "w", encoding="utf-8", newline="\n") as handle:
+                handle.write(text)
+        except OSError as exc:
+            raise HipkbError(str(path), "", f"cannot be written ({exc.strerror})") from None
+        return
     directory = target.parent
     if not directory.is_dir():
         raise HipkbError(str(path), "", "its directory does not exist")

@@ -372,3 +372,29 @@ def test_alias_bomb_in_a_facts_dir_is_refused_quickly(cli, facts_dir, tmp_path):
     assert result.exit_code == 2
     line = _one_line(result.stderr)
     assert "expands through aliases" in line and "bomb_" in line
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_output_to_a_fifo_writes_into_it_and_keeps_it(cli, tmp_path, kb):
+    """-o into a pipe or device (/dev/stdout) must not replace it with a regular file."""
+    import stat
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    result = cli("run", CASES / "minimal.yaml", "--format", "json", "-o", fifo)
+    reader.join(timeout=30)
+    assert result.exit_code == 0, result.output
+    assert stat.S_ISFIFO(fifo.stat().st_mode), "the FIFO was replaced by a file"
+    check_result(json.loads(received[0]), kb)
+
+
+def test_output_through_a_symlink_loop_is_one_line(cli, tmp_path):
+    loop = tmp_path / "loop.json"
+    loop.symlink_to(loop)
+    result = cli("run", CASES / "minimal.yaml", "--format", "json", "-o", loop)
+    assert result.exit_code == 2
+    assert "loop.json" in _one_line(result.stderr)
