@@ -60,6 +60,10 @@ def expand(arguments: Iterable[str], stdin: Any = None) -> Iterator[CaseSource]:
         if argument == "-":
             yield from _stdin_sources(stdin if stdin is not None else sys.stdin.buffer)
             continue
+        if not argument.strip():
+            # Path("") is ".": an empty argument (an unset shell variable)
+            # would otherwise run every case under the working directory.
+            raise HipkbError(repr(argument), "", "an empty argument names no case file or directory")
         path = Path(argument)
         if path.is_dir():
             found = sorted(

@@ -139,6 +139,8 @@ def test_batch_with_one_bad_case_exits_1_and_runs_the_rest(cli, tmp_path, kb):
     ("run", "--no-such-option", "x.yaml"),
     ("run", "--rules", "/no/such/dir", "x.yaml"),
     ("schema", "--facts", "/no/such/dir"),
+    ("run", ""),
+    ("validate", ""),
 ])
 def test_bad_usage_exits_2(cli, args):
     result = cli(*args)
