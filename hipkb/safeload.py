@@ -185,12 +185,75 @@ if _CParser is not None:
         allow_aliases = True
 
 
+    class _CComposedLoader(_Strict, _CParser,  # type: ignore[misc,valid-type]
+                           yaml.constructor.SafeConstructor, yaml.resolver.Resolver):
+        """libyaml composes too: for text that cannot hold an alias, checked after composing."""
+
+        def __init__(self, stream: str) -> None:
+            _CParser.__init__(self, stream)
+            yaml.constructor.SafeConstructor.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
+            self.path_stack = []
+            self.node_paths = {}
+
+
+_NOT_FAST = object()
+MAX_FLOW_OPENERS = 1000  # libyaml composes recursively in C: no deep flow nesting there
+
+
+def _c_composed(text: str) -> Any:
+    """The data of *text*, composed by libyaml, or ``_NOT_FAST`` for the other loaders to decide.
+
+    Only for text without ``*`` (so without aliases). What the Python composer
+    refuses as it goes (tags, depth; '?' in a flow scalar, where libyaml and
+    PyYAML differ) is looked for in the composed nodes, and any of it, or
+    any error, sends the text to the loaders that say what is wrong.
+    """
+    loader = _CComposedLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None or not _plain_tree(node):
+            return _NOT_FAST
+        return loader.construct_document(node)
+    except (yaml.YAMLError, RecursionError):
+        return _NOT_FAST
+    finally:
+        loader.dispose()
+
+
+def _plain_tree(root: Any) -> bool:
+    """Whether composed nodes hold nothing the strict composer would refuse or judge differently."""
+    stack = [(root, 0, False)]
+    seen: set[int] = set()
+    while stack:
+        node, depth, in_flow = stack.pop()
+        if id(node) in seen or depth >= MAX_DEPTH or not _is_plain_tag(node.tag):
+            return False
+        seen.add(id(node))
+        if isinstance(node, yaml.ScalarNode):
+            if in_flow and not node.style and "?" in node.value:
+                return False
+        elif isinstance(node, yaml.MappingNode):
+            flow = in_flow or bool(node.flow_style)
+            for key, value in node.value:
+                stack.append((key, depth + 1, flow))
+                stack.append((value, depth + 1, flow))
+        else:
+            flow = in_flow or bool(node.flow_style)
+            stack.extend((item, depth + 1, flow) for item in node.value)
+    return True
+
+
 def _load_yaml(text: str, trusted: bool) -> Any:
     """Parse YAML with libyaml where it gives the same answer, else with PyYAML."""
     # PyYAML refuses control characters, and tabs in places, that libyaml
     # lets through: such text goes to PyYAML alone.
     if (_CParser is not None and "\t" not in text and "\ufeff" not in text
             and not yaml.reader.Reader.NON_PRINTABLE.search(text)):
+        if not trusted and "*" not in text and text.count("[") + text.count("{") < MAX_FLOW_OPENERS:
+            data = _c_composed(text)
+            if data is not _NOT_FAST:
+                return data
         loader: Any = (_FastTrustedLoader if trusted else _FastStrictLoader)(text)
         try:
             return loader.get_single_data()
