@@ -245,7 +245,16 @@ class _ErrorsFile:
         self.handle: IO[str] | None = None
         self.tmp = ""
         if path is not None:
-            directory = Path(path).resolve().parent
+            target = Path(path)
+            if target.exists() and not target.is_file() and not target.is_dir():
+                # A device or a pipe (/dev/stderr, a FIFO): stream into it;
+                # replacing it would put a regular file in its place.
+                try:
+                    self.handle = open(target, "w", encoding="utf-8", newline="\n")  # noqa: SIM115 - closed in close()
+                except OSError as exc:
+                    raise HipkbError(str(path), "", f"cannot be written ({exc.strerror})") from None
+                return
+            directory = target.resolve().parent
             if not directory.is_dir():
                 raise HipkbError(str(path), "", "its directory does not exist")
             import tempfile  # here, not at the top: it costs a cold start several imports
@@ -262,6 +271,8 @@ class _ErrorsFile:
             return
         self.handle.close()
         self.handle = None
+        if not self.tmp:  # streamed into a device or pipe
+            return
         if keep:
             os.replace(self.tmp, Path(self.path).resolve())  # type: ignore[arg-type]
         else:

@@ -314,3 +314,12 @@ def test_progress_only_when_asked_or_on_a_terminal(kb, tmp_path):
     err = io.StringIO()  # not a terminal
     batch.run([str(tmp_path)], batch.Settings(), jobs=1, stdout=io.StringIO(), stderr=err)
     assert "\r" not in err.getvalue()
+
+
+def test_errors_into_a_pipe_streams_into_it(tmp_path):
+    """--errors /dev/stderr writes into the pipe; it never replaces the device with a file."""
+    result = hipkb("run", CASES[0], tmp_path / "missing.yaml", "--errors", "/dev/stderr")
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.decode().splitlines() if line.startswith("{")]
+    assert json.loads(lines[0]) == {"file": str(tmp_path / "missing.yaml"), "field": "", "error": "no such file"}
+    assert Path("/dev/stderr").is_symlink()  # still the link to the stream, not a file put in its place
