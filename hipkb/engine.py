@@ -8,6 +8,7 @@ case's facts and runs to quiescence, in the manner of CLIPS
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from . import certainty as cf
@@ -31,6 +32,8 @@ from .levels import RUNNING_ADVICE, TRIAGE_LEVELS
 from .matcher import FastReteMatcher
 from .strategy import DepthStrategy
 
+watchers = experta.watchers
+
 MAX_FIRINGS = 5000
 FALLBACK_TRIAGE = "routine"
 FALLBACK_RUNNING = "reduce"
@@ -53,6 +56,33 @@ class _Engine(experta.KnowledgeEngine):
         # experta walks every attribute with inspect on each reset; the
         # answer never changes, so take it once.
         return self._deffacts
+
+    def run(self, steps: float = float("inf")) -> None:
+        """experta's run loop, unchanged but for its log lines.
+
+        experta formats the FIRE line (every matched fact as text) on every
+        firing, logged or not; here only when the RULES watcher (``-v``) is on.
+        """
+        rules_log = watchers.RULES
+        self.running = True
+        execution = 0
+        while steps > 0 and self.running:
+            added, removed = self.get_activations()
+            self.strategy.update_agenda(self.agenda, added, removed)
+            if watchers.worth("AGENDA", "DEBUG"):  # pragma: no cover - -vv only
+                for idx, act in enumerate(self.agenda.activations):
+                    watchers.AGENDA.debug("%d: %r %r", idx, act.rule.__name__,
+                                          ", ".join(str(f) for f in act.facts))
+            activation = self.agenda.get_next()
+            if activation is None:
+                break
+            steps -= 1
+            execution += 1
+            if rules_log.isEnabledFor(logging.INFO):
+                rules_log.info("FIRE %s %s: %s", execution, activation.rule.__name__,
+                               ", ".join(str(f) for f in activation.facts))
+            activation.rule(self, **{k: v for k, v in activation.context.items() if not k.startswith("__")})
+        self.running = False
 
     # -- called from compiled rules ------------------------------------
     def conclude(self, rule: RuleDef, matched: tuple[str, ...]) -> None:
