@@ -157,17 +157,19 @@ def default_jobs() -> int:
 
 
 def process(sources: Iterable[CaseSource], settings: Settings, *, jobs: int | None = None,
-            chunksize: int = DEFAULT_CHUNKSIZE) -> Iterator[Outcome]:
+            chunksize: int = DEFAULT_CHUNKSIZE, own_process: bool = False) -> Iterator[Outcome]:
     """Run every source and yield its :class:`Outcome`, in input order.
 
     ``jobs`` worker processes (default: every core; 1 runs in this process).
     Nothing raises for a bad case: its outcome carries the error.
+    ``own_process``: this process is hipkb's alone (the CLI), so a batch run
+    in it may tune the garbage collector as workers do.
     """
     jobs = default_jobs() if jobs is None else max(1, jobs)
     numbered = enumerate(sources)
     head = list(islice(numbered, MIN_POOL_CASES))
     if jobs == 1 or len(head) < MIN_POOL_CASES:
-        _init_worker(settings)
+        _init_worker(settings, worker=own_process and len(head) == MIN_POOL_CASES)
         for index, source in head:
             yield _run_one(index, source)
         for index, source in numbered:
@@ -307,7 +309,7 @@ class _Progress:
 def run(arguments: Iterable[str], settings: Settings, *, jobs: int | None = None,
         output: Path | None = None, errors: Path | None = None, stdout: IO[str] | None = None,
         stderr: IO[str] | None = None, progress: bool | None = None,
-        chunksize: int = DEFAULT_CHUNKSIZE, stdin: Any = None) -> Summary:
+        chunksize: int = DEFAULT_CHUNKSIZE, stdin: Any = None, own_process: bool = False) -> Summary:
     """Run every case the arguments name (files, directories, ``-``) and write the results.
 
     Output goes to *stdout* (JSON Lines for ``json``), or to *output*: a file
@@ -364,7 +366,7 @@ def run(arguments: Iterable[str], settings: Settings, *, jobs: int | None = None
     bar = _Progress(stderr) if (progress if progress is not None else _isatty(stderr)) else None
     completed = False
     try:
-        for outcome in process(stream, settings, jobs=jobs, chunksize=chunksize):
+        for outcome in process(stream, settings, jobs=jobs, chunksize=chunksize, own_process=own_process):
             summary.add(outcome)
             if outcome.error is not None:
                 errors_file.add(outcome.error)

@@ -154,8 +154,14 @@ class Analyzer:
         if found is not None:
             return found
         statuses = tuple([self.condition(c, depth) for c in rule.conditions])
-        status = _new(RuleStatus, {"rule": rule, "fired": rule.id in self.fired, "conditions": statuses})
-        if depth == 0 or status.fired or status.blocked:
+        fired = rule.id in self.fired
+        # What RuleStatus.blocked and .waits_on would work out on first read,
+        # worked out here: the analysis reads both of nearly every status.
+        blocked = any(c.state == UNMET for c in statuses)
+        waits = _EMPTY if fired or blocked else frozenset().union(*[c.waits_on for c in statuses])
+        status = _new(RuleStatus, {"rule": rule, "fired": fired, "conditions": statuses,
+                                   "blocked": blocked, "waits_on": waits})
+        if depth == 0 or fired or blocked:
             self._cache[rule.id] = status
         return status
 

@@ -52,6 +52,6 @@ def command(cases: tuple[str, ...], fmt: str, audience: str, templates: Path | N
         fmt=fmt, audience=audience, templates=templates, rules_dir=rules_dir, facts_dir=facts_dir,
         verbose=(ctx.find_root().obj or {}).get("verbose", 0),
     )
-    summary = batch.run(cases, settings, jobs=jobs, output=output, errors=errors)
+    summary = batch.run(cases, settings, jobs=jobs, output=output, errors=errors, own_process=True)
     if summary.failed:
         raise click.exceptions.Exit(1)
