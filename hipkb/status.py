@@ -144,13 +144,18 @@ class Analyzer:
         for key in inference.derived:
             name, value = key.split("=", 1)
             self._derived.setdefault(name, []).append(value)
-        self._cache: dict[str, RuleStatus] = {}
+        # Keyed by rule id where the status holds at any depth (fired, or
+        # blocked by a known finding), else by (rule id, depth): past
+        # MAX_DEPTH a chain is cut short, and a status cut short must not be
+        # handed to a shallower caller, or the answer would depend on the order
+        # in which rules were analysed.
+        self._cache: dict[object, RuleStatus] = {}
         # A condition on a case finding stands the same wherever it is asked from.
         self._case_status: dict[int, ConditionStatus] = {}  # by id(condition)
         self._findings = {path: value for path, value in inference.case.facts()}
 
     def rule(self, rule: RuleDef, depth: int = 0) -> RuleStatus:
-        found = self._cache.get(rule.id)
+        found = self._cache.get(rule.id) or self._cache.get((rule.id, depth))
         if found is not None:
             return found
         statuses = tuple([self.condition(c, depth) for c in rule.conditions])
@@ -161,8 +166,8 @@ class Analyzer:
         waits = _EMPTY if fired or blocked else frozenset().union(*[c.waits_on for c in statuses])
         status = _new(RuleStatus, {"rule": rule, "fired": fired, "conditions": statuses,
                                    "blocked": blocked, "waits_on": waits})
-        if depth == 0 or fired or blocked:
-            self._cache[rule.id] = status
+        settled = fired or any(c.state == UNMET and c.condition.kind == cond.CASE for c in statuses)
+        self._cache[rule.id if settled else (rule.id, depth)] = status
         return status
 
     def rules(self, rules: Iterable[RuleDef] | None = None) -> list[RuleStatus]:
