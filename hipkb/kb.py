@@ -25,6 +25,7 @@ from .errors import RuleError, allowed_list, describe, did_you_mean
 from .levels import RED_FLAGS, RUNNING_ADVICE, TRIAGE_LEVELS
 from .safeload import load_file
 from .vocabulary import Field, Vocabulary
+from .vocabulary import word as as_word
 
 RULE_ID = re.compile(r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)*$")
 MANIFEST = "kb.yaml"
@@ -183,7 +184,7 @@ def load_rules(rules_dir: Path, vocabulary: Vocabulary, facts_dir: Path | None =
         derived[name] = DerivedFact(
             name, _text(spec, "label", src, f"derived.{name}"),
             # _word: a bare yes/no key is a boolean to YAML, and rules mean the word.
-            {_word(k): str(v) for k, v in values.items()}, str(spec.get("source", "")),
+            {as_word(k): str(v) for k, v in values.items()}, str(spec.get("source", "")),
         )
     red_flags = {
         rid: RedFlag(rid, _text(spec, "label", src, f"red_flags.{rid}"), bool(spec.get("emergency", False)))
@@ -349,7 +350,7 @@ class _RuleParser:
             if fact is None:
                 raise ConditionSyntaxError(f"then.derive: unknown derived fact {name!r}; declare it in kb.yaml"
                                            + did_you_mean(name, self.derived))
-            value = _word(value)
+            value = as_word(value)
             if value not in fact.values:
                 raise ConditionSyntaxError(f"then.derive.{name}: value {value!r} not in {allowed_list(fact.values)}")
             return Conclusion(kind, name, value, text=text)
@@ -444,7 +445,7 @@ class _RuleParser:
             raise ConditionSyntaxError(f"when.{key}: unknown operator {op!r}; allowed: "
                                        + allowed_list(["in", "not", "any", "all", "none", "min", "max"]))
         items = operand if isinstance(operand, list) else [operand]
-        words = [_word(item) for item in items]
+        words = [as_word(item) for item in items]
         for word in words:
             if word not in allowed:
                 raise ConditionSyntaxError(f"when.{key}: unknown value {word!r}; allowed: "
@@ -452,15 +453,6 @@ class _RuleParser:
         if not words:
             raise ConditionSyntaxError(f"when.{key}: an empty list of values")
         return tuple(sorted(set(words)))
-
-
-def _word(value: Any) -> str:
-    """YAML 1.1 reads a bare yes/no as a boolean; rules mean the word."""
-    if value is True:
-        return "yes"
-    if value is False:
-        return "no"
-    return str(value)
 
 
 def _field_condition(spec: Field, op: str | None, operand: Any, words) -> Condition:

@@ -133,8 +133,8 @@ def _field(source: str, group: str, name: str, spec: Any) -> Field:
         group=group,
         name=name,
         type=ftype,
-        values={_word(k): str(v) for k, v in values.items()},
-        unknown=tuple(_word(u) for u in unknown),
+        values={word(k): str(v) for k, v in values.items()},
+        unknown=tuple(word(u) for u in unknown),
         minimum=_number(spec, "min", source, where),
         maximum=_number(spec, "max", source, where),
         required=_flag(spec, "required", source, where),
@@ -145,8 +145,8 @@ def _field(source: str, group: str, name: str, spec: Any) -> Field:
     )
 
 
-def _word(value: Any) -> str:
-    """YAML 1.1 reads a bare yes/no as a boolean; the vocabulary means the word."""
+def word(value: Any) -> str:
+    """YAML 1.1 reads a bare yes/no as a boolean; vocabulary and rules mean the word."""
     if value is True:
         return "yes"
     if value is False:
