@@ -15,13 +15,14 @@ from typing import Any
 from .case import Case, validate
 from .case import load_case as _load_case
 from .engine import Reasoner
+from .inference import Inference
 from .kb import KnowledgeBase
 from .resources import shipped
 from .result import build_result, to_json
 
 __all__ = [
     "Case", "KnowledgeBase", "Reasoner", "build_result", "load_case", "load_kb",
-    "reasoner_for", "report", "run_case", "run_data", "to_json",
+    "reasoner_for", "render_result", "report", "run_case", "run_data", "to_json",
 ]
 
 
@@ -63,11 +64,17 @@ def report(reasoner: Reasoner, case: Case, fmt: str = "json", *, audience: str =
     """
     inference = reasoner.infer(case)
     result = build_result(reasoner.kb, inference)
+    return render_result(reasoner.kb, inference, result, fmt, audience=audience, templates=templates)
+
+
+def render_result(kb: KnowledgeBase, inference: Inference, result: dict[str, Any], fmt: str = "json", *,
+                  audience: str = "clinician", templates: Path | None = None) -> str:
+    """Write out a result already built: one line of JSON, or a report (md, html, txt)."""
     if fmt == "json":
         return to_json(result) + "\n"
     from .render import render
 
-    return render(reasoner.kb, inference, result, fmt=fmt, audience=audience, templates=templates)
+    return render(kb, inference, result, fmt=fmt, audience=audience, templates=templates)
 
 
 def run_data(data: dict[str, Any], kb: KnowledgeBase | None = None, source: str = "<data>") -> dict[str, Any]:

@@ -103,7 +103,8 @@ def _init_worker(settings: Settings, worker: bool = False) -> None:
 
 
 def _run_one(index: int, source: CaseSource, *, catch: bool = True) -> Outcome:
-    from .result import build_result, to_json
+    from .api import render_result
+    from .result import build_result
 
     reasoner = _STATE["reasoner"]
     settings: Settings = _STATE["settings"]
@@ -113,15 +114,10 @@ def _run_one(index: int, source: CaseSource, *, catch: bool = True) -> Outcome:
         case_id = case.case_id
         inference = reasoner.infer(case)
         result = build_result(reasoner.kb, inference)
-        if settings.fmt == "json":
-            text = to_json(result) + "\n"
-        else:
-            # The same call hipkb.api.report makes, with the inference and
-            # result already at hand (the summary needs the result too).
-            from .render import render
-
-            text = render(reasoner.kb, inference, result, fmt=settings.fmt,
-                          audience=settings.audience, templates=settings.templates)
+        # The summary needs the result too, so render it here rather than
+        # through api.report, which would build it a second time.
+        text = render_result(reasoner.kb, inference, result, settings.fmt,
+                             audience=settings.audience, templates=settings.templates)
     except HipkbError as error:
         if not catch:
             raise
