@@ -31,15 +31,7 @@ from typing import Any
 from . import conditions as cond
 from .conditions import Condition, predicate
 from .errors import RuleError
-from .facts import (
-    Decision,
-    Derived,
-    Evidence,
-    HypothesisFact,
-    RedFlagFact,
-    experta,
-    group_class,
-)
+from .facts import Derived, HypothesisFact, RedFlagFact, experta, group_class
 from .kb import KnowledgeBase, RuleDef
 
 LAYER_SALIENCE = {1: 50000, 2: 40000, 3: 30000, 5: 20000}
@@ -137,4 +129,4 @@ def _shell(step: str) -> Callable[..., None]:
     return fire
 
 
-__all__ = ["Decision", "Evidence", "HypothesisFact", "build_engine_class"]
+__all__ = ["build_engine_class", "compile_patterns", "group_classes"]

@@ -20,18 +20,6 @@ from .levels import BANDS, RED_FLAGS
 # Kinds of subject, in the order rule layers may use them.
 CASE, DERIVED, RED_FLAG, HYPOTHESIS = "case", "derived", "red_flag", "hypothesis"
 
-# Operators and what they mean, for docs and error messages.
-OPERATORS: dict[str, str] = {
-    "in": "the value is one of these",
-    "not_in": "the value is known and none of these",
-    "any": "the list holds at least one of these",
-    "all": "the list holds every one of these",
-    "none": "the list is known and holds none of these",
-    "range": "the number lies in [min, max]",
-    "at_least": "the hypothesis band is at least this",
-    "present": "at least one such fact exists",
-}
-
 BAND_ORDER = {band: rank for rank, band in enumerate(reversed(BANDS))}
 
 

@@ -146,14 +146,6 @@ class KnowledgeBase:
     def rule(self, rule_id: str) -> RuleDef | None:
         return self.by_id.get(rule_id)
 
-    @cached_property
-    def fingerprint(self) -> str:
-        """A stable digest of the rules, for caches and comparisons."""
-        import hashlib
-
-        digest = hashlib.sha256(repr((self.name, self.version, self.rules)).encode())
-        return digest.hexdigest()[:16]
-
     @classmethod
     def load(cls, rules_dir: Path, facts_dir: Path) -> KnowledgeBase:
         vocabulary = Vocabulary.load(facts_dir)
