@@ -23,7 +23,7 @@ from .safeload import MAX_BYTES, decode, parse_text, read_text
 from .vocabulary import Field, Vocabulary
 
 Value = str | int | float | tuple[str, ...]
-EXPECT_KEYS = ("top", "includes", "excludes", "triage_at_least", "running")
+EXPECT_KEYS = ("top", "includes", "excludes", "triage_at_least", "triage_at_most", "running")
 
 
 @dataclass(frozen=True)
@@ -223,8 +223,8 @@ def _expect(raw: Any, source: str, hypotheses: Collection[str] | None) -> dict[s
                         + did_you_mean(item, hypotheses),
                     )
             result[key] = tuple(value)
-        elif key in ("triage_at_least", "running"):
-            allowed = TRIAGE_LEVELS if key == "triage_at_least" else RUNNING_ADVICE
+        elif key in ("triage_at_least", "triage_at_most", "running"):
+            allowed = RUNNING_ADVICE if key == "running" else TRIAGE_LEVELS
             if value not in allowed:
                 raise CaseError(
                     source, where,

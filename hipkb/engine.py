@@ -112,6 +112,9 @@ class _Engine(experta.KnowledgeEngine):
             new = c.target not in record.running_votes
             record.running_votes.setdefault(c.target, []).append(why)
             self.declare(RunningFact(advice=c.target, rule=rule.id))
+        elif c.kind == "refer":
+            new = c.target not in record.referrals
+            record.referrals.setdefault(c.target, []).append(why)
         else:
             new = True
             table = record.avoid if c.kind == "avoid_asking" else record.asks

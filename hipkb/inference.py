@@ -68,6 +68,7 @@ class Inference:
     running_votes: dict[str, list[Justification]] = field(default_factory=dict)
     avoid: dict[str, list[Justification]] = field(default_factory=dict)
     asks: dict[str, list[Justification]] = field(default_factory=dict)
+    referrals: dict[str, list[Justification]] = field(default_factory=dict)
     triage: Choice | None = None
     running: Choice | None = None
 

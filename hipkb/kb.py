@@ -41,6 +41,7 @@ LAYERS: dict[str, int] = {
     "running": 5,
     "avoid_asking": 5,
     "ask": 5,
+    "refer": 5,
 }
 READS: dict[int, frozenset[str]] = {
     1: frozenset({cond.CASE, cond.DERIVED}),
@@ -124,6 +125,15 @@ class RedFlag:
     emergency: bool = False
 
 
+@dataclass(frozen=True)
+class Referral:
+    """A referral a case can call for whatever the hip diagnosis (RED-S to a physician, say)."""
+
+    id: str
+    label: str
+    source: str = ""
+
+
 @dataclass(frozen=True, eq=False)
 class KnowledgeBase:
     """A vocabulary, a manifest and the rules, checked against each other."""
@@ -138,6 +148,7 @@ class KnowledgeBase:
     rules_dir: Path | None = None
     facts_dir: Path | None = None
     seed_sections: tuple[str, ...] = field(default=())
+    referrals: Mapping[str, Referral] = field(default_factory=dict)
 
     @cached_property
     def by_id(self) -> dict[str, RuleDef]:
@@ -182,6 +193,10 @@ def load_rules(rules_dir: Path, vocabulary: Vocabulary, facts_dir: Path | None =
         rid: RedFlag(rid, _text(spec, "label", src, f"red_flags.{rid}"), bool(spec.get("emergency", False)))
         for rid, spec in _mapping(manifest, "red_flags", src).items()
     }
+    referrals = {
+        rid: Referral(rid, _text(spec, "label", src, f"referrals.{rid}"), str(spec.get("source", "")))
+        for rid, spec in _mapping(manifest, "referrals", src).items()
+    }
     for rid in red_flags:
         if rid not in RED_FLAGS and not re.match(r"^[a-z][a-z0-9_]*$", rid):
             raise RuleError(src, f"red_flags.{rid}", "a red flag id is lower_snake_case")
@@ -189,7 +204,7 @@ def load_rules(rules_dir: Path, vocabulary: Vocabulary, facts_dir: Path | None =
     if not isinstance(sections, list) or not all(isinstance(s, str) for s in sections):
         raise RuleError(src, "seed_sections", "expected a list of the seed article's section titles")
     seed_sections = tuple(sections)
-    parser = _RuleParser(vocabulary, hypotheses, derived, red_flags, seed_sections)
+    parser = _RuleParser(vocabulary, hypotheses, derived, red_flags, seed_sections, referrals)
 
     rules: list[RuleDef] = []
     seen: dict[str, str] = {}
@@ -214,6 +229,7 @@ def load_rules(rules_dir: Path, vocabulary: Vocabulary, facts_dir: Path | None =
         rules_dir=rules_dir,
         facts_dir=facts_dir,
         seed_sections=seed_sections,
+        referrals=referrals,
     )
 
 
@@ -264,7 +280,8 @@ def _text(data: Any, key: str, src: str, where: str) -> str:
 class _RuleParser:
     """Turns one rule file's entries into RuleDefs, or refuses them."""
 
-    def __init__(self, vocabulary, hypotheses, derived, red_flags, seed_sections) -> None:
+    def __init__(self, vocabulary, hypotheses, derived, red_flags, seed_sections, referrals=None) -> None:
+        self.referrals = referrals or {}
         self.vocabulary: Vocabulary = vocabulary
         self.hypotheses = hypotheses
         self.derived = derived
@@ -358,6 +375,13 @@ class _RuleParser:
             if target not in self.red_flags:
                 raise ConditionSyntaxError(f"then.red_flag: unknown red flag {target!r}; allowed: "
                                            + allowed_list(self.red_flags) + did_you_mean(target, self.red_flags))
+            return Conclusion(kind, target, text=text)
+        if kind == "refer":
+            if target not in self.referrals:
+                raise ConditionSyntaxError(f"then.refer: unknown referral {target!r}; declare it under referrals "
+                                           "in kb.yaml" + did_you_mean(target, self.referrals))
+            if not text:
+                raise ConditionSyntaxError("then.reason: a refer rule says why the referral is needed")
             return Conclusion(kind, target, text=text)
         if kind == "triage":
             if target not in TRIAGE_LEVELS:

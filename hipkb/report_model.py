@@ -11,6 +11,7 @@ What maps to what:
 model key           from
 ==================  ===============================================================
 ``red_flags``       ``result["red_flags"]`` + rule titles and sources from the kb
+``referrals``       ``result["referrals"]`` + the rules behind them
 ``triage``          ``result["triage"]`` + the rules behind it
 ``running``         ``result["running"]`` + the rules behind it
 ``hypotheses``      ``result["hypotheses"]`` (ranked) + kb descriptions, facts in words
@@ -64,6 +65,8 @@ def build_model(kb: KnowledgeBase, inference: Inference, result: dict[str, Any],
         "warnings": list(result.get("warnings", [])),
         "findings_count": dict(result.get("findings", {})),
         "red_flags": [_red_flag(kb, f) for f in result["red_flags"]],
+        "referrals": [{"id": r["id"], "label": r["label"], "reason": r["reason"], "rules": _rules(kb, r["because"])}
+                      for r in result.get("referrals", [])],
         "triage": _triage(kb, result),
         "running": _running(kb, result),
         "hypotheses": [_hypothesis(kb, h, rank) for rank, h in enumerate(result["hypotheses"], start=1)],

@@ -35,6 +35,7 @@ def build_result(kb: KnowledgeBase, inference: Inference) -> dict[str, Any]:
             "reasons": _texts(kb, running.because),
         },
         "red_flags": _red_flags(kb, inference),
+        "referrals": _referrals(kb, inference),
         "hypotheses": [_hypothesis(kb, score) for score in inference.ranked()],
         "next_questions": [
             {"fact": q.fact, "question": q.question, "why": q.why}
@@ -81,6 +82,19 @@ def _red_flags(kb: KnowledgeBase, inference: Inference) -> list[dict[str, Any]]:
             "facts": facts,
         })
     return sorted(flags, key=lambda f: (not f["emergency"], f["id"]))
+
+
+def _referrals(kb: KnowledgeBase, inference: Inference) -> list[dict[str, Any]]:
+    referrals = []
+    for rid, justs in sorted(inference.referrals.items()):
+        rules = sorted({j.rule for j in justs})
+        referrals.append({
+            "id": rid,
+            "label": kb.referrals[rid].label,
+            "reason": _texts(kb, tuple(rules))[0],
+            "because": rules,
+        })
+    return referrals
 
 
 def _hypothesis(kb: KnowledgeBase, score: Score) -> dict[str, Any]:

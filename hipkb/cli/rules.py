@@ -10,7 +10,7 @@ import click
 
 from .common import kb_options, load_kb_from
 
-KINDS = ("derive", "red_flag", "supports", "against", "triage", "running", "avoid_asking")
+KINDS = ("derive", "red_flag", "supports", "against", "triage", "running", "ask", "avoid_asking", "refer")
 
 
 def _rule_data(rule) -> dict[str, Any]:

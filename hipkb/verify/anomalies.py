@@ -33,6 +33,7 @@ from ..kb import (
     Hypothesis,
     KnowledgeBase,
     RedFlag,
+    Referral,
     RuleDef,
     _check_produced,
     _mapping,
@@ -97,7 +98,9 @@ def _all_load_errors(rules_dir: Path, vocabulary: Vocabulary) -> list[Finding]:
     red_flags = {rid: RedFlag(rid, str(spec.get("label", rid)), bool(spec.get("emergency", False)))
                  for rid, spec in _mapping(manifest, "red_flags", src).items()}
     seed = tuple(str(s) for s in manifest.get("seed_sections") or ())
-    parser = _RuleParser(vocabulary, hypotheses, derived, red_flags, seed)
+    referrals = {rid: Referral(rid, str(spec.get("label", rid)))
+                 for rid, spec in _mapping(manifest, "referrals", src).items()}
+    parser = _RuleParser(vocabulary, hypotheses, derived, red_flags, seed, referrals)
     findings: list[Finding] = []
     rules: list[RuleDef] = []
     seen: dict[str, str] = {}
@@ -369,7 +372,7 @@ def _covers(general: RuleDef, specific: RuleDef, kb: KnowledgeBase) -> bool:
 # Conclusions that count once however many rules reach them; evidence does not:
 # a second rule with the same weight adds weight, which is how a knowledge base
 # says that one more finding strengthens the case.
-IDEMPOTENT = ("derive", "red_flag", "triage", "running", "avoid_asking")
+IDEMPOTENT = ("derive", "red_flag", "triage", "running", "avoid_asking", "refer")
 
 
 def redundant(kb: KnowledgeBase, expander: Expander) -> list[Finding]:

@@ -59,6 +59,9 @@ def expect_failures(case: Case, result: dict[str, Any]) -> list[str]:
     wanted = expect.get("triage_at_least")
     if wanted and triage_rank(level) > triage_rank(wanted):
         problems.append(f"triage_at_least: expected {wanted} or more urgent, got {level}")
+    ceiling = expect.get("triage_at_most")
+    if ceiling and triage_rank(level) < triage_rank(ceiling):
+        problems.append(f"triage_at_most: expected {ceiling} or less urgent, got {level}")
     advice = result["running"]["advice"]
     if expect.get("running") and advice != expect["running"]:
         problems.append(f"running: expected {expect['running']}, got {advice}")
