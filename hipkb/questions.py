@@ -77,7 +77,12 @@ def _stake(kb: KnowledgeBase, inference: Inference, status: RuleStatus) -> tuple
 
 def next_questions(kb: KnowledgeBase, inference: Inference, limit: int = MAX_QUESTIONS) -> list[Question]:
     analyzer = Analyzer(kb, inference)
+    vocabulary = kb.vocabulary
+    # A finding unsafe to test in one form is unsafe in every form, and one
+    # the case records in one form is not asked for again in another.
     avoid = set(inference.avoid)
+    avoid.update(other for path in inference.avoid for other in vocabulary.same_finding(path))
+    avoid.update(other for path, _ in inference.case.facts() for other in vocabulary.same_finding(path))
     scores: dict[str, float] = defaultdict(float)
     reasons: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for status in analyzer.rules():

@@ -37,6 +37,7 @@ class Field:
     max_length: int = 0
     question: str = ""
     description: str = ""
+    same_finding: tuple[str, ...] = ()
 
     @property
     def path(self) -> str:
@@ -78,6 +79,22 @@ class Vocabulary:
     def field(self, path: str) -> Field | None:
         return self.fields.get(path)
 
+    @cached_property
+    def _same(self) -> dict[str, frozenset[str]]:
+        # Fields that record one finding in two forms (a clinic hop test and
+        # the runner's own report of hopping), closed over both directions.
+        links: dict[str, set[str]] = {path: {path} for path in self.fields}
+        for path, spec in self.fields.items():
+            for other in spec.same_finding:
+                group = links[path] | links[other]
+                for member in group:
+                    links[member] = group
+        return {path: frozenset(group - {path}) for path, group in links.items()}
+
+    def same_finding(self, path: str) -> frozenset[str]:
+        """The other fields that record the same finding as *path*."""
+        return self._same.get(path, frozenset())
+
     @classmethod
     def load(cls, directory: Path) -> Vocabulary:
         path = directory / "vocabulary.yaml"
@@ -107,6 +124,13 @@ class Vocabulary:
             groups[gname] = Group(gname, str(gspec.get("label", gname)), fields)
         if not groups:
             raise RuleError(source, "groups", "the vocabulary defines no groups")
+        paths = {f.path for g in groups.values() for f in g.fields.values()}
+        for g in groups.values():
+            for f in g.fields.values():
+                for other in f.same_finding:
+                    if other not in paths or other == f.path:
+                        raise RuleError(source, f"{f.path}.same_finding",
+                                        f"found {other!r}; expected another field of the vocabulary (group.field)")
         return cls(str(data.get("name", "")), top, groups, source)
 
 
@@ -142,7 +166,16 @@ def _field(source: str, group: str, name: str, spec: Any) -> Field:
         max_length=_count(spec, "max_length", source, where),
         question=str(spec.get("question", "")),
         description=str(spec.get("description", "")),
+        same_finding=_paths(spec, "same_finding", source, where),
     )
+
+
+def _paths(spec: dict, key: str, source: str, where: str) -> tuple[str, ...]:
+    raw = spec.get(key) or []
+    items = raw if isinstance(raw, list) else [raw]
+    if not all(isinstance(item, str) and item.count(".") == 1 for item in items):
+        raise RuleError(source, f"{where}.{key}", "expected a list of group.field paths")
+    return tuple(items)
 
 
 def word(value: Any) -> str:
