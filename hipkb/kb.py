@@ -134,6 +134,19 @@ class Referral:
     source: str = ""
 
 
+@dataclass(frozen=True)
+class Safety:
+    """What this knowledge base holds to be dangerous, for its safety invariants.
+
+    ``alarm_hypotheses`` at ``possible`` or above demand urgent triage, stop
+    running and no ``unsafe_tests`` (bone stress injuries, fractures, the
+    adolescent hip): loading tests such as hopping can complete a fracture.
+    """
+
+    alarm_hypotheses: tuple[str, ...] = ()
+    unsafe_tests: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True, eq=False)
 class KnowledgeBase:
     """A vocabulary, a manifest and the rules, checked against each other."""
@@ -149,6 +162,7 @@ class KnowledgeBase:
     facts_dir: Path | None = None
     seed_sections: tuple[str, ...] = field(default=())
     referrals: Mapping[str, Referral] = field(default_factory=dict)
+    safety: Safety = field(default_factory=Safety)
 
     @cached_property
     def by_id(self) -> dict[str, RuleDef]:
@@ -204,6 +218,7 @@ def load_rules(rules_dir: Path, vocabulary: Vocabulary, facts_dir: Path | None =
     if not isinstance(sections, list) or not all(isinstance(s, str) for s in sections):
         raise RuleError(src, "seed_sections", "expected a list of the seed article's section titles")
     seed_sections = tuple(sections)
+    safety = _safety(manifest, src, hypotheses, vocabulary)
     parser = _RuleParser(vocabulary, hypotheses, derived, red_flags, seed_sections, referrals)
 
     rules: list[RuleDef] = []
@@ -230,7 +245,25 @@ def load_rules(rules_dir: Path, vocabulary: Vocabulary, facts_dir: Path | None =
         facts_dir=facts_dir,
         seed_sections=seed_sections,
         referrals=referrals,
+        safety=safety,
     )
+
+
+def _safety(manifest: dict, src: str, hypotheses: Mapping[str, Hypothesis], vocabulary: Vocabulary) -> Safety:
+    spec = manifest.get("safety") or {}
+    if not isinstance(spec, dict) or set(spec) - {"alarm_hypotheses", "unsafe_tests"}:
+        raise RuleError(src, "safety", "expected a mapping with alarm_hypotheses and unsafe_tests")
+    lists = {}
+    for key, known in (("alarm_hypotheses", hypotheses), ("unsafe_tests", vocabulary.fields)):
+        items = spec.get(key) or []
+        if not isinstance(items, list):
+            raise RuleError(src, f"safety.{key}", "expected a list")
+        for index, item in enumerate(items):
+            if item not in known:
+                raise RuleError(src, f"safety.{key}[{index}]", f"found {describe(item)}; allowed: "
+                                + allowed_list(sorted(known)) + did_you_mean(str(item), known))
+        lists[key] = tuple(items)
+    return Safety(**lists)
 
 
 def _check_produced(rules: Iterable[RuleDef]) -> None:

@@ -70,7 +70,6 @@ from . import strategies as hs
 
 __all__ = [
     "CHECKS",
-    "UNSAFE_WITH_BSI",
     "Subject",
     "Violation",
     "case_yaml",
@@ -87,12 +86,8 @@ __all__ = [
     "make_tests",
 ]
 
-#: Findings that must not be asked for once a bone stress injury is possible:
-#: hopping on a femoral neck stress fracture can complete it.
-UNSAFE_WITH_BSI: tuple[str, ...] = ("behaviour.hopping", "exam.single_leg_hop")
-#: Hypotheses whose id ends with this are bone stress injuries.
-BSI_SUFFIX = "_bsi"
-#: Bands at which a bone stress injury calls for stopping and prompt care.
+#: Bands at which an alarm hypothesis (``safety.alarm_hypotheses`` in kb.yaml)
+#: calls for stopping and prompt care.
 BSI_ALARM_BANDS = ("possible", "likely")
 
 
@@ -169,7 +164,7 @@ class Subject:
         from ..verify.logic import value_for
 
         rules = [r for r in self.kb.rules
-                 if r.conclusion.kind == "supports" and r.conclusion.target.endswith(BSI_SUFFIX)]
+                 if r.conclusion.kind == "supports" and r.conclusion.target in self.kb.safety.alarm_hypotheses]
         found: list[dict[str, Any]] = []
         for rule in rules:
             for alternative in self._expander.rule(rule) or []:
@@ -225,21 +220,22 @@ def case_yaml(data: dict[str, Any]) -> str:
     return yaml.safe_dump(data, sort_keys=False, default_flow_style=None, allow_unicode=True)
 
 
-def _bsi_alarms(result: dict[str, Any]) -> list[str]:
-    return [h["id"] for h in result["hypotheses"] if h["id"].endswith(BSI_SUFFIX) and h["band"] in BSI_ALARM_BANDS]
+def _bsi_alarms(kb: KnowledgeBase, result: dict[str, Any]) -> list[str]:
+    alarms = kb.safety.alarm_hypotheses
+    return [h["id"] for h in result["hypotheses"] if h["id"] in alarms and h["band"] in BSI_ALARM_BANDS]
 
 
 def safety_violations(kb: KnowledgeBase, result: dict[str, Any]) -> list[Violation]:
     """The safety invariants of one result."""
     found = []
     triage, running = result["triage"]["level"], result["running"]["advice"]
-    for hid in _bsi_alarms(result):
+    for hid in _bsi_alarms(kb, result):
         band = next(h["band"] for h in result["hypotheses"] if h["id"] == hid)
         if running != "stop":
             found.append(Violation("bsi-running", f"{hid} is {band} but running advice is {running}, not stop"))
         if triage_rank(triage) > triage_rank("urgent"):
             found.append(Violation("bsi-triage", f"{hid} is {band} but triage is {triage}, not urgent or more"))
-        asked = [q["fact"] for q in result["next_questions"] if q["fact"] in UNSAFE_WITH_BSI]
+        asked = [q["fact"] for q in result["next_questions"] if q["fact"] in kb.safety.unsafe_tests]
         if asked:
             found.append(Violation("bsi-hop-question", f"{hid} is {band} but the next questions ask about "
                                    f"{', '.join(asked)}"))
