@@ -17,7 +17,7 @@ It prints:
 3. **cold start** of ``hipkb run CASE`` (a new process, median of several),
    against a process that only imports experta. experta 1.9.4 does not
    import on Python >= 3.10 without hipkb's shim, so that process runs
-   ``import hipkb._compat as c; c.import_experta()`` (the shim's module
+   ``import hipkb.engine.experta_shim as c; c.import_experta()`` (the shim's module
    imports nothing else), and against a bare ``python -c pass``;
 4. **batch throughput**: 10,000 generated case files (YAML) through
    ``hipkb run DIR`` with ``--jobs 1`` and with every core, cases per second,
@@ -93,7 +93,7 @@ def write_case(path: Path, case: dict[str, Any]) -> None:
 
 def bench_warm(kb: Any, cases: list[Any]) -> dict[str, Any]:
     from hipkb import api
-    from hipkb.result import build_result, to_json
+    from hipkb.results.result import build_result, to_json
 
     reasoner = api.reasoner_for(kb)
     for case in cases[:50]:  # warm up: first-use caches, branch predictors
@@ -127,7 +127,7 @@ def bare_engine(groups: dict[str, Any], n_rules: int, seed: int = 11) -> tuple[t
     groups of findings, half of them also an intermediate fact, and declare
     a conclusion. Written with experta's own API; no hipkb code.
     """
-    from hipkb._compat import import_experta
+    from hipkb.engine.experta_shim import import_experta
 
     experta = import_experta()
     Fact, Rule, P = experta.Fact, experta.Rule, experta.P
@@ -210,7 +210,7 @@ def bench_cold(case_file: Path, runs: int) -> dict[str, tuple[float, float]]:
     commands = {
         "hipkb run CASE (to JSON)": [*hipkb_command(), "run", str(case_file)],
         "python -c 'import experta' (with shim)":
-            [sys.executable, "-c", "import hipkb._compat as c; c.import_experta()"],
+            [sys.executable, "-c", "import hipkb.engine.experta_shim as c; c.import_experta()"],
         "python -c pass": [sys.executable, "-c", "pass"],
     }
     results = {}
@@ -296,9 +296,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     cold_runs = args.cold_runs or (3 if args.quick else 10)
 
     from hipkb import api
-    from hipkb.batch import default_jobs
-    from hipkb.case import validate
-    from hipkb.resources import shipped
+    from hipkb.batch.runner import default_jobs
+    from hipkb.knowledge.resources import shipped
+    from hipkb.load.case import validate
 
     jobs = args.jobs or default_jobs()
     facts_dir = shipped("facts")

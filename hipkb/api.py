@@ -12,13 +12,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .case import Case, validate
-from .case import load_case as _load_case
-from .engine import Reasoner
-from .inference import Inference
-from .kb import KnowledgeBase
-from .resources import shipped
-from .result import build_result, to_json
+from hipkb.engine.reasoner import Reasoner
+from hipkb.engine.record import Inference
+from hipkb.knowledge.resources import shipped
+from hipkb.knowledge.rules import KnowledgeBase
+from hipkb.load.case import Case, validate
+from hipkb.load.case import load_case as _load_case
+from hipkb.results.result import build_result, to_json
 
 __all__ = [
     "Case", "KnowledgeBase", "Reasoner", "build_result", "load_case", "load_kb",
@@ -72,7 +72,7 @@ def render_result(kb: KnowledgeBase, inference: Inference, result: dict[str, Any
     """Write out a result already built: one line of JSON, or a report (md, html, txt)."""
     if fmt == "json":
         return to_json(result) + "\n"
-    from .render import render
+    from hipkb.report.render import render
 
     return render(kb, inference, result, fmt=fmt, audience=audience, templates=templates)
 

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from hipkb import api
 from hipkb.cli import main
-from hipkb.resources import shipped
+from hipkb.knowledge.resources import shipped
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = sorted((ROOT / "facts" / "cases").glob("*.yaml"))

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from conftest import CASES
 
-from hipkb import batch
-from hipkb.inputs import InputGuard, expand
+from hipkb.batch import runner as batch
+from hipkb.load.inputs import InputGuard, expand
 
 
 def generated(kb: Any, count: int, seed: int = 1) -> list[dict[str, Any]]:
@@ -256,7 +256,7 @@ def test_output_must_be_a_directory_for_several_cases(cli, tmp_path):
 
 
 def test_markdown_reports_per_case(cli, tmp_path):
-    pytest.importorskip("hipkb.render")
+    pytest.importorskip("hipkb.report.render")
     out = tmp_path / "out"
     out.mkdir()
     result = cli("run", CASES[0], CASES[1], "-o", out, "--format", "md")

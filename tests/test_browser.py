@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from hipkb import api
-from hipkb.resources import example_cases
+from hipkb.knowledge.resources import example_cases
 
 pytestmark = pytest.mark.slow
 

@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hipkb import api
-from hipkb.case import validate
 from hipkb.errors import CaseError, HipkbError
-from hipkb.safeload import MAX_BYTES, MAX_DEPTH
+from hipkb.load.case import validate
+from hipkb.load.safeload import MAX_BYTES, MAX_DEPTH
 from hipkb.testing import strategies as hs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -354,7 +354,7 @@ _JSON_DATA = st.recursive(
 
 
 def _load_and_run(kb, text: str, kind: str) -> None:
-    from hipkb.safeload import parse_text
+    from hipkb.load.safeload import parse_text
 
     try:
         data = parse_text(text, "fuzz", kind=kind)

@@ -170,7 +170,7 @@ def test_a_bad_allow_list_is_a_load_error(cli, tmp_path):
 
 
 def test_logic_on_conditions(kb):
-    from hipkb.conditions import Condition
+    from hipkb.knowledge.conditions import Condition
 
     severity = kb.vocabulary.fields["pain.severity"]
     assert not satisfiable_on(severity, [Condition("case", "pain.severity", "range", (8, 3))])

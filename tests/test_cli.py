@@ -160,12 +160,12 @@ def test_stdin_json_lines(cli, kb):
 
 
 def test_internal_error_is_one_line_exit_1(cli, monkeypatch):
-    import hipkb.schema
+    import hipkb.knowledge.schema
 
     def broken(*args, **kwargs):
         raise RuntimeError("simulated bug\nwith a second line")
 
-    monkeypatch.setattr(hipkb.schema, "case_schema", broken)
+    monkeypatch.setattr(hipkb.knowledge.schema, "case_schema", broken)
     result = cli("schema")
     assert result.exit_code == 1
     line = _one_line(result.stderr)

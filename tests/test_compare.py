@@ -9,8 +9,8 @@ from pathlib import Path
 import yaml
 
 from hipkb import api
-from hipkb.compare import compare, rule_changes
-from hipkb.inputs import expand
+from hipkb.load.inputs import expand
+from hipkb.results.compare import compare, rule_changes
 
 CASE = {"case_id": "bsi", "pain": {"regions": ["groin"]},
         "behaviour": {"during_run": "worsens", "after_run": "lingers"}, "history": {"onset": "gradual"}}

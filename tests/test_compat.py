@@ -18,7 +18,7 @@ def test_plain_experta_import_needs_the_shim_on_new_python():
 
 def test_shim_makes_experta_import_and_fire_a_rule():
     code = (
-        "from hipkb._compat import import_experta\n"
+        "from hipkb.engine.experta_shim import import_experta\n"
         "experta = import_experta()\n"
         "class A(experta.Fact): pass\n"
         "fired = []\n"
@@ -36,7 +36,7 @@ def test_shim_makes_experta_import_and_fire_a_rule():
 
 
 def test_shim_restores_the_mapping_alias():
-    from hipkb._compat import patch_collections
+    from hipkb.engine.experta_shim import patch_collections
 
     patch_collections()
     assert collections.Mapping is collections.abc.Mapping

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from resultcheck import check_result
 
 from hipkb import api
-from hipkb.case import validate
-from hipkb.result import to_json
+from hipkb.load.case import validate
+from hipkb.results.result import to_json
 from hipkb.testing import strategies as hs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,7 +105,7 @@ def test_key_and_list_order_never_change_the_bytes(kb, case, seed):
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
 def test_shuffled_example_files_give_identical_json(kb, reasoner, tmp_path, path):
-    from hipkb.safeload import load_file
+    from hipkb.load.safeload import load_file
 
     original = api.report(reasoner, api.load_case(path, kb), "json")
     data = load_file(path)

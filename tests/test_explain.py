@@ -8,8 +8,8 @@ import pytest
 from test_reports import BONE_CASE, RED_FLAG_CASE, infer, write_sample_kb
 
 from hipkb import api
-from hipkb import explain as ex
-from hipkb.resources import example_cases
+from hipkb.knowledge.resources import example_cases
+from hipkb.results import explain as ex
 
 CASES = example_cases()
 

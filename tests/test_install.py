@@ -124,7 +124,7 @@ def test_schema_and_validate_work_installed(installed):
 
 def test_knowledge_base_ships_inside_the_package(installed):
     code = (
-        "import json, hipkb.resources as r\n"
+        "import json, hipkb.knowledge.resources as r\n"
         "print(json.dumps({n: str(r.shipped(n)) for n in ('facts', 'rules', 'reports')}))\n"
     )
     proc = _run([str(installed["python"]), "-c", code], installed["cwd"])

@@ -7,9 +7,9 @@ import yaml
 from test_reports import write_sample_kb
 
 from hipkb import api
-from hipkb.case import validate
-from hipkb.interview import AnswerError, Interview, InterviewError, parse_answer, run
-from hipkb.result import build_result
+from hipkb.load.case import validate
+from hipkb.results.interview import AnswerError, Interview, InterviewError, parse_answer, run
+from hipkb.results.result import build_result
 
 
 def first_allowed(field) -> str:

@@ -11,7 +11,7 @@ import yaml
 from hypothesis import Phase, settings
 
 from hipkb import api
-from hipkb.inference import Justification
+from hipkb.engine.record import Justification
 from hipkb.testing import properties as props
 
 BROKEN = Path(__file__).resolve().parent / "broken_kbs"

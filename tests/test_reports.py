@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 from hipkb import api
-from hipkb.case import validate
-from hipkb.render import ReportError, md_code, md_escape, mermaid_label, render
-from hipkb.resources import example_cases, shipped
-from hipkb.result import build_result
+from hipkb.knowledge.resources import example_cases, shipped
+from hipkb.load.case import validate
+from hipkb.report.render import ReportError, md_code, md_escape, mermaid_label, render
+from hipkb.results.result import build_result
 
 CASES = example_cases()
 FORMATS = ("md", "html", "txt")

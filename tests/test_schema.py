@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from jsonschema import Draft202012Validator
 
-from hipkb.case import validate
 from hipkb.errors import CaseError
-from hipkb.safeload import load_file
+from hipkb.load.case import validate
+from hipkb.load.safeload import load_file
 from hipkb.testing import strategies as hs
 
 ROOT = Path(__file__).resolve().parent.parent

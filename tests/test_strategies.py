@@ -8,9 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hipkb.case import validate
-from hipkb.conditions import Condition
 from hipkb.errors import CaseError
+from hipkb.knowledge.conditions import Condition
+from hipkb.load.case import validate
 from hipkb.testing import strategies as hs
 
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import click
 
-from .. import __version__
-from ..errors import HipkbError, one_line
+from hipkb import __version__
+from hipkb.errors import HipkbError, one_line
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("hipkb.cli.run", "Reason about case files and print the results."),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .common import kb_options
+from hipkb.cli.common import kb_options
 
 FORMATS = ("text", "json")
 
@@ -53,14 +53,14 @@ def command(rules_dir: Path | None, facts_dir: Path | None, fmt: str, generated:
     Exit status: 0 clean (notes allowed), 1 with errors or warnings (a rule
     base that does not load is a finding too), 2 for bad usage.
     """
-    from ..verify import report as fmt_report
+    from hipkb.verify import report as fmt_report
 
     if not exhaustive and (fields or base or jobs or max_combinations or output):
         raise click.UsageError("--fields, --base, --jobs, --max-combinations and -o go with --exhaustive")
     if exhaustive:
         report = _exhaustive(rules_dir, facts_dir, _split(fields), base, jobs, max_combinations, output, fmt)
     else:
-        from ..verify import verify
+        from hipkb.verify import verify
 
         report = verify(rules_dir, facts_dir, examples=not no_cases, generated=generated)
     click.echo(fmt_report.to_json(report) if fmt == "json" else fmt_report.to_text(report), nl=False)
@@ -69,15 +69,15 @@ def command(rules_dir: Path | None, facts_dir: Path | None, fmt: str, generated:
 
 
 def _exhaustive(rules_dir, facts_dir, fields, base, jobs, max_combinations, output, fmt):
-    from ..errors import HipkbError
-    from ..resources import shipped
-    from ..verify import Report
-    from ..verify import exhaustive as ex
-    from ..verify.anomalies import load_findings
-    from ..verify.findings import sort_findings
-    from ..verify.report import case_yaml
-    from ..vocabulary import Vocabulary
-    from .common import load_kb_from
+    from hipkb.cli.common import load_kb_from
+    from hipkb.errors import HipkbError
+    from hipkb.knowledge.resources import shipped
+    from hipkb.knowledge.vocabulary import Vocabulary
+    from hipkb.verify import Report
+    from hipkb.verify import exhaustive as ex
+    from hipkb.verify.anomalies import load_findings
+    from hipkb.verify.findings import sort_findings
+    from hipkb.verify.report import case_yaml
 
     rules_path = rules_dir.resolve() if rules_dir else shipped("rules")
     facts_path = facts_dir.resolve() if facts_dir else shipped("facts")
@@ -90,7 +90,7 @@ def _exhaustive(rules_dir, facts_dir, fields, base, jobs, max_combinations, outp
     report.kb.update({"name": kb.name, "version": kb.version, "rules": len(kb.rules)})
     base_data = None
     if base is not None:
-        from .. import api
+        from hipkb import api
 
         base_data = api.load_case(base, kb).to_data()
         base_data.pop("case_id", None)
@@ -122,7 +122,7 @@ def _exhaustive(rules_dir, facts_dir, fields, base, jobs, max_combinations, outp
             output.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise HipkbError(str(output), "", f"cannot create the directory: {error.strerror}") from None
-        from ..outputs import write_atomic
+        from hipkb.batch.outputs import write_atomic
 
         for number, example in enumerate(result.counterexamples, start=1):
             text = case_yaml({"case_id": f"counterexample-{number}", **example.case},

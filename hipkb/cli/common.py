@@ -24,8 +24,8 @@ def kb_options(func: F) -> F:
 
 def load_kb_from(rules_dir: Path | None, facts_dir: Path | None):
     """Load the knowledge base the options name, with experta's verbosity set."""
-    from .. import api
-    from .._compat import set_verbose
+    from hipkb import api
+    from hipkb.engine.experta_shim import set_verbose
 
     ctx = click.get_current_context(silent=True)
     kb = api.load_kb(rules_dir, facts_dir)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .common import DIR
+from hipkb.cli.common import DIR
 
 
 @click.command("compare")
@@ -29,9 +29,9 @@ def command(cases: tuple[str, ...], rules_dirs: tuple[Path, ...], facts_dirs: tu
     differently. Exit status: 0 when every case agrees, 1 when some differ
     (like diff), 2 for bad usage or input.
     """
-    from .. import compare as cmp
-    from ..inputs import expand
-    from .common import load_kb_from
+    from hipkb.cli.common import load_kb_from
+    from hipkb.load.inputs import expand
+    from hipkb.results import compare as cmp
 
     if len(rules_dirs) != 2:
         raise click.UsageError("give --rules exactly twice: --rules A --rules B")

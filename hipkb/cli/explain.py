@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .common import kb_options, load_kb_from
+from hipkb.cli.common import kb_options, load_kb_from
 
 
 @click.command("explain")
@@ -26,9 +26,8 @@ def command(case: str, how_ids: tuple[str, ...], why_not_ids: tuple[str, ...], t
     With no option, prints the HOW of triage, running advice and the top
     hypothesis. An unknown ID is an error (exit status 2).
     """
-    from .. import api
-    from .. import explain as ex
-
+    from hipkb import api
+    from hipkb.results import explain as ex
     kb = load_kb_from(rules_dir, facts_dir)
     reasoner = api.reasoner_for(kb)
     inference = reasoner.infer(api.load_case(case, kb))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .common import kb_options, load_kb_from
+from hipkb.cli.common import kb_options, load_kb_from
 
 
 @click.command("interview")
@@ -34,10 +34,10 @@ def command(output: Path | None, case_id: str | None, max_questions: int | None,
     terminal, a bad answer is an error (exit status 2) instead of being asked
     again, and the interview ends when the answers do.
     """
-    from .. import api
-    from ..errors import HipkbError
-    from ..interview import Interview, prompt_text, run
-    from ..outputs import write_atomic
+    from hipkb import api
+    from hipkb.batch.outputs import write_atomic
+    from hipkb.errors import HipkbError
+    from hipkb.results.interview import Interview, prompt_text, run
 
     if output is not None and output.exists() and not force:
         raise HipkbError(str(output), "", "exists; use --force to replace it")

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from .common import kb_options, load_kb_from
+from hipkb.cli.common import kb_options, load_kb_from
 
 KINDS = ("derive", "red_flag", "supports", "against", "triage", "running", "ask", "avoid_asking", "refer")
 
@@ -57,8 +57,8 @@ def list_rules(rules_dir: Path | None, facts_dir: Path | None, kind: str | None,
 @click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True)
 def show(rule_id: str, rules_dir: Path | None, facts_dir: Path | None, fmt: str) -> None:
     """Show one rule: its conditions, conclusion and source, what produces its inputs, what reads its conclusion."""
-    from .. import conditions as cond
-    from ..errors import HipkbError, did_you_mean
+    from hipkb.errors import HipkbError, did_you_mean
+    from hipkb.knowledge import conditions as cond
 
     kb = load_kb_from(rules_dir, facts_dir)
     rule = kb.rule(rule_id) or kb.rule(rule_id.upper())
@@ -102,8 +102,7 @@ def show(rule_id: str, rules_dir: Path | None, facts_dir: Path | None, fmt: str)
 
 def _reads(c, rule) -> bool:
     """Whether condition *c* of another rule can be satisfied by what *rule* concludes."""
-    from .. import conditions as cond
-
+    from hipkb.knowledge import conditions as cond
     conclusion = rule.conclusion
     if c.kind == cond.DERIVED:
         return conclusion.kind == "derive" and conclusion.target == c.subject and c.test(conclusion.value)
@@ -122,13 +121,13 @@ def _reads(c, rule) -> bool:
               help="Write to FILE instead of stdout.")
 def graph(rules_dir: Path | None, facts_dir: Path | None, fmt: str, output: Path | None) -> None:
     """Write the rule dependency graph: findings -> patterns -> red flags -> hypotheses -> triage and advice."""
-    from ..verify.graph import to_dot, to_mermaid
+    from hipkb.knowledge.rulegraph import to_dot, to_mermaid
 
     kb = load_kb_from(rules_dir, facts_dir)
     text = to_dot(kb) if fmt == "dot" else to_mermaid(kb)
     if output is None:
         click.echo(text, nl=False)
     else:
-        from ..outputs import write_atomic
+        from hipkb.batch.outputs import write_atomic
 
         write_atomic(output, text)

@@ -1,6 +1,6 @@
 """``hipkb run``: reason about case files and print or write the results.
 
-A thin click layer over :func:`hipkb.batch.run`, which a library user can
+A thin click layer over :func:`hipkb.batch.runner.run`, which a library user can
 call the same way.
 """
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from .common import kb_options, load_kb_from
+from hipkb.cli.common import kb_options, load_kb_from
 
 FORMATS = ("json", "md", "html", "txt")
 AUDIENCES = ("clinician", "educator")
@@ -44,8 +44,7 @@ def command(cases: tuple[str, ...], fmt: str, audience: str, templates: Path | N
     Exit status: 0 when every case ran, 1 when some case failed, 2 for bad
     usage or a single bad case.
     """
-    from .. import batch
-
+    from hipkb.batch import runner as batch
     load_kb_from(rules_dir, facts_dir)  # a bad knowledge base stops here, before any case
     ctx = click.get_current_context()
     settings = batch.Settings(

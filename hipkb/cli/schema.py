@@ -7,14 +7,14 @@ from pathlib import Path
 
 import click
 
-from .common import kb_options, load_kb_from
+from hipkb.cli.common import kb_options, load_kb_from
 
 
 @click.command("schema")
 @kb_options
 def command(rules_dir: Path | None, facts_dir: Path | None) -> None:
     """Print the JSON Schema (draft 2020-12) of hipkb-case/1 case files."""
-    from ..schema import case_schema
+    from hipkb.knowledge.schema import case_schema
 
     kb = load_kb_from(rules_dir, facts_dir)
     click.echo(json.dumps(case_schema(kb.vocabulary, sorted(kb.hypotheses)), indent=2, ensure_ascii=False))

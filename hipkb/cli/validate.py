@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .common import kb_options, load_kb_from
+from hipkb.cli.common import kb_options, load_kb_from
 
 
 @click.command("validate")
@@ -19,8 +19,8 @@ def command(cases: tuple[str, ...], quiet: bool, rules_dir: Path | None, facts_d
     Prints one line per case: "ok" or the error, naming the file and the field.
     Exit status: 0 when all are valid, 2 when any is not.
     """
-    from ..errors import HipkbError
-    from ..inputs import expand
+    from hipkb.errors import HipkbError
+    from hipkb.load.inputs import expand
 
     kb = load_kb_from(rules_dir, facts_dir)
     bad = 0

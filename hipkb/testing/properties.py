@@ -58,15 +58,15 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("hipkb.testing.properties needs hypothesis: pip install 'hipkb[test]'") from exc
 
-from .. import conditions as cond
-from ..case import Case, validate
-from ..engine import Reasoner
-from ..errors import HipkbError, InferenceError
-from ..inference import Inference
-from ..kb import KnowledgeBase
-from ..levels import running_rank, triage_rank
-from ..result import build_result, to_json
-from . import strategies as hs
+from hipkb.engine.reasoner import Reasoner
+from hipkb.engine.record import Inference
+from hipkb.errors import HipkbError, InferenceError
+from hipkb.knowledge import conditions as cond
+from hipkb.knowledge.rules import KnowledgeBase
+from hipkb.knowledge.scales import running_rank, triage_rank
+from hipkb.load.case import Case, validate
+from hipkb.results.result import build_result, to_json
+from hipkb.testing import strategies as hs
 
 __all__ = [
     "CHECKS",
@@ -135,12 +135,12 @@ class Subject:
     # -- what the knowledge base says about findings -----------------------
     @cached_property
     def _expander(self):
-        from ..verify.logic import Expander
+        from hipkb.verify.logic import Expander
 
         return Expander(self.kb)
 
     def _pins(self, rules) -> list[dict[str, Any]]:
-        from ..verify.logic import witness
+        from hipkb.verify.logic import witness
 
         pins: list[dict[str, Any]] = []
         for rule in rules:
@@ -161,7 +161,7 @@ class Subject:
     @cached_property
     def bone_findings(self) -> list[dict[str, Any]]:
         """Single findings that count towards a bone stress injury, through the chain."""
-        from ..verify.logic import value_for
+        from hipkb.verify.logic import value_for
 
         rules = [r for r in self.kb.rules
                  if r.conclusion.kind == "supports" and r.conclusion.target in self.kb.safety.alarm_hypotheses]
@@ -196,7 +196,7 @@ def _stamp(directory: Path) -> tuple:
 
 def load(rules_dir: str | Path | None = None, facts_dir: str | Path | None = None) -> Subject:
     """The knowledge base of *rules_dir* and *facts_dir* (shipped ones when None), cached until edited."""
-    from ..resources import shipped
+    from hipkb.knowledge.resources import shipped
 
     rules = Path(rules_dir).resolve() if rules_dir else shipped("rules")
     facts = Path(facts_dir).resolve() if facts_dir else shipped("facts")

@@ -47,12 +47,12 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "hipkb.testing.strategies needs hypothesis: pip install 'hipkb[test]'"
     ) from exc
 
-from ..conditions import CASE, DERIVED, RED_FLAG, Condition
-from ..levels import RUNNING_ADVICE, TRIAGE_LEVELS
-from ..vocabulary import Field, Vocabulary
+from hipkb.knowledge.conditions import CASE, DERIVED, RED_FLAG, Condition
+from hipkb.knowledge.scales import RUNNING_ADVICE, TRIAGE_LEVELS
+from hipkb.knowledge.vocabulary import Field, Vocabulary
 
 if TYPE_CHECKING:
-    from ..kb import KnowledgeBase, RuleDef
+    from hipkb.knowledge.rules import KnowledgeBase, RuleDef
 
 __all__ = [
     "CORRUPTIONS",
@@ -110,7 +110,7 @@ def _resolve(vocabulary: Any = None, kb: Any = None) -> tuple[Vocabulary, Knowle
         kb, vocabulary = vocabulary, vocabulary.vocabulary
     if vocabulary is None:
         if kb is None:
-            from .. import api
+            from hipkb import api
 
             kb = api.load_kb()
         vocabulary = kb.vocabulary
@@ -119,7 +119,7 @@ def _resolve(vocabulary: Any = None, kb: Any = None) -> tuple[Vocabulary, Knowle
 
 def _need_kb(kb: KnowledgeBase | None) -> KnowledgeBase:
     if kb is None:
-        from .. import api
+        from hipkb import api
 
         kb = api.load_kb()
     return kb
@@ -146,7 +146,7 @@ def field_values(
     unknown: bool = True,
     booleans: bool = True,
 ) -> SearchStrategy[Any]:
-    """Any valid raw value of *field* (a :class:`~hipkb.vocabulary.Field` or a path).
+    """Any valid raw value of *field* (a :class:`~hipkb.knowledge.vocabulary.Field` or a path).
 
     ``unknown=False`` leaves out the spellings of "unknown"; ``booleans=False``
     leaves out ``True``/``False`` for yes/no fields. Integers are sometimes
@@ -486,8 +486,8 @@ def cases(
 ) -> SearchStrategy[dict[str, Any]]:
     """Valid ``hipkb-case/1`` dictionaries, drawing every field and value of the vocabulary.
 
-    - *vocabulary*: a :class:`~hipkb.vocabulary.Vocabulary` or a
-      :class:`~hipkb.kb.KnowledgeBase`; the shipped knowledge base when None.
+    - *vocabulary*: a :class:`~hipkb.knowledge.vocabulary.Vocabulary` or a
+      :class:`~hipkb.knowledge.rules.KnowledgeBase`; the shipped knowledge base when None.
     - *fixed*: ``{"pain.regions": ["groin"], "history.onset": "gradual"}``
       pins fields (also ``format``, ``case_id``, ``expect``); the value
       :data:`OMIT` forces a field to be left out. Values are used as given.
@@ -506,7 +506,7 @@ def cases(
     - *with_expect*: sometimes add a valid ``expect`` block.
 
     ``format`` and ``case_id`` are each present about half the time. A drawn
-    dictionary validates with :func:`hipkb.case.validate`.
+    dictionary validates with :func:`hipkb.load.case.validate`.
     """
     vocabulary, kb = _resolve(vocabulary, kb)
     fixed_map = _check_fixed(fixed, vocabulary)

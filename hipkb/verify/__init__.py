@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import HipkbError
-from ..resources import shipped
-from ..vocabulary import Vocabulary
-from .findings import KINDS, Finding, Report, apply_allow, load_allow, sort_findings
+from hipkb.errors import HipkbError
+from hipkb.knowledge.resources import shipped
+from hipkb.knowledge.vocabulary import Vocabulary
+from hipkb.verify.findings import KINDS, Finding, Report, apply_allow, load_allow, sort_findings
 
 __all__ = ["KINDS", "Finding", "Report", "verify"]
 
@@ -32,9 +32,9 @@ def verify(rules_dir: str | Path | None = None, facts_dir: str | Path | None = N
     coverage. *generated*: how many hypothesis-generated cases to try for the
     rules no example fires (0: only cases built from the rules themselves).
     """
-    from .. import api
-    from .anomalies import load_findings, static_findings
-    from .regression import DEFAULT_GENERATED, coverage, run_examples
+    from hipkb import api
+    from hipkb.verify.anomalies import load_findings, static_findings
+    from hipkb.verify.regression import DEFAULT_GENERATED, coverage, run_examples
 
     rules_path = Path(rules_dir).resolve() if rules_dir else shipped("rules")
     facts_path = Path(facts_dir).resolve() if facts_dir else shipped("facts")

@@ -24,10 +24,10 @@ from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 
-from .. import conditions as cond
-from ..conditions import Condition
-from ..errors import HipkbError
-from ..kb import (
+from hipkb.errors import HipkbError
+from hipkb.knowledge import conditions as cond
+from hipkb.knowledge.conditions import Condition
+from hipkb.knowledge.rules import (
     MANIFEST,
     DerivedFact,
     Hypothesis,
@@ -41,11 +41,11 @@ from ..kb import (
     _text,
     load_rules,
 )
-from ..levels import running_rank, triage_rank
-from ..safeload import load_file
-from ..vocabulary import Vocabulary
-from .findings import Finding
-from .logic import Expander, conflict_in, implies, product
+from hipkb.knowledge.scales import running_rank, triage_rank
+from hipkb.knowledge.vocabulary import Vocabulary
+from hipkb.load.safeload import load_file
+from hipkb.verify.findings import Finding
+from hipkb.verify.logic import Expander, conflict_in, implies, product
 
 # Conclusions that contradict each other when both fire for one case. Evidence
 # for and against one hypothesis is the point of certainty factors, so such a

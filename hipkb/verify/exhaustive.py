@@ -31,11 +31,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import conditions as cond
-from ..errors import HipkbError
-from ..kb import KnowledgeBase
-from ..levels import TRIAGE_LEVELS, triage_rank
-from .findings import Finding
+from hipkb.errors import HipkbError
+from hipkb.knowledge import conditions as cond
+from hipkb.knowledge.rules import KnowledgeBase
+from hipkb.knowledge.scales import TRIAGE_LEVELS, triage_rank
+from hipkb.verify.findings import Finding
 
 #: Above this many combinations, a run needs an explicit, higher --max-combinations.
 DEFAULT_MAX_COMBINATIONS = 1_000_000
@@ -135,7 +135,7 @@ def default_fields(kb: KnowledgeBase, budget: int = DEFAULT_BUDGET) -> list[str]
     Red-flag screens come first, then the findings of bone stress injuries,
     each in vocabulary order; list fields (whose sublists multiply fast) last.
     """
-    from .logic import Expander
+    from hipkb.verify.logic import Expander
 
     expander = Expander(kb)
     ranked: list[tuple[int, str]] = []
@@ -210,7 +210,7 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init(rules_dir: str, facts_dir: str, axes: list[Axis], base: dict[str, Any]) -> None:
-    from ..testing.properties import Subject
+    from hipkb.testing.properties import Subject
 
     kb = KnowledgeBase.load(Path(rules_dir), Path(facts_dir))
     _WORKER.update(subject=Subject(kb), axes=axes, base=base)
@@ -218,14 +218,14 @@ def _init(rules_dir: str, facts_dir: str, axes: list[Axis], base: dict[str, Any]
 
 def _check(subject, data: dict[str, Any]) -> tuple[int, list]:
     """Run one case: its triage rank and its invariant violations."""
-    from ..testing.properties import invariant_violations
+    from hipkb.testing.properties import invariant_violations
 
     _, inference, result = subject.infer(data)
     return triage_rank(result["triage"]["level"]), invariant_violations(subject.kb, inference, result)
 
 
 def _shrink(subject, data: dict[str, Any], codes: set[str]) -> dict[str, Any]:
-    from ..testing.properties import invariant_violations, minimize
+    from hipkb.testing.properties import invariant_violations, minimize
 
     def still_fails(candidate: dict[str, Any]) -> bool:
         try:
@@ -344,7 +344,7 @@ def _key(kb: KnowledgeBase, case: dict[str, Any], codes: tuple[str, ...]) -> str
 
 def _additions(kb: KnowledgeBase, axes: Sequence[Axis]) -> list[tuple[int, int, int]]:
     """(axis, from position, to position): steps along one axis that add a red-flag or bone-type finding."""
-    from ..testing.properties import Subject
+    from hipkb.testing.properties import Subject
 
     subject = Subject(kb)  # its engine is built only if a case runs; here only its finding lists are read
     single: set[tuple[str, str]] = set()
@@ -371,7 +371,7 @@ def _additions(kb: KnowledgeBase, axes: Sequence[Axis]) -> list[tuple[int, int, 
 def _monotonicity(kb: KnowledgeBase, axes: Sequence[Axis], base: dict[str, Any],
                   ranks: bytearray) -> list[Counterexample]:
     """Pairs of combinations one added finding apart whose triage went down."""
-    from ..testing.properties import Subject, _lowers, minimize
+    from hipkb.testing.properties import Subject, _lowers, minimize
 
     steps = _additions(kb, axes)
     if not steps:

@@ -25,11 +25,11 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .. import conditions as cond
-from ..conditions import BAND_ORDER, Condition
-from ..kb import KnowledgeBase, RuleDef
-from ..levels import BANDS
-from ..vocabulary import Field, Vocabulary
+from hipkb.knowledge import conditions as cond
+from hipkb.knowledge.conditions import BAND_ORDER, Condition
+from hipkb.knowledge.rules import KnowledgeBase, RuleDef
+from hipkb.knowledge.scales import BANDS
+from hipkb.knowledge.vocabulary import Field, Vocabulary
 
 MAX_ALTERNATIVES = 512
 # Sets with more items than this are reasoned about by rules, not enumerated.

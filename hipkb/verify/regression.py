@@ -18,17 +18,17 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .. import conditions as cond
-from ..case import Case, validate
-from ..engine import Reasoner
-from ..errors import HipkbError
-from ..inference import Inference
-from ..inputs import expand
-from ..kb import KnowledgeBase, RuleDef
-from ..levels import triage_rank
-from ..result import build_result
-from .findings import Finding
-from .logic import Expander, consistent, nest, witness
+from hipkb.engine.reasoner import Reasoner
+from hipkb.engine.record import Inference
+from hipkb.errors import HipkbError
+from hipkb.knowledge import conditions as cond
+from hipkb.knowledge.rules import KnowledgeBase, RuleDef
+from hipkb.knowledge.scales import triage_rank
+from hipkb.load.case import Case, validate
+from hipkb.load.inputs import expand
+from hipkb.results.result import build_result
+from hipkb.verify.findings import Finding
+from hipkb.verify.logic import Expander, consistent, nest, witness
 
 #: How many hypothesis-generated cases are tried, at most, for the uncovered rules.
 DEFAULT_GENERATED = 300
@@ -204,7 +204,7 @@ def _search(kb: KnowledgeBase, reasoner: Reasoner, rules: list[RuleDef], pinned:
         from hypothesis import HealthCheck, Phase, Verbosity, given, settings
         from hypothesis import strategies as st
 
-        from ..testing import strategies as hs
+        from hipkb.testing import strategies as hs
     except ImportError:  # hypothesis is a test extra; without it, only constructed cases
         return {}
     wanted = {r.id for r in rules}

@@ -6,7 +6,7 @@ import json
 
 import yaml
 
-from .findings import Finding, Report
+from hipkb.verify.findings import Finding, Report
 
 MARKS = {"error": "ERROR", "warning": "WARN ", "info": "note "}
 

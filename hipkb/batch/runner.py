@@ -2,8 +2,8 @@
 
 This is what ``hipkb run`` does with several inputs, as a library::
 
-    from hipkb import batch
-    from hipkb.inputs import expand
+    from hipkb.batch import runner as batch
+    from hipkb.load.inputs import expand
 
     settings = batch.Settings(fmt="json")
     for outcome in batch.process(expand(["cases/"]), settings, jobs=2):
@@ -40,8 +40,8 @@ from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
-from .errors import HipkbError
-from .inputs import CaseSource, InputGuard, expand
+from hipkb.errors import HipkbError
+from hipkb.load.inputs import CaseSource, InputGuard, expand
 
 DEFAULT_CHUNKSIZE = 16
 WINDOW_PER_JOB = 4  # chunks in flight per worker: enough to keep it busy, few enough to stay flat
@@ -84,8 +84,8 @@ _STATE: dict[str, Any] = {}
 
 def _init_worker(settings: Settings, worker: bool = False) -> None:
     """Pool initializer: load the knowledge base and build its engine, once."""
-    from . import api
-    from ._compat import set_verbose
+    from hipkb import api
+    from hipkb.engine.experta_shim import set_verbose
 
     kb = api.load_kb(settings.rules_dir, settings.facts_dir)
     _STATE["reasoner"] = api.reasoner_for(kb)
@@ -103,8 +103,8 @@ def _init_worker(settings: Settings, worker: bool = False) -> None:
 
 
 def _run_one(index: int, source: CaseSource, *, catch: bool = True) -> Outcome:
-    from .api import render_result
-    from .result import build_result
+    from hipkb.api import render_result
+    from hipkb.results.result import build_result
 
     reasoner = _STATE["reasoner"]
     settings: Settings = _STATE["settings"]
@@ -219,7 +219,7 @@ class Summary:
 
     def lines(self, errors_file: Path | None = None) -> list[str]:
         """The summary as printed on stderr at the end of a batch."""
-        from .levels import TRIAGE_LEVELS
+        from hipkb.knowledge.scales import TRIAGE_LEVELS
 
         ran = self.total - self.failed
         lines = [f"hipkb: {self.total} cases: {ran} ran, {self.failed} failed"]
@@ -316,7 +316,7 @@ def run(arguments: Iterable[str], settings: Settings, *, jobs: int | None = None
     ends the run on *stderr*. A single case that fails raises its
     :class:`~hipkb.errors.HipkbError` instead, as ``hipkb run CASE`` always has.
     """
-    from .outputs import SUFFIXES, OutputDir, write_atomic
+    from hipkb.batch.outputs import SUFFIXES, OutputDir, write_atomic
 
     arguments = list(arguments)
     stdout = stdout or sys.stdout

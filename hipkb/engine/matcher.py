@@ -39,7 +39,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .facts import experta
+from hipkb.engine.templates import experta
 
 _rete = experta.matchers.rete
 _nodes = _rete.nodes

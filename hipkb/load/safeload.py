@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from .errors import HipkbError
+from hipkb.errors import HipkbError
 
 MAX_BYTES = 1_000_000
 MAX_DEPTH = 32

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .levels import BANDS, RED_FLAGS
+from hipkb.knowledge.scales import BANDS, RED_FLAGS
 
 # Kinds of subject, in the order rule layers may use them.
 CASE, DERIVED, RED_FLAG, HYPOTHESIS = "case", "derived", "red_flag", "hypothesis"

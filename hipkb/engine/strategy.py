@@ -13,7 +13,7 @@ from __future__ import annotations
 import bisect
 from typing import Any
 
-from .facts import experta
+from hipkb.engine.templates import experta
 
 
 def activation_key(activation: Any) -> tuple[int, list[int]]:

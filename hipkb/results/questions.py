@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from . import conditions as cond
-from .inference import Inference
-from .kb import KnowledgeBase
-from .levels import RUNNING_ADVICE, TRIAGE_LEVELS, running_rank, triage_rank
-from .status import UNKNOWN, Analyzer, RuleStatus
+from hipkb.engine.record import Inference
+from hipkb.knowledge import conditions as cond
+from hipkb.knowledge.rules import KnowledgeBase
+from hipkb.knowledge.scales import RUNNING_ADVICE, TRIAGE_LEVELS, running_rank, triage_rank
+from hipkb.results.partial import UNKNOWN, Analyzer, RuleStatus
 
 MAX_QUESTIONS = 5
 # Red-flag screens matter in every case, so left unchecked they would fill the

@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .inference import Inference, Justification, Score
-from .kb import KnowledgeBase
-from .questions import next_questions
+from hipkb.engine.record import Inference, Justification, Score
+from hipkb.knowledge.rules import KnowledgeBase
+from hipkb.results.questions import next_questions
 
 FORMAT = "hipkb-result/1"
 FEW_FINDINGS = 4

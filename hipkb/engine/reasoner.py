@@ -3,7 +3,7 @@
 :class:`Reasoner` compiles a knowledge base once (the Rete network is the
 expensive part) and then, for each case, resets the engine, declares the
 case's facts and runs to quiescence, in the manner of CLIPS
-``(reset) (assert ...) (run)``. The result is an :class:`~hipkb.inference.Inference`.
+``(reset) (assert ...) (run)``. The result is an :class:`~hipkb.engine.record.Inference`.
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from . import certainty as cf
-from .case import Case
-from .compiler import build_engine_class
-from .errors import InferenceError
-from .facts import (
+from hipkb.engine import certainty as cf
+from hipkb.engine.compiler import build_engine_class
+from hipkb.engine.matcher import FastReteMatcher
+from hipkb.engine.record import Choice, EvidenceItem, Firing, Inference, Justification, Score
+from hipkb.engine.strategy import DepthStrategy
+from hipkb.engine.templates import (
     AvoidFact,
     Decision,
     Derived,
@@ -27,11 +28,10 @@ from .facts import (
     TriageFact,
     experta,
 )
-from .inference import Choice, EvidenceItem, Firing, Inference, Justification, Score
-from .kb import KnowledgeBase, RuleDef
-from .levels import RUNNING_ADVICE, TRIAGE_LEVELS
-from .matcher import FastReteMatcher
-from .strategy import DepthStrategy
+from hipkb.errors import InferenceError
+from hipkb.knowledge.rules import KnowledgeBase, RuleDef
+from hipkb.knowledge.scales import RUNNING_ADVICE, TRIAGE_LEVELS
+from hipkb.load.case import Case
 
 watchers = experta.watchers
 
@@ -46,7 +46,7 @@ class _Engine(experta.KnowledgeEngine):
     kb: KnowledgeBase
     group_classes: dict[str, type]
     __strategy__ = DepthStrategy
-    __matcher__ = FastReteMatcher  # experta's Rete, minus per-case overheads (hipkb.matcher)
+    __matcher__ = FastReteMatcher  # experta's Rete, minus per-case overheads (hipkb.engine.matcher)
 
     def __init__(self) -> None:
         super().__init__()

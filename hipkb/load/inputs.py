@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .case import Case, validate
-from .errors import CaseError, HipkbError
-from .kb import KnowledgeBase
-from .safeload import MAX_BYTES, decode, parse_text, read_text
+from hipkb.errors import CaseError, HipkbError
+from hipkb.knowledge.rules import KnowledgeBase
+from hipkb.load.case import Case, validate
+from hipkb.load.safeload import MAX_BYTES, decode, parse_text, read_text
 
 CASE_SUFFIXES = (".yaml", ".yml", ".json")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .levels import RUNNING_ADVICE, TRIAGE_LEVELS
-from .vocabulary import Field, Vocabulary
+from hipkb.knowledge.scales import RUNNING_ADVICE, TRIAGE_LEVELS
+from hipkb.knowledge.vocabulary import Field, Vocabulary
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 

@@ -18,12 +18,12 @@ model key           from
 ``next_questions``  ``result["next_questions"]``
 ``known``           the case's findings, grouped as the vocabulary groups them
 ``unknown``         every vocabulary field the case did not give, grouped
-``bodymap``         ``pain.regions`` and ``pain.origin`` -> :func:`hipkb.svg.body_map`
-``graph``           justifications in the inference -> :func:`hipkb.svg.layout_graph`
+``bodymap``         ``pain.regions`` and ``pain.origin`` -> :func:`hipkb.report.svg.body_map`
+``graph``           justifications in the inference -> :func:`hipkb.report.svg.layout_graph`
 ``steps``           ``inference.firings`` (educator)
 ``derived``         ``inference.derived`` with its justifications (educator)
-``why_not``         each kb hypothesis not in the result -> :func:`hipkb.explain.why_not`
-``how_top``         the top hypothesis unfolded to findings -> :func:`hipkb.explain.how`
+``why_not``         each kb hypothesis not in the result -> :func:`hipkb.results.explain.why_not`
+``how_top``         the top hypothesis unfolded to findings -> :func:`hipkb.results.explain.how`
 ==================  ===============================================================
 """
 
@@ -31,12 +31,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import __version__
-from . import explain as ex
-from .inference import Inference
-from .kb import KnowledgeBase
-from .status import Analyzer
-from .svg import body_map, layout_graph
+from hipkb import __version__
+from hipkb.engine.record import Inference
+from hipkb.knowledge.rules import KnowledgeBase
+from hipkb.report.svg import body_map, layout_graph
+from hipkb.results import explain as ex
+from hipkb.results.partial import Analyzer
 
 AUDIENCES = ("clinician", "educator")
 DISCLAIMER = ("Decision support, not a diagnosis: hipkb reasons only from what the case says, "

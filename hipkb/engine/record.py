@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .case import Case
+from hipkb.load.case import Case
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ match them. Conclusions get one template per layer.
 
 from __future__ import annotations
 
-from ._compat import import_experta
+from hipkb.engine.experta_shim import import_experta
 
 experta = import_experta()
 Fact = experta.Fact

@@ -1,8 +1,8 @@
 """Compile a knowledge base into an experta ``KnowledgeEngine`` class.
 
-Each :class:`~hipkb.kb.RuleDef` becomes one experta ``Rule`` (a CLIPS
+Each :class:`~hipkb.knowledge.rules.RuleDef` becomes one experta ``Rule`` (a CLIPS
 ``defrule``): its conditions become patterns over the fact templates of
-:mod:`hipkb.facts`, its conclusion becomes a right-hand side that declares one
+:mod:`hipkb.engine.templates`, its conclusion becomes a right-hand side that declares one
 fact and records why. Layers are kept apart by salience, so every rule of a
 layer has fired before the next layer's rules run:
 
@@ -28,11 +28,11 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-from . import conditions as cond
-from .conditions import Condition, predicate
-from .errors import RuleError
-from .facts import Derived, HypothesisFact, RedFlagFact, experta, group_class
-from .kb import KnowledgeBase, RuleDef
+from hipkb.engine.templates import Derived, HypothesisFact, RedFlagFact, experta, group_class
+from hipkb.errors import RuleError
+from hipkb.knowledge import conditions as cond
+from hipkb.knowledge.conditions import Condition, predicate
+from hipkb.knowledge.rules import KnowledgeBase, RuleDef
 
 LAYER_SALIENCE = {1: 50000, 2: 40000, 3: 30000, 5: 20000}
 COMBINE_SALIENCE = 25000

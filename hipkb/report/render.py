@@ -1,7 +1,7 @@
 """Render narrative reports (md, html, txt) from Jinja templates in a sandbox.
 
 :func:`render` maps (knowledge base, inference, result) to the report model
-of :mod:`hipkb.report_model`, then lays it out with the template
+of :mod:`hipkb.report.model`, then lays it out with the template
 ``<audience>.<fmt>.j2`` or, failing that, ``report.<fmt>.j2``, looked up first
 in ``--templates DIR`` (when given) and then in the shipped ``reports/``. So a
 researcher can replace one format, or one audience, and keep the rest.
@@ -26,11 +26,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .errors import HipkbError
-from .inference import Inference
-from .kb import KnowledgeBase
-from .report_model import AUDIENCES, build_model
-from .resources import shipped
+from hipkb.engine.record import Inference
+from hipkb.errors import HipkbError
+from hipkb.knowledge.resources import shipped
+from hipkb.knowledge.rules import KnowledgeBase
+from hipkb.report.model import AUDIENCES, build_model
 
 FORMATS = ("md", "html", "txt")
 # Sandbox limits on what one template expression may build: a report is

@@ -2,8 +2,8 @@
 
 It plays the part of CLIPS ``deftemplate`` definitions: each group of the case
 format becomes one fact template whose slots are the group's fields. The same
-data drives validation (:mod:`hipkb.case`), the JSON Schema
-(:mod:`hipkb.schema`), the experta Fact classes (:mod:`hipkb.compiler`) and
+data drives validation (:mod:`hipkb.load.case`), the JSON Schema
+(:mod:`hipkb.knowledge.schema`), the experta Fact classes (:mod:`hipkb.engine.compiler`) and
 the question texts of results.
 """
 
@@ -14,8 +14,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from .errors import RuleError
-from .safeload import load_file
+from hipkb.errors import RuleError
+from hipkb.load.safeload import load_file
 
 FIELD_TYPES = ("choice", "integer", "number", "set", "text", "expect")
 YES_NO = ("yes", "no")

@@ -9,7 +9,7 @@ the same plain data built here:
   leaves are the case's own findings (the MYCIN "HOW" question);
 - :func:`why_not` says, for a conclusion that did not come up, which unknown
   findings its rules wait on and which known findings or evidence ruled it out,
-  from :class:`hipkb.status.Analyzer`'s partial matches;
+  from :class:`hipkb.results.partial.Analyzer`'s partial matches;
 - :func:`trace` lists every firing in order with the facts it matched (the
   CLIPS ``(watch rules)`` view).
 
@@ -21,10 +21,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from .errors import HipkbError, did_you_mean
-from .inference import Inference, Justification
-from .kb import KnowledgeBase, RuleDef
-from .status import UNKNOWN, UNMET, Analyzer
+from hipkb.engine.record import Inference, Justification
+from hipkb.errors import HipkbError, did_you_mean
+from hipkb.knowledge.rules import KnowledgeBase, RuleDef
+from hipkb.results.partial import UNKNOWN, UNMET, Analyzer
 
 # The shell's own steps appear in every trace; they are not rules of the
 # knowledge base, so they get their titles here.

@@ -3,7 +3,7 @@
 An :class:`Interview` keeps the answers so far. After each answer it runs the
 engine on the partial case and picks the next question the way a clinician
 would: first what the case format requires (``pain.regions``), then the
-unknown finding the knowledge base ranks highest (:func:`hipkb.questions.next_questions`:
+unknown finding the knowledge base ranks highest (:func:`hipkb.results.questions.next_questions`:
 red-flag screens and triage first, then what separates the hypotheses in
 contention), then the rest of the vocabulary in its own order. A finding the
 rules say not to ask for now (``avoid_asking``, such as hopping once a bone
@@ -26,13 +26,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .case import Case, Value, validate
-from .engine import Reasoner
-from .errors import HipkbError, allowed_list, did_you_mean
-from .inference import Inference
-from .kb import KnowledgeBase
-from .questions import next_questions
-from .vocabulary import Field
+from hipkb.engine.reasoner import Reasoner
+from hipkb.engine.record import Inference
+from hipkb.errors import HipkbError, allowed_list, did_you_mean
+from hipkb.knowledge.rules import KnowledgeBase
+from hipkb.knowledge.vocabulary import Field
+from hipkb.load.case import Case, Value, validate
+from hipkb.results.questions import next_questions
 
 FORMAT = "hipkb-case/1"
 UNKNOWN_WORDS = frozenset({"", "?", "unknown", "u", "skip", "dont_know", "not_known"})

@@ -15,7 +15,7 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from .errors import HipkbError
+from hipkb.errors import HipkbError
 
 SUFFIXES = {"json": ".json", "md": ".md", "html": ".html", "txt": ".txt"}
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -33,7 +33,7 @@ def write_atomic(path: Path, text: str, *, protect: Iterable[Path] = (),
     """Write *text* to *path* in one step; refuse to replace a protected file.
 
     *protect* lists input files; *guard* answers "is this an input?" without a
-    list (:class:`hipkb.inputs.InputGuard`), which a batch of any size needs:
+    list (:class:`hipkb.load.inputs.InputGuard`), which a batch of any size needs:
     checking each write against every input would cost the square of the
     batch.
     """

@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .. import conditions as cond
-from ..kb import KnowledgeBase, RuleDef
+from hipkb.knowledge import conditions as cond
+from hipkb.knowledge.rules import KnowledgeBase, RuleDef
 
 # Columns, left to right, and how each kind of node is labelled.
 TIERS = ("finding", "derived", "red_flag", "rule", "hypothesis", "decision")

@@ -7,7 +7,7 @@ topic. Loading parses and checks everything, and never runs code from a file:
 a bad file is refused with an error naming the file and the rule id.
 
 This module holds the CLIPS ``defrule`` text in parsed form; compiling it to
-experta objects is :mod:`hipkb.compiler`'s job.
+experta objects is :mod:`hipkb.engine.compiler`'s job.
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from . import conditions as cond
-from .conditions import Condition, ConditionSyntaxError
-from .errors import RuleError, allowed_list, describe, did_you_mean
-from .levels import RED_FLAGS, RUNNING_ADVICE, TRIAGE_LEVELS
-from .safeload import load_file
-from .vocabulary import Field, Vocabulary
-from .vocabulary import word as as_word
+from hipkb.errors import RuleError, allowed_list, describe, did_you_mean
+from hipkb.knowledge import conditions as cond
+from hipkb.knowledge.conditions import Condition, ConditionSyntaxError
+from hipkb.knowledge.scales import RED_FLAGS, RUNNING_ADVICE, TRIAGE_LEVELS
+from hipkb.knowledge.vocabulary import Field, Vocabulary
+from hipkb.knowledge.vocabulary import word as as_word
+from hipkb.load.safeload import load_file
 
 RULE_ID = re.compile(r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)*$")
 MANIFEST = "kb.yaml"

@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from . import conditions as cond
-from .conditions import Condition
-from .inference import Inference
-from .kb import KnowledgeBase, RuleDef
+from hipkb.engine.record import Inference
+from hipkb.knowledge import conditions as cond
+from hipkb.knowledge.conditions import Condition
+from hipkb.knowledge.rules import KnowledgeBase, RuleDef
 
 MET, UNMET, UNKNOWN = "met", "unmet", "unknown"
 MAX_DEPTH = 4

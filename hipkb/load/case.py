@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import CaseError, HipkbError, allowed_list, describe, did_you_mean
-from .levels import RUNNING_ADVICE, TRIAGE_LEVELS
-from .safeload import MAX_BYTES, decode, parse_text, read_text
-from .vocabulary import Field, Vocabulary
+from hipkb.errors import CaseError, HipkbError, allowed_list, describe, did_you_mean
+from hipkb.knowledge.scales import RUNNING_ADVICE, TRIAGE_LEVELS
+from hipkb.knowledge.vocabulary import Field, Vocabulary
+from hipkb.load.safeload import MAX_BYTES, decode, parse_text, read_text
 
 Value = str | int | float | tuple[str, ...]
 EXPECT_KEYS = ("top", "includes", "excludes", "triage_at_least", "triage_at_most", "running")

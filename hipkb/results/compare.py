@@ -13,11 +13,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .engine import Reasoner
-from .errors import HipkbError
-from .inputs import CaseSource
-from .kb import KnowledgeBase
-from .result import build_result
+from hipkb.engine.reasoner import Reasoner
+from hipkb.errors import HipkbError
+from hipkb.knowledge.rules import KnowledgeBase
+from hipkb.load.inputs import CaseSource
+from hipkb.results.result import build_result
 
 ASPECTS = ("ranking", "triage", "running", "red_flags")
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import HipkbError
+from hipkb.errors import HipkbError
 
-PACKAGE = Path(__file__).resolve().parent
+PACKAGE = Path(__file__).resolve().parent.parent  # hipkb/
 MARKERS = {"facts": "vocabulary.yaml", "rules": "kb.yaml", "reports": "."}
 
 

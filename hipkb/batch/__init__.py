@@ -1,0 +1,1 @@
+"""Batches: many cases through a pool of workers, results written safely."""

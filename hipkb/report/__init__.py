@@ -1,0 +1,1 @@
+"""Narrative reports: the report model, Jinja rendering in a sandbox, SVG pictures."""
