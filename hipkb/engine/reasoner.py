@@ -29,7 +29,8 @@ from hipkb.engine.templates import (
     experta,
 )
 from hipkb.errors import InferenceError
-from hipkb.knowledge.rules import KnowledgeBase, RuleDef
+from hipkb.knowledge.kinds import Kind, Target
+from hipkb.knowledge.rules import Conclusion, KnowledgeBase, RuleDef
 from hipkb.knowledge.scales import RUNNING_ADVICE, TRIAGE_LEVELS
 from hipkb.load.case import Case
 
@@ -87,40 +88,23 @@ class _Engine(experta.KnowledgeEngine):
 
     # -- called from compiled rules ------------------------------------
     def conclude(self, rule: RuleDef, matched: tuple[str, ...]) -> None:
+        """Record what *rule* concluded, and declare what later rules read (the RHS of every rule)."""
         record = self.record
         assert record is not None
         c = rule.conclusion
-        why = Justification(rule.id, matched)
-        if c.kind == "derive":
-            key = f"{c.target}={c.value}"
-            new = key not in record.derived
-            record.derived.setdefault(key, []).append(why)
-            if new:
-                self.declare(Derived(name=c.target, value=c.value))
-        elif c.kind == "red_flag":
-            new = c.target not in record.red_flags
-            record.red_flags.setdefault(c.target, []).append(why)
-            if new:
-                self.declare(RedFlagFact(id=c.target))
-        elif c.kind in ("supports", "against"):
+        spec = c.spec
+        if spec.record is None:
+            # Evidence: one fact per rule, pooled by the shell's COMBINE step.
             new = self.declare(Evidence(hypothesis=c.target, rule=rule.id, cf=c.cf, facts=matched)) is not None
-        elif c.kind == "triage":
-            new = c.target not in record.triage_votes
-            record.triage_votes.setdefault(c.target, []).append(why)
-            self.declare(TriageFact(level=c.target, rule=rule.id))
-        elif c.kind == "running":
-            new = c.target not in record.running_votes
-            record.running_votes.setdefault(c.target, []).append(why)
-            self.declare(RunningFact(advice=c.target, rule=rule.id))
-        elif c.kind == "refer":
-            new = c.target not in record.referrals
-            record.referrals.setdefault(c.target, []).append(why)
         else:
-            new = True
-            table = record.avoid if c.kind == "avoid_asking" else record.asks
-            for path in c.facts:
-                table.setdefault(path, []).append(why)
-                self.declare(AvoidFact(fact=path, kind=c.kind, rule=rule.id))
+            why = Justification(rule.id, matched)
+            table = getattr(record, spec.record)
+            keys = c.facts if spec.target is Target.FIELDS else (c.key,)
+            new = spec.target is Target.FIELDS or c.key not in table
+            for key in keys:
+                table.setdefault(key, []).append(why)
+            for fact in _facts_of(c, rule.id, new):
+                self.declare(fact)
         record.firings.append(Firing(len(record.firings) + 1, rule.id, matched, c.asserted(), new))
 
     def raised_flags(self) -> list[str]:
@@ -158,6 +142,21 @@ class _Engine(experta.KnowledgeEngine):
             Firing(len(record.firings) + 1, "SHELL-DECIDE", (),
                    f"triage={record.triage.value}, running={record.running.value}")
         )
+
+
+def _facts_of(c: Conclusion, rule_id: str, new: bool) -> list[Any]:
+    """The experta facts a conclusion declares: what later patterns read, and votes for the agenda's record."""
+    if c.kind is Kind.DERIVE:
+        return [Derived(name=c.target, value=c.value)] if new else []
+    if c.kind is Kind.RED_FLAG:
+        return [RedFlagFact(id=c.target)] if new else []
+    if c.kind is Kind.TRIAGE:
+        return [TriageFact(level=c.target, rule=rule_id)]
+    if c.kind is Kind.RUNNING:
+        return [RunningFact(advice=c.target, rule=rule_id)]
+    if c.spec.target is Target.FIELDS:
+        return [AvoidFact(fact=path, kind=c.kind.value, rule=rule_id) for path in c.facts]
+    return []
 
 
 def _winner(votes: dict[str, list[Justification]], scale: tuple[str, ...], fallback: str,

@@ -15,10 +15,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from hipkb.knowledge.kinds import Subject
 from hipkb.knowledge.scales import BANDS, RED_FLAGS
 
 # Kinds of subject, in the order rule layers may use them.
-CASE, DERIVED, RED_FLAG, HYPOTHESIS = "case", "derived", "red_flag", "hypothesis"
+CASE, DERIVED, RED_FLAG, HYPOTHESIS = Subject.CASE, Subject.DERIVED, Subject.RED_FLAG, Subject.HYPOTHESIS
 
 BAND_ORDER = {band: rank for rank, band in enumerate(reversed(BANDS))}
 

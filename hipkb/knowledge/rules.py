@@ -22,40 +22,25 @@ from typing import Any
 from hipkb.errors import RuleError, allowed_list, describe, did_you_mean
 from hipkb.knowledge import conditions as cond
 from hipkb.knowledge.conditions import Condition, ConditionSyntaxError
+from hipkb.knowledge.index import RuleIndex
+from hipkb.knowledge.kinds import KINDS, Kind, KindSpec, Subject, Target
 from hipkb.knowledge.scales import RED_FLAGS, RUNNING_ADVICE, TRIAGE_LEVELS
 from hipkb.knowledge.vocabulary import Field, Vocabulary
 from hipkb.knowledge.vocabulary import word as as_word
 from hipkb.load.safeload import load_file
 
+# Where the targets of each kind are declared (manifest sections) or listed (scales).
+DECLARED = {Target.HYPOTHESIS: "hypotheses", Target.RED_FLAG: "red_flags", Target.REFERRAL: "referrals"}
+SCALES = {Target.TRIAGE_LEVEL: TRIAGE_LEVELS, Target.RUNNING_ADVICE: RUNNING_ADVICE}
+
 RULE_ID = re.compile(r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)*$")
 MANIFEST = "kb.yaml"
-
-# Conclusion kinds, the layer they belong to, and the subjects their
-# conditions may use: a layer only reads what earlier layers concluded.
-LAYERS: dict[str, int] = {
-    "derive": 1,
-    "red_flag": 2,
-    "supports": 3,
-    "against": 3,
-    "triage": 5,
-    "running": 5,
-    "avoid_asking": 5,
-    "ask": 5,
-    "refer": 5,
-}
-READS: dict[int, frozenset[str]] = {
-    1: frozenset({cond.CASE, cond.DERIVED}),
-    2: frozenset({cond.CASE, cond.DERIVED}),
-    3: frozenset({cond.CASE, cond.DERIVED, cond.RED_FLAG}),
-    5: frozenset({cond.CASE, cond.DERIVED, cond.RED_FLAG, cond.HYPOTHESIS}),
-}
-
 
 @dataclass(frozen=True)
 class Conclusion:
     """What a rule asserts when it fires (the RHS of a CLIPS rule)."""
 
-    kind: str
+    kind: Kind
     target: str
     value: str = ""
     weight: float = 0.0
@@ -64,22 +49,31 @@ class Conclusion:
     default: bool = False
 
     @property
+    def spec(self) -> KindSpec:
+        return KINDS[self.kind]
+
+    @property
     def layer(self) -> int:
-        return LAYERS[self.kind]
+        return KINDS[self.kind].layer
+
+    @property
+    def key(self) -> str:
+        """What the conclusion is recorded under: ``name=value`` for a derived fact, else its target."""
+        return f"{self.target}={self.value}" if KINDS[self.kind].target is Target.DERIVED_FACT else self.target
 
     @property
     def cf(self) -> float:
         """Signed certainty factor of evidence: negative counts against."""
-        return -self.weight if self.kind == "against" else self.weight
+        return KINDS[self.kind].sign * self.weight
 
     def asserted(self) -> str:
         """The conclusion as a fact string, as results write it."""
-        if self.kind == "derive":
+        target = KINDS[self.kind].target
+        if target is Target.DERIVED_FACT:
             return f"{self.target}={self.value}"
-        if self.kind in ("supports", "against"):
-            sign = "+" if self.kind == "supports" else "-"
-            return f"{self.target} {sign}{self.weight:g}"
-        if self.kind in ("avoid_asking", "ask"):
+        if target is Target.HYPOTHESIS:
+            return f"{self.target} {'+' if self.cf > 0 else '-'}{self.weight:g}"
+        if target is Target.FIELDS:
             return f"{self.kind}=" + ",".join(self.facts)
         return f"{self.kind}={self.target}"
 
@@ -267,24 +261,19 @@ def _safety(manifest: dict, src: str, hypotheses: Mapping[str, Hypothesis], voca
 
 
 def _check_produced(rules: Iterable[RuleDef]) -> None:
-    """Refuse a condition on a derived fact or red flag that no rule concludes."""
-    rules = list(rules)
-    derived = {(r.conclusion.target, r.conclusion.value) for r in rules if r.conclusion.kind == "derive"}
-    flags = {r.conclusion.target for r in rules if r.conclusion.kind == "red_flag"}
-    evidence = {r.conclusion.target for r in rules if r.conclusion.kind == "supports"}
-    for rule in rules:
+    """Refuse a condition on a derived fact, red flag or hypothesis that no rule concludes."""
+    ruleset = tuple(rules)
+    idx = RuleIndex(ruleset)
+    for rule in ruleset:
         for c in rule.conditions:
-            missing = []
-            if c.kind == cond.DERIVED:
-                missing = [f"{c.subject}={v}" for v in c.values if (c.subject, v) not in derived]
+            missing: list[str] = []
+            if c.kind is Subject.DERIVED:
+                missing = [f"{c.subject}={v}" for v in c.values if not idx.concluding(Kind.DERIVE, f"{c.subject}={v}")]
                 if c.op == "in" and len(missing) < len(c.values):
                     missing = []
-            elif c.kind == cond.RED_FLAG:
-                if c.values and not any(v in flags for v in c.values):
-                    missing = list(c.values)
-                elif not c.values and not flags:
-                    missing = ["any red flag"]
-            elif c.kind == cond.HYPOTHESIS and c.subject not in evidence:
+            elif c.kind is Subject.RED_FLAG and not idx.producers(c):
+                missing = list(c.values) or ["any red flag"]
+            elif c.kind is Subject.HYPOTHESIS and not idx.support(c.subject):
                 missing = [f"evidence for {c.subject}"]
             if missing:
                 raise RuleError(
@@ -367,84 +356,75 @@ class _RuleParser:
     def parse_conclusion(self, then: Any) -> Conclusion:
         if not isinstance(then, dict):
             raise ConditionSyntaxError("then: expected a mapping")
-        kinds = [k for k in LAYERS if k in then]
+        kinds = [k for k in Kind if k.value in then]
         if len(kinds) != 1:
-            raise ConditionSyntaxError(f"then: needs exactly one of {', '.join(LAYERS)}")
+            raise ConditionSyntaxError(f"then: needs exactly one of {', '.join(k.value for k in Kind)}")
         kind = kinds[0]
-        extra = set(then) - {kind, "weight", "summary", "reason", "default"}
+        spec = KINDS[kind]
+        extra = set(then) - {kind.value, "weight", "summary", "reason", "default"}
         if extra:
             raise ConditionSyntaxError(f"then: unknown key {sorted(extra)[0]!r}")
-        target = then[kind]
-        if kind not in ("derive", "avoid_asking", "ask") and not isinstance(target, str):
+        target = then[kind.value]
+        if spec.target not in (Target.DERIVED_FACT, Target.FIELDS) and not isinstance(target, str):
             # A list or mapping here is a slip of the writer; it must be refused
             # by name, not fail as an unhashable dictionary key.
             raise ConditionSyntaxError(f"then.{kind}: found {describe(target)}; expected one id")
         text = str(then.get("summary") or then.get("reason") or "")
+        if spec.text_required and not text:
+            raise ConditionSyntaxError(f"then.{spec.text}: {spec.label} need a {spec.text} for the result")
         default = then.get("default", False)
-        if default not in (True, False) or (default and kind not in ("triage", "running")):
+        if default not in (True, False) or (default and not spec.defaultable):
             raise ConditionSyntaxError("then.default: true marks a triage or running rule that applies "
                                        "only when no other rule concludes one")
-        if kind == "derive":
-            if not isinstance(target, dict) or len(target) != 1:
-                raise ConditionSyntaxError("then.derive: expected one 'name: value'")
-            (name, value), = target.items()
-            fact = self.derived.get(name)
-            if fact is None:
-                raise ConditionSyntaxError(f"then.derive: unknown derived fact {name!r}; declare it in kb.yaml"
-                                           + did_you_mean(name, self.derived))
-            value = as_word(value)
-            if value not in fact.values:
-                raise ConditionSyntaxError(f"then.derive.{name}: value {value!r} not in {allowed_list(fact.values)}")
-            return Conclusion(kind, name, value, text=text)
-        if kind in ("supports", "against"):
-            if target not in self.hypotheses:
-                raise ConditionSyntaxError(f"then.{kind}: unknown hypothesis {target!r}; allowed: "
-                                           + allowed_list(self.hypotheses) + did_you_mean(target, self.hypotheses))
+        weight = 0.0
+        if spec.weighted:
             weight = then.get("weight")
             if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 < weight <= 1:
-                raise ConditionSyntaxError(f"then.weight: found {weight!r}; a weight is a number in (0, 1]")
-            return Conclusion(kind, target, weight=float(weight), text=text)
-        if kind == "red_flag":
-            if target not in self.red_flags:
-                raise ConditionSyntaxError(f"then.red_flag: unknown red flag {target!r}; allowed: "
-                                           + allowed_list(self.red_flags) + did_you_mean(target, self.red_flags))
-            return Conclusion(kind, target, text=text)
-        if kind == "refer":
-            if target not in self.referrals:
-                raise ConditionSyntaxError(f"then.refer: unknown referral {target!r}; declare it under referrals "
-                                           "in kb.yaml" + did_you_mean(target, self.referrals))
-            if not text:
-                raise ConditionSyntaxError("then.reason: a refer rule says why the referral is needed")
-            return Conclusion(kind, target, text=text)
-        if kind == "triage":
-            if target not in TRIAGE_LEVELS:
-                raise ConditionSyntaxError(f"then.triage: found {target!r}; allowed: {allowed_list(TRIAGE_LEVELS)}")
-            if not text:
-                raise ConditionSyntaxError("then.summary: a triage rule needs a summary for the result")
+                raise ConditionSyntaxError(f"then.weight: found {weight!r}; a {kind} rule needs a weight in (0, 1]")
+            weight = float(weight)
+        if spec.target is Target.DERIVED_FACT:
+            return self._derived_fact(kind, target, text)
+        if spec.target is Target.FIELDS:
+            return self._fields(kind, target, text, weight)
+        scale = SCALES.get(spec.target)
+        if scale is not None:
+            if target not in scale:
+                raise ConditionSyntaxError(f"then.{kind}: found {target!r}; allowed: {allowed_list(scale)}")
             return Conclusion(kind, target, text=text, default=default)
-        if kind == "running":
-            if target not in RUNNING_ADVICE:
-                raise ConditionSyntaxError(f"then.running: found {target!r}; allowed: {allowed_list(RUNNING_ADVICE)}")
-            return Conclusion(kind, target, text=text, default=default)
-        # ask / avoid_asking: findings worth asking for next, or unsafe to test.
+        declared: Mapping[str, Any] = getattr(self, DECLARED[spec.target])
+        if target not in declared:
+            raise ConditionSyntaxError(
+                f"then.{kind}: unknown {spec.target.value} {target!r}; declare it under "
+                f"{DECLARED[spec.target]} in kb.yaml; allowed: {allowed_list(declared)}"
+                + did_you_mean(target, declared))
+        return Conclusion(kind, target, weight=weight, text=text)
+
+    def _derived_fact(self, kind: Kind, target: Any, text: str) -> Conclusion:
+        if not isinstance(target, dict) or len(target) != 1:
+            raise ConditionSyntaxError(f"then.{kind}: expected one 'name: value'")
+        (name, value), = target.items()
+        fact = self.derived.get(name)
+        if fact is None:
+            raise ConditionSyntaxError(f"then.{kind}: unknown derived fact {name!r}; declare it in kb.yaml"
+                                       + did_you_mean(name, self.derived))
+        value = as_word(value)
+        if value not in fact.values:
+            raise ConditionSyntaxError(f"then.{kind}.{name}: value {value!r} not in {allowed_list(fact.values)}")
+        return Conclusion(kind, name, value, text=text)
+
+    def _fields(self, kind: Kind, target: Any, text: str, weight: float) -> Conclusion:
+        # Findings worth asking for next, or unsafe to test.
         paths = target if isinstance(target, list) else [target]
         for path in paths:
             if not isinstance(path, str) or path not in self.vocabulary.fields:
                 raise ConditionSyntaxError(f"then.{kind}: unknown fact {path!r}"
                                            + did_you_mean(path, self.vocabulary.fields))
-        weight = 0.0
-        if kind == "ask":
-            weight = then.get("weight")
-            if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 < weight <= 1:
-                raise ConditionSyntaxError(f"then.weight: found {weight!r}; an ask rule needs a weight in (0, 1]")
-            if not text:
-                raise ConditionSyntaxError("then.reason: an ask rule says why the questions matter")
-        return Conclusion(kind, "questions", weight=float(weight), facts=tuple(paths), text=text)
+        return Conclusion(kind, "questions", weight=weight, facts=tuple(paths), text=text)
 
     def parse_when(self, when: Any, conclusion: Conclusion) -> tuple[Condition, ...]:
         if not isinstance(when, dict):
             raise ConditionSyntaxError("when: expected a mapping of fact: test")
-        reads = READS[conclusion.layer]
+        reads = conclusion.spec.reads
         result = []
         for key, raw in when.items():
             try:

@@ -1,0 +1,123 @@
+"""The one index of a knowledge base: which rules conclude what, and which read it.
+
+A condition on a derived fact, a red flag or a hypothesis can only hold if some
+rule concludes it: these are the condition's *producers*. The partial-match
+analysis, the explanations (WHY NOT), the verifier, the property checks and
+``hipkb rules show`` all ask the same question; they ask it here, answered once
+per knowledge base (CLIPS keeps the same links between patterns and the rules
+that assert into them).
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections import defaultdict
+from typing import TYPE_CHECKING
+
+from hipkb.knowledge.conditions import Condition
+from hipkb.knowledge.kinds import Kind, Subject
+from hipkb.knowledge.scales import BANDS
+
+if TYPE_CHECKING:
+    from hipkb.knowledge.rules import KnowledgeBase, RuleDef
+
+
+class RuleIndex:
+    """Producers and readers of every concluded subject of one knowledge base."""
+
+    def __init__(self, rules: tuple[RuleDef, ...], red_flags: tuple[str, ...] = ()) -> None:
+        self.rules = rules
+        self._position = {id(rule): n for n, rule in enumerate(rules)}
+        self.by_kind: dict[Kind, list[RuleDef]] = defaultdict(list)
+        # (subject kind, subject) -> rules concluding it; derived facts by (name, value).
+        self._concluding: dict[tuple[Subject, str], list[RuleDef]] = defaultdict(list)
+        self._evidence: dict[tuple[str, int], list[RuleDef]] = defaultdict(list)
+        self._readers: dict[tuple[Subject, str], list[RuleDef]] = defaultdict(list)
+        self.red_flags = red_flags or tuple(sorted({r.conclusion.target for r in rules
+                                                    if r.conclusion.kind is Kind.RED_FLAG}))
+        for rule in rules:
+            c = rule.conclusion
+            self.by_kind[c.kind].append(rule)
+            produced = c.spec.produces
+            if produced is Subject.DERIVED:
+                self._concluding[(produced, f"{c.target}={c.value}")].append(rule)
+            elif produced is Subject.RED_FLAG:
+                self._concluding[(produced, c.target)].append(rule)
+            elif produced is Subject.HYPOTHESIS:
+                self._evidence[(c.target, c.spec.sign)].append(rule)
+            for cond in rule.conditions:
+                self._readers[(cond.kind, cond.subject)].append(rule)
+        # Keyed by the id of each condition of the knowledge base, which the
+        # entry keeps alive: hashing a frozen dataclass hashes all its fields
+        # on every lookup, and the partial-match analysis looks up often.
+        self._makers: dict[tuple[int, bool], tuple[Condition, tuple[RuleDef, ...]]] = {}
+        for rule in rules:
+            for cond in rule.conditions:
+                if cond.kind is not Subject.CASE:
+                    for necessary in (False, True):
+                        self._makers[(id(cond), necessary)] = (cond, tuple(self._find(cond, necessary)))
+
+    def concluding(self, kind: Kind, target: str) -> list[RuleDef]:
+        """The rules of *kind* that conclude *target* (``name=value`` for derived facts)."""
+        spec_kind = {Kind.DERIVE: Subject.DERIVED, Kind.RED_FLAG: Subject.RED_FLAG}.get(kind)
+        if spec_kind is not None:
+            return list(self._concluding.get((spec_kind, target), ()))
+        if kind in (Kind.SUPPORTS, Kind.AGAINST):
+            return list(self._evidence.get((target, 1 if kind is Kind.SUPPORTS else -1), ()))
+        return [r for r in self.by_kind.get(kind, ()) if r.conclusion.target == target]
+
+    def support(self, hypothesis: str) -> list[RuleDef]:
+        """The rules that give evidence for *hypothesis*."""
+        return list(self._evidence.get((hypothesis, 1), ()))
+
+    def producers(self, c: Condition, *, necessary: bool = False) -> tuple[RuleDef, ...]:
+        """The rules whose conclusion can make condition *c* hold.
+
+        For a hypothesis band, any evidence can put it in a band; with
+        *necessary*, only supporting rules are listed when the band needs a
+        positive certainty (above ``unlikely``), since evidence against alone
+        never gets it there.
+        """
+        found = self._makers.get((id(c), necessary))
+        if found is not None and found[0] is c:
+            return found[1]
+        return tuple(self._find(c, necessary))
+
+    def _find(self, c: Condition, necessary: bool) -> list[RuleDef]:
+        if c.kind is Subject.DERIVED:
+            return [r for r in self.by_kind.get(Kind.DERIVE, ())
+                    if r.conclusion.target == c.subject and c.test(r.conclusion.value)]
+        if c.kind is Subject.RED_FLAG:
+            wanted = c.values or self.red_flags
+            return [r for flag in wanted for r in self._concluding.get((Subject.RED_FLAG, flag), ())]
+        if c.kind is Subject.HYPOTHESIS:
+            support = self._evidence.get((c.subject, 1), [])
+            against = self._evidence.get((c.subject, -1), [])
+            needs_support = all(b != "unlikely" for b in BANDS if c.test(b))
+            if necessary and needs_support:
+                return list(support)
+            return sorted([*support, *against], key=lambda r: self._position[id(r)])
+        return []
+
+    def readers(self, rule: RuleDef) -> list[RuleDef]:
+        """The rules with a condition that what *rule* concludes can satisfy."""
+        produced = rule.conclusion.spec.produces
+        if produced is None:
+            return []
+        subject = "red_flag" if produced is Subject.RED_FLAG else rule.conclusion.target
+        return [r for r in self._readers.get((produced, subject), ())
+                if any(rule in self.producers(c) for c in r.conditions if c.kind is produced)]
+
+
+_INDEXES: weakref.WeakKeyDictionary[KnowledgeBase, RuleIndex] = weakref.WeakKeyDictionary()
+
+
+def index(kb: KnowledgeBase) -> RuleIndex:
+    """The index of *kb*, built once."""
+    found = _INDEXES.get(kb)
+    if found is None:
+        found = _INDEXES[kb] = RuleIndex(kb.rules, tuple(kb.red_flags))
+    return found
+
+
+__all__ = ["RuleIndex", "index"]

@@ -1,0 +1,130 @@
+"""The kinds of conclusion a rule can draw, as one table.
+
+A rule's ``then`` block names exactly one kind (``derive``, ``red_flag``,
+``supports`` ...). Everything hipkb does differently per kind is read from the
+kind's :class:`KindSpec` here: the layer it runs in (its salience band, as
+CLIPS modules would separate them), which subjects its conditions may read,
+what its target names, where the engine records it, what later rules can read
+of it, and how the rule graph and the CLI name it. Adding a kind is one entry
+in :data:`KINDS` (and, where it needs new behaviour, one handler in the
+engine's table of recorders).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Kind(str, Enum):
+    """What a rule concludes. The values are the keys written in rule files."""
+
+    DERIVE = "derive"
+    RED_FLAG = "red_flag"
+    SUPPORTS = "supports"
+    AGAINST = "against"
+    TRIAGE = "triage"
+    RUNNING = "running"
+    ASK = "ask"
+    AVOID_ASKING = "avoid_asking"
+    REFER = "refer"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Subject(str, Enum):
+    """What a condition can read: a case field, or something a rule concluded."""
+
+    CASE = "case"
+    DERIVED = "derived"
+    RED_FLAG = "red_flag"
+    HYPOTHESIS = "hypothesis"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Target(str, Enum):
+    """What the value of ``then.<kind>`` names."""
+
+    DERIVED_FACT = "derived fact"     # {name: value}, declared under `derived` in kb.yaml
+    RED_FLAG = "red flag"             # an id declared under `red_flags`
+    HYPOTHESIS = "hypothesis"         # an id declared under `hypotheses`
+    TRIAGE_LEVEL = "triage level"     # a level of the triage scale
+    RUNNING_ADVICE = "running advice"  # a value of the running scale
+    FIELDS = "fields"                 # vocabulary paths (group.field), one or a list
+    REFERRAL = "referral"             # an id declared under `referrals`
+
+
+_EARLY = frozenset({Subject.CASE, Subject.DERIVED})
+_EVIDENCE = _EARLY | {Subject.RED_FLAG}
+_DECISION = _EVIDENCE | {Subject.HYPOTHESIS}
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    """Everything that differs between kinds of conclusion."""
+
+    kind: Kind
+    layer: int
+    reads: frozenset[Subject]
+    target: Target
+    #: The Inference table the engine records it in (``None``: evidence,
+    #: pooled by the shell's COMBINE step instead).
+    record: str | None
+    #: What later rules can read of it (``None``: nothing reads it).
+    produces: Subject | None
+    #: What the rule graph and ``hipkb rules list`` call rules of this kind.
+    label: str
+    #: Concluding it twice adds nothing new (two rules with the same
+    #: conclusion and conditions are redundant).
+    idempotent: bool = True
+    #: Carries a weight in (0, 1].
+    weighted: bool = False
+    #: The text key the result shows (``summary`` or ``reason``), and whether it is required.
+    text: str = ""
+    text_required: bool = False
+    #: ``default: true`` is allowed (applies only when no other rule concludes one).
+    defaultable: bool = False
+    #: -1 for evidence against, +1 otherwise.
+    sign: int = 1
+
+
+KINDS: dict[Kind, KindSpec] = {
+    spec.kind: spec for spec in (
+        KindSpec(Kind.DERIVE, 1, _EARLY, Target.DERIVED_FACT, "derived", Subject.DERIVED,
+                 "derived facts (patterns)"),
+        KindSpec(Kind.RED_FLAG, 2, _EARLY, Target.RED_FLAG, "red_flags", Subject.RED_FLAG, "red flags"),
+        KindSpec(Kind.SUPPORTS, 3, _EVIDENCE, Target.HYPOTHESIS, None, Subject.HYPOTHESIS,
+                 "evidence for a hypothesis", idempotent=False, weighted=True, text="reason"),
+        KindSpec(Kind.AGAINST, 3, _EVIDENCE, Target.HYPOTHESIS, None, Subject.HYPOTHESIS,
+                 "evidence against a hypothesis", idempotent=False, weighted=True, text="reason", sign=-1),
+        KindSpec(Kind.TRIAGE, 5, _DECISION, Target.TRIAGE_LEVEL, "triage_votes", None, "triage",
+                 text="summary", text_required=True, defaultable=True),
+        KindSpec(Kind.RUNNING, 5, _DECISION, Target.RUNNING_ADVICE, "running_votes", None, "running advice",
+                 text="reason", defaultable=True),
+        KindSpec(Kind.ASK, 5, _DECISION, Target.FIELDS, "asks", None, "questions to ask",
+                 idempotent=False, weighted=True, text="reason", text_required=True),
+        KindSpec(Kind.AVOID_ASKING, 5, _DECISION, Target.FIELDS, "avoid", None, "questions to avoid",
+                 text="reason"),
+        KindSpec(Kind.REFER, 5, _DECISION, Target.REFERRAL, "referrals", None, "referrals",
+                 text="reason", text_required=True),
+    )
+}
+
+#: The layers rules run in, in order, and the shell's own steps between them.
+RULE_LAYERS: tuple[int, ...] = tuple(sorted({spec.layer for spec in KINDS.values()}))
+
+
+def spec(kind: Kind | str) -> KindSpec:
+    """The spec of *kind* (a :class:`Kind` or its rule-file key)."""
+    return KINDS[Kind(kind)]
+
+
+def reads_by_layer() -> dict[int, frozenset[Subject]]:
+    """For each layer, the subjects its rules may read."""
+    return {spec.layer: spec.reads for spec in KINDS.values()}
+
+
+__all__ = ["KINDS", "RULE_LAYERS", "Kind", "KindSpec", "Subject", "Target", "reads_by_layer", "spec"]
