@@ -9,8 +9,9 @@ from typing import Any
 import click
 
 from hipkb.cli.common import kb_options, load_kb_from
+from hipkb.knowledge.kinds import Kind
 
-KINDS = ("derive", "red_flag", "supports", "against", "triage", "running", "ask", "avoid_asking", "refer")
+KINDS = tuple(kind.value for kind in Kind)
 
 
 def _rule_data(rule) -> dict[str, Any]:
@@ -58,27 +59,17 @@ def list_rules(rules_dir: Path | None, facts_dir: Path | None, kind: str | None,
 def show(rule_id: str, rules_dir: Path | None, facts_dir: Path | None, fmt: str) -> None:
     """Show one rule: its conditions, conclusion and source, what produces its inputs, what reads its conclusion."""
     from hipkb.errors import HipkbError, did_you_mean
-    from hipkb.knowledge import conditions as cond
+    from hipkb.knowledge.index import index
+    from hipkb.knowledge.kinds import Subject
 
     kb = load_kb_from(rules_dir, facts_dir)
     rule = kb.rule(rule_id) or kb.rule(rule_id.upper())
     if rule is None:
         raise HipkbError(rule_id, "", "no such rule" + did_you_mean(rule_id.upper(), kb.by_id))
-    inputs = []
-    for c in rule.conditions:
-        if c.kind == cond.DERIVED:
-            makers = [r.id for r in kb.rules if r.conclusion.kind == "derive" and r.conclusion.target == c.subject
-                      and c.test(r.conclusion.value)]
-        elif c.kind == cond.RED_FLAG:
-            makers = [r.id for r in kb.rules if r.conclusion.kind == "red_flag"
-                      and (not c.values or r.conclusion.target in c.values)]
-        elif c.kind == cond.HYPOTHESIS:
-            makers = [r.id for r in kb.rules if r.conclusion.kind in ("supports", "against")
-                      and r.conclusion.target == c.subject]
-        else:
-            continue
-        inputs.append({"condition": c.describe(), "from": makers})
-    readers = [r.id for r in kb.rules if any(_reads(c, rule) for c in r.conditions)]
+    idx = index(kb)
+    inputs = [{"condition": c.describe(), "from": [r.id for r in idx.producers(c)]}
+              for c in rule.conditions if c.kind is not Subject.CASE]
+    readers = [r.id for r in idx.readers(rule)]
     data = {**_rule_data(rule), "inputs": inputs, "read_by": readers}
     if fmt == "json":
         click.echo(json.dumps(data, ensure_ascii=False))
@@ -98,19 +89,6 @@ def show(rule_id: str, rules_dir: Path | None, facts_dir: Path | None, fmt: str)
         click.echo(f"  '{item['condition']}' comes from: {', '.join(item['from']) or 'nothing'}")
     if readers:
         click.echo(f"  read by: {', '.join(readers)}")
-
-
-def _reads(c, rule) -> bool:
-    """Whether condition *c* of another rule can be satisfied by what *rule* concludes."""
-    from hipkb.knowledge import conditions as cond
-    conclusion = rule.conclusion
-    if c.kind == cond.DERIVED:
-        return conclusion.kind == "derive" and conclusion.target == c.subject and c.test(conclusion.value)
-    if c.kind == cond.RED_FLAG:
-        return conclusion.kind == "red_flag" and (not c.values or conclusion.target in c.values)
-    if c.kind == cond.HYPOTHESIS:
-        return conclusion.kind in ("supports", "against") and conclusion.target == c.subject
-    return False
 
 
 @command.command("graph")

@@ -89,7 +89,8 @@ class RuleIndex:
                     if r.conclusion.target == c.subject and c.test(r.conclusion.value)]
         if c.kind is Subject.RED_FLAG:
             wanted = c.values or self.red_flags
-            return [r for flag in wanted for r in self._concluding.get((Subject.RED_FLAG, flag), ())]
+            return sorted({id(r): r for flag in wanted for r in self._concluding.get((Subject.RED_FLAG, flag), ())
+                           }.values(), key=lambda r: self._position[id(r)])
         if c.kind is Subject.HYPOTHESIS:
             support = self._evidence.get((c.subject, 1), [])
             against = self._evidence.get((c.subject, -1), [])

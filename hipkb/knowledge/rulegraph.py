@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 from hipkb.knowledge import conditions as cond
+from hipkb.knowledge.kinds import Target
 from hipkb.knowledge.rules import KnowledgeBase, RuleDef
 
 # Columns, left to right, and how each kind of node is labelled.
@@ -57,19 +58,25 @@ def _condition_node(c: cond.Condition) -> Node:
     return Node(_node_id("h", c.subject), c.subject, "hypothesis")
 
 
+# Where each kind of target is drawn: its node id prefix and tier.
+_TARGET_NODES = {
+    Target.DERIVED_FACT: ("d", "derived"),
+    Target.RED_FLAG: ("r", "red_flag"),
+    Target.HYPOTHESIS: ("h", "hypothesis"),
+    Target.TRIAGE_LEVEL: ("t", "decision"),
+    Target.RUNNING_ADVICE: ("run", "decision"),
+    Target.REFERRAL: ("ref", "decision"),
+}
+
+
 def _conclusion_node(rule: RuleDef) -> Node:
     c = rule.conclusion
-    if c.kind == "derive":
-        return Node(_node_id("d", c.target), c.target, "derived")
-    if c.kind == "red_flag":
-        return Node(_node_id("r", c.target), c.target, "red_flag")
-    if c.kind in ("supports", "against"):
-        return Node(_node_id("h", c.target), c.target, "hypothesis")
-    if c.kind == "triage":
-        return Node(_node_id("t", c.target), f"triage: {c.target}", "decision")
-    if c.kind == "running":
-        return Node(_node_id("run", c.target), f"running: {c.target}", "decision")
-    return Node(_node_id("q", "avoid"), "questions to avoid", "decision")
+    spec = c.spec
+    if spec.target is Target.FIELDS:
+        return Node(_node_id("q", c.kind.value), spec.label, "decision")
+    prefix, tier = _TARGET_NODES[spec.target]
+    label = c.target if tier != "decision" else f"{spec.label}: {c.target}"
+    return Node(_node_id(prefix, c.target), label, tier)
 
 
 def build(kb: KnowledgeBase) -> tuple[list[Node], list[Edge]]:
@@ -87,8 +94,10 @@ def build(kb: KnowledgeBase) -> tuple[list[Node], list[Edge]]:
         target = _conclusion_node(rule)
         nodes.setdefault(target.id, target)
         c = rule.conclusion
-        label = c.value if c.kind == "derive" else f"{c.cf:+g}" if c.kind in ("supports", "against") else ""
-        edges.append(Edge(rnode.id, target.id, label, dashed=c.kind == "against"))
+        label = c.value if c.spec.target is Target.DERIVED_FACT else f"{c.cf:+g}" if c.spec.weighted else ""
+        if c.spec.target is Target.FIELDS:
+            label = ""
+        edges.append(Edge(rnode.id, target.id, label, dashed=c.cf < 0))
     # Red flags feed rules that read "any red flag".
     if any(n.id == _node_id("r", "any") for n in nodes.values()):
         for flag in sorted(kb.red_flags):

@@ -9,7 +9,6 @@ is itself only waiting on unknown findings, those findings are what it waits on.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -17,6 +16,7 @@ from typing import Any, Generic, TypeVar
 from hipkb.engine.record import Inference
 from hipkb.knowledge import conditions as cond
 from hipkb.knowledge.conditions import Condition
+from hipkb.knowledge.index import index
 from hipkb.knowledge.rules import KnowledgeBase, RuleDef
 
 MET, UNMET, UNKNOWN = "met", "unmet", "unknown"
@@ -87,49 +87,6 @@ def _status(condition: Condition, state: str, waits_on: frozenset[str] = _EMPTY,
     return _new(ConditionStatus, {"condition": condition, "state": state, "waits_on": waits_on, "found": found})
 
 
-class _Index:
-    """What the analysis looks up in a knowledge base, worked out once per knowledge base.
-
-    None of it depends on the case: which rules conclude each derived fact
-    and red flag, which rules give evidence for each hypothesis, and for each
-    condition on a derived fact or a red flag, the rules that could make it hold.
-    """
-
-    def __init__(self, kb: KnowledgeBase) -> None:
-        self.producers: dict[tuple[str, str], list[RuleDef]] = {}
-        self.evidence: dict[str, list[RuleDef]] = {}
-        for rule in kb.rules:
-            c = rule.conclusion
-            if c.kind == "derive":
-                self.producers.setdefault((c.target, c.value), []).append(rule)
-            elif c.kind == "red_flag":
-                self.producers.setdefault(("red_flag", c.target), []).append(rule)
-            elif c.kind == "supports":
-                self.evidence.setdefault(c.target, []).append(rule)
-        # Keyed by the id of each condition of the knowledge base (which keeps
-        # them alive): hashing a frozen dataclass hashes all its fields, on
-        # every lookup.
-        self.makers: dict[int, list[RuleDef]] = {}
-        for rule in kb.rules:
-            for c in rule.conditions:
-                if c.kind == cond.RED_FLAG:
-                    wanted = c.values or tuple(kb.red_flags)
-                    self.makers[id(c)] = [r for flag in wanted for r in self.producers.get(("red_flag", flag), [])]
-                elif c.kind == cond.DERIVED and c.subject in kb.derived:
-                    values = c.values if c.op == "in" else [v for v in kb.derived[c.subject].values if c.test(v)]
-                    self.makers[id(c)] = [r for v in values for r in self.producers.get((c.subject, v), [])]
-
-
-_INDEXES: weakref.WeakKeyDictionary[KnowledgeBase, _Index] = weakref.WeakKeyDictionary()
-
-
-def _index(kb: KnowledgeBase) -> _Index:
-    found = _INDEXES.get(kb)
-    if found is None:
-        found = _INDEXES[kb] = _Index(kb)
-    return found
-
-
 class Analyzer:
     """Partial matches of every rule of a knowledge base against one inference."""
 
@@ -137,8 +94,7 @@ class Analyzer:
         self.kb = kb
         self.inference = inference
         self.fired = {f.rule for f in inference.firings}
-        self._index = _index(kb)
-        self.producers = self._index.producers
+        self._index = index(kb)
         # Derived values concluded for each derived fact, in the order concluded.
         self._derived: dict[str, list[str]] = {}
         for key in inference.derived:
@@ -185,7 +141,7 @@ class Analyzer:
             if score is not None and c.test(score.band):
                 return _status(c, MET, found=f"{c.key}={score.band}")
             # Not there yet: what would raise it is what its evidence rules wait on.
-            evidence = self._index.evidence.get(c.subject, [])
+            evidence = self._index.support(c.subject)
             waits = self._waits_of(evidence, depth) if depth < MAX_DEPTH else frozenset()
             found = f"{c.key}={score.band if score else 'none'}"
             return _status(c, UNKNOWN if waits and depth < MAX_DEPTH else UNMET, waits, found)
@@ -193,13 +149,13 @@ class Analyzer:
             flags = set(inference.red_flags)
             if (flags & set(c.values)) if c.values else flags:
                 return _status(c, MET, found="red_flag=" + ",".join(sorted(flags)))
-            waits = self._waits_of(self._makers(c), depth)
+            waits = self._waits_of(self._index.producers(c), depth)
             return _status(c, UNKNOWN if waits else UNMET, waits)
         # Derived fact: present with a matching value, or waiting on its producers.
         present = self._derived.get(c.subject, ())
         if any(c.test(v) for v in present):
             return _status(c, MET, found=f"{c.key}={present[0]}")
-        waits = self._waits_of(self._makers(c), depth) if depth < MAX_DEPTH else frozenset()
+        waits = self._waits_of(self._index.producers(c), depth) if depth < MAX_DEPTH else frozenset()
         return _status(c, UNKNOWN if waits else UNMET, waits)
 
     def _case_condition(self, c: Condition) -> ConditionStatus:
@@ -208,17 +164,6 @@ class Analyzer:
             return _status(c, UNKNOWN, frozenset({c.subject}))
         shown = ",".join(value) if isinstance(value, tuple) else str(value)
         return _status(c, MET if c.test(value) else UNMET, found=f"{c.key}={shown}")
-
-    def _makers(self, c: Condition) -> list[RuleDef]:
-        """The rules that could make a condition on a derived fact or red flag hold."""
-        found = self._index.makers.get(id(c))
-        if found is None:  # a condition from elsewhere than this knowledge base
-            if c.kind == cond.RED_FLAG:
-                wanted = c.values or tuple(self.kb.red_flags)
-                return [r for flag in wanted for r in self.producers.get(("red_flag", flag), [])]
-            values = c.values if c.op == "in" else [v for v in self.kb.derived[c.subject].values if c.test(v)]
-            return [r for v in values for r in self.producers.get((c.subject, v), [])]
-        return found
 
     def _waits_of(self, rules: Iterable[RuleDef], depth: int = 0) -> frozenset[str]:
         waits: set[str] = set()

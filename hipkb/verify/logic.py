@@ -27,6 +27,7 @@ from typing import Any
 
 from hipkb.knowledge import conditions as cond
 from hipkb.knowledge.conditions import BAND_ORDER, Condition
+from hipkb.knowledge.index import index
 from hipkb.knowledge.rules import KnowledgeBase, RuleDef
 from hipkb.knowledge.scales import BANDS
 from hipkb.knowledge.vocabulary import Field, Vocabulary
@@ -236,22 +237,9 @@ class Expander:
         self._stack: list[str] = []
         self._cycle_depth: int | None = None
 
-    def producers(self, c: Condition) -> list[RuleDef]:
+    def producers(self, c: Condition) -> tuple[RuleDef, ...]:
         """The rules whose conclusion can make *c* hold (necessary ones for hypotheses)."""
-        kb = self.kb
-        if c.kind == cond.DERIVED:
-            return [r for r in kb.rules if r.conclusion.kind == "derive"
-                    and r.conclusion.target == c.subject and c.test(r.conclusion.value)]
-        if c.kind == cond.RED_FLAG:
-            return [r for r in kb.rules if r.conclusion.kind == "red_flag"
-                    and (not c.values or r.conclusion.target in c.values)]
-        if c.kind == cond.HYPOTHESIS:
-            # A band above "unlikely" needs a positive certainty, so some
-            # supporting rule must fire; "unlikely" needs any evidence at all.
-            needs_support = all(BAND_ORDER[b] > BAND_ORDER["unlikely"] for b in BANDS if c.test(b))
-            kinds = ("supports",) if needs_support else ("supports", "against")
-            return [r for r in kb.rules if r.conclusion.kind in kinds and r.conclusion.target == c.subject]
-        return []
+        return index(self.kb).producers(c, necessary=True)
 
     def condition(self, c: Condition) -> list[Conj] | None:
         if c.kind == cond.CASE:
