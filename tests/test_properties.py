@@ -13,6 +13,7 @@ from hypothesis import Phase, settings
 from hipkb import api
 from hipkb.engine.record import Justification
 from hipkb.testing import properties as props
+from hipkb.verify import invariants
 
 BROKEN = Path(__file__).resolve().parent / "broken_kbs"
 
@@ -95,7 +96,7 @@ def test_make_tests_gives_named_pytest_functions():
 def test_shuffled_keeps_the_case():
     case = {"pain": {"regions": ["groin", "buttock", "lateral_hip"], "depth": "deep"}, "case_id": "x",
             "behaviour": {"hopping": "painful"}}
-    mixed = props.shuffled(case, random.Random(3))
+    mixed = invariants.shuffled(case, random.Random(3))
     assert mixed == case
     assert sorted(mixed["pain"]["regions"]) == sorted(case["pain"]["regions"])
 
@@ -104,24 +105,24 @@ def test_order_of_fact_groups_does_not_matter(shipped):
     data = yaml.safe_load((Path(shipped.kb.facts_dir) / "cases").glob("*.yaml").__next__().read_text())
     case = shipped.case(data)
     count = len(shipped.reasoner.case_facts(case))
-    props.assert_order_independent(shipped, data, list(reversed(range(count))))
+    invariants.assert_order_independent(shipped, data, list(reversed(range(count))))
 
 
 def test_traceability_catches_dangling_and_circular_support(shipped):
     data = {"pain": {"regions": ["groin"]}, "behaviour": {"during_run": "worsens", "after_run": "lingers"}}
     _, inference, result = shipped.infer(data)
-    assert props.trace_violations(shipped.kb, inference, result) == []
+    assert invariants.trace_violations(shipped.kb, inference, result) == []
     derived = sorted(inference.derived)
     assert derived, "the case derives nothing; choose one that does"
     rule = inference.derived[derived[0]][0].rule
     # Dangling: a justification that cites a finding the case does not give.
     inference.derived["made_up=yes"] = [Justification(rule, ("behaviour.hopping=painful",))]
-    codes = {v.code for v in props.trace_violations(shipped.kb, inference, result)}
+    codes = {v.code for v in invariants.trace_violations(shipped.kb, inference, result)}
     assert {"dangling", "ungrounded"} <= codes
     del inference.derived["made_up=yes"]
     # Circular: a derived fact whose only support is itself.
     inference.derived[derived[0]] = [Justification(rule, (derived[0],))]
-    messages = [v.message for v in props.trace_violations(shipped.kb, inference, result)]
+    messages = [v.message for v in invariants.trace_violations(shipped.kb, inference, result)]
     assert any(derived[0] in m and "circular" in m for m in messages)
 
 
@@ -131,16 +132,16 @@ def test_safety_invariants_on_a_doctored_result(shipped):
     assert emergency and result["triage"]["level"] == "emergency"
     doctored = {**result, "triage": {**result["triage"], "level": "routine"},
                 "running": {**result["running"], "advice": "continue_as_tolerated"}}
-    codes = {v.code for v in props.safety_violations(shipped.kb, doctored)}
+    codes = {v.code for v in invariants.safety_violations(shipped.kb, doctored)}
     assert {"red-flag-triage", "emergency-triage"} <= codes
-    codes = {v.code for v in props.advice_violations(shipped.kb, doctored)}
+    codes = {v.code for v in invariants.advice_violations(shipped.kb, doctored)}
     assert {"advice-run-red-flag", "advice-triage-precedence", "advice-running-precedence"} <= codes
 
 
 def test_monotonicity_adds_only_unknown_findings(shipped):
     data = {"pain": {"regions": ["groin"]}, "systemic": {"fever": "no"}}
-    assert props.add_findings(data, {"systemic.fever": "yes"}, shipped) is None
-    more = props.add_findings(data, {"pain.regions": ["buttock"], "behaviour.hopping": "painful"}, shipped)
+    assert invariants.add_findings(data, {"systemic.fever": "yes"}, shipped) is None
+    more = invariants.add_findings(data, {"pain.regions": ["buttock"], "behaviour.hopping": "painful"}, shipped)
     assert more["pain"]["regions"] == ["groin", "buttock"] and more["behaviour"] == {"hopping": "painful"}
     assert shipped.red_flag_findings and shipped.bone_findings
 
@@ -154,7 +155,7 @@ def test_minimize_keeps_only_what_the_failure_needs(shipped):
         return any(f["id"] == "possible_infection" for f in shipped.infer(d)[2]["red_flags"])
 
     assert has_fever_flag(data)
-    smallest = props.minimize(shipped, data, has_fever_flag)
+    smallest = invariants.minimize(shipped, data, has_fever_flag)
     assert smallest["systemic"] == {"fever": "yes"}
     assert set(smallest) == {"pain", "systemic"} and len(smallest["pain"]["regions"]) == 1
 

@@ -16,8 +16,10 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from hipkb.errors import HipkbError
+from hipkb.report.output import SUFFIXES
 
-SUFFIXES = {"json": ".json", "md": ".md", "html": ".html", "txt": ".txt"}
+__all__ = ["SUFFIXES", "OutputDir", "safe_name", "write_atomic"]
+
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 

@@ -84,11 +84,12 @@ _STATE: dict[str, Any] = {}
 
 def _init_worker(settings: Settings, worker: bool = False) -> None:
     """Pool initializer: load the knowledge base and build its engine, once."""
-    from hipkb import api
     from hipkb.engine.experta_shim import set_verbose
+    from hipkb.engine.reasoner import reasoner_for
+    from hipkb.knowledge.resources import load_kb
 
-    kb = api.load_kb(settings.rules_dir, settings.facts_dir)
-    _STATE["reasoner"] = api.reasoner_for(kb)
+    kb = load_kb(settings.rules_dir, settings.facts_dir)
+    _STATE["reasoner"] = reasoner_for(kb)
     _STATE["settings"] = settings
     set_verbose(settings.verbose)
     if worker:
@@ -103,7 +104,7 @@ def _init_worker(settings: Settings, worker: bool = False) -> None:
 
 
 def _run_one(index: int, source: CaseSource, *, catch: bool = True) -> Outcome:
-    from hipkb.api import render_result
+    from hipkb.report.output import render_result
     from hipkb.results.result import build_result
 
     reasoner = _STATE["reasoner"]
@@ -115,7 +116,7 @@ def _run_one(index: int, source: CaseSource, *, catch: bool = True) -> Outcome:
         inference = reasoner.infer(case)
         result = build_result(reasoner.kb, inference)
         # The summary needs the result too, so render it here rather than
-        # through api.report, which would build it a second time.
+        # through a call that reasons and renders, which would build it a second time.
         text = render_result(reasoner.kb, inference, result, settings.fmt,
                              audience=settings.audience, templates=settings.templates)
     except HipkbError as error:

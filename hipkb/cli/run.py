@@ -11,9 +11,8 @@ from pathlib import Path
 import click
 
 from hipkb.cli.common import kb_options, load_kb_from
-
-FORMATS = ("json", "md", "html", "txt")
-AUDIENCES = ("clinician", "educator")
+from hipkb.report.output import AUDIENCES
+from hipkb.report.output import OUTPUT_FORMATS as FORMATS
 
 
 @click.command("run")

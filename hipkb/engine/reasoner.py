@@ -9,6 +9,7 @@ case's facts and runs to quiescence, in the manner of CLIPS
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Iterable
 from typing import Any
 
@@ -29,10 +30,10 @@ from hipkb.engine.templates import (
     experta,
 )
 from hipkb.errors import InferenceError
+from hipkb.knowledge.case import Case
 from hipkb.knowledge.kinds import Kind, Target
 from hipkb.knowledge.rules import Conclusion, KnowledgeBase, RuleDef
 from hipkb.knowledge.scales import RUNNING_ADVICE, TRIAGE_LEVELS
-from hipkb.load.case import Case
 
 watchers = experta.watchers
 
@@ -227,3 +228,14 @@ class Reasoner:
         finally:
             engine.record = None
         return record
+
+
+_REASONERS: weakref.WeakKeyDictionary[KnowledgeBase, Reasoner] = weakref.WeakKeyDictionary()
+
+
+def reasoner_for(kb: KnowledgeBase) -> Reasoner:
+    """One compiled engine per knowledge base, built on first use and kept while the knowledge base lives."""
+    found = _REASONERS.get(kb)
+    if found is None:
+        found = _REASONERS[kb] = Reasoner(kb)
+    return found

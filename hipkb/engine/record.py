@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hipkb.load.case import Case
+from hipkb.knowledge.case import Case
 
 
 @dataclass(frozen=True)

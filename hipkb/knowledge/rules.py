@@ -12,7 +12,9 @@ experta objects is :mod:`hipkb.engine.compiler`'s job.
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -169,6 +171,42 @@ class KnowledgeBase:
     def load(cls, rules_dir: Path, facts_dir: Path) -> KnowledgeBase:
         vocabulary = Vocabulary.load(facts_dir)
         return load_rules(rules_dir, vocabulary, facts_dir)
+
+
+_LOADED: OrderedDict[tuple[Path, Path, str], KnowledgeBase] = OrderedDict()
+_LOADED_MAX = 8
+
+
+def content_key(rules_dir: Path, facts_dir: Path) -> str:
+    """A digest of every file a knowledge base is loaded from: it changes when any of them is edited."""
+    digest = hashlib.sha256()
+    for directory, pattern in ((rules_dir, "*.yaml"), (facts_dir, "vocabulary.yaml")):
+        for path in sorted(directory.glob(pattern)):
+            try:
+                data = path.read_bytes() if path.is_file() else b""
+            except OSError:
+                data = b"\0unreadable"  # the loader says what is wrong with it
+            digest.update(path.name.encode("utf-8", "surrogateescape") + b"\0" + len(data).to_bytes(8, "big") + data)
+    return digest.hexdigest()
+
+
+def load_kb(rules_dir: Path, facts_dir: Path) -> KnowledgeBase:
+    """The knowledge base of *rules_dir* and *facts_dir*, loaded once per content.
+
+    Cached by the content of its files, not their paths: a long-running
+    process (a web server, a notebook) picks up an edited rule file on its
+    next call, and an unchanged one is not parsed again.
+    """
+    key = (rules_dir, facts_dir, content_key(rules_dir, facts_dir))
+    kb = _LOADED.get(key)
+    if kb is None:
+        kb = KnowledgeBase.load(rules_dir, facts_dir)
+        _LOADED[key] = kb
+        while len(_LOADED) > _LOADED_MAX:
+            _LOADED.popitem(last=False)
+    else:
+        _LOADED.move_to_end(key)
+    return kb
 
 
 def load_rules(rules_dir: Path, vocabulary: Vocabulary, facts_dir: Path | None = None) -> KnowledgeBase:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from hipkb.knowledge.case import CASE_FORMAT
 from hipkb.knowledge.scales import RUNNING_ADVICE, TRIAGE_LEVELS
 from hipkb.knowledge.vocabulary import Field, Vocabulary
 
@@ -49,7 +50,7 @@ def case_schema(vocabulary: Vocabulary, hypotheses: Sequence[str] = ()) -> dict[
     properties: dict[str, Any] = {
         # null is accepted because the loader reads a bare `format:` as
         # omitted; the schema accepts exactly what hipkb accepts.
-        "format": {"enum": ["hipkb-case/1", None]},
+        "format": {"enum": [CASE_FORMAT, None]},
         # Not blank: the loader strips the id and refuses an empty one.
         "case_id": {"type": "string", "minLength": 1, "maxLength": id_limit, "pattern": "\\S",
                     "description": "An identifier for the case; defaults to the file name."},

@@ -12,52 +12,17 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Collection, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
 from hipkb.errors import CaseError, HipkbError, allowed_list, describe, did_you_mean
+from hipkb.knowledge.case import CASE_FORMAT, Case, Value
 from hipkb.knowledge.scales import RUNNING_ADVICE, TRIAGE_LEVELS
 from hipkb.knowledge.vocabulary import Field, Vocabulary
 from hipkb.load.safeload import MAX_BYTES, decode, parse_text, read_text
 
-Value = str | int | float | tuple[str, ...]
 EXPECT_KEYS = ("top", "includes", "excludes", "triage_at_least", "triage_at_most", "running")
-
-
-@dataclass(frozen=True)
-class Case:
-    """A validated case: known findings by group and field, nothing unknown."""
-
-    case_id: str
-    findings: Mapping[str, Mapping[str, Value]]
-    expect: Mapping[str, Any] | None = None
-    source: str = ""
-    meta: Mapping[str, Any] = field(default_factory=dict)
-
-    def facts(self) -> Iterator[tuple[str, Value]]:
-        """Every known finding as (``group.field``, value), in a fixed order."""
-        for group, values in self.findings.items():
-            for name, value in values.items():
-                yield f"{group}.{name}", value
-
-    def get(self, path: str) -> Value | None:
-        group, _, name = path.partition(".")
-        return self.findings.get(group, {}).get(name)
-
-    def to_data(self) -> dict[str, Any]:
-        """The case as a hipkb-case/1 mapping (lists for sets)."""
-        data: dict[str, Any] = {"format": "hipkb-case/1", "case_id": self.case_id}
-        for group, values in self.findings.items():
-            data[group] = {
-                k: list(v) if isinstance(v, tuple) else v for k, v in values.items()
-            }
-        if self.expect:
-            data["expect"] = {
-                k: list(v) if isinstance(v, tuple) else v for k, v in self.expect.items()
-            }
-        return data
 
 
 def validate(
@@ -81,7 +46,7 @@ def validate(
                 + did_you_mean(key, known_top),
             )
     fmt = data.get("format")
-    if fmt is not None and fmt != "hipkb-case/1":
+    if fmt is not None and fmt != CASE_FORMAT:
         raise CaseError(source, "format", f"found {describe(fmt)}; allowed: hipkb-case/1")
     case_id = data.get("case_id", default_id)
     if not isinstance(case_id, str) or not case_id.strip():

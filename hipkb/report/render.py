@@ -31,8 +31,9 @@ from hipkb.errors import HipkbError
 from hipkb.knowledge.resources import shipped
 from hipkb.knowledge.rules import KnowledgeBase
 from hipkb.report.model import AUDIENCES, build_model
+from hipkb.report.output import REPORT_FORMATS
 
-FORMATS = ("md", "html", "txt")
+FORMATS = REPORT_FORMATS
 # Sandbox limits on what one template expression may build: a report is
 # small, so a string or list of a million items is a broken or hostile template.
 MAX_SEQUENCE = 1_000_000

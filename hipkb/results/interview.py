@@ -29,12 +29,13 @@ from typing import Any
 from hipkb.engine.reasoner import Reasoner
 from hipkb.engine.record import Inference
 from hipkb.errors import HipkbError, allowed_list, did_you_mean
+from hipkb.knowledge.case import CASE_FORMAT
 from hipkb.knowledge.rules import KnowledgeBase
 from hipkb.knowledge.vocabulary import Field
 from hipkb.load.case import Case, Value, validate
 from hipkb.results.questions import next_questions
 
-FORMAT = "hipkb-case/1"
+FORMAT = CASE_FORMAT
 UNKNOWN_WORDS = frozenset({"", "?", "unknown", "u", "skip", "dont_know", "not_known"})
 EMPTY_LIST_WORDS = frozenset({"[]", "nothing"})
 ASKABLE = ("choice", "set", "integer", "number")

@@ -41,15 +41,10 @@ default); pass ``max_examples`` or ``settings`` to change them.
 
 from __future__ import annotations
 
-import json
-import random
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from functools import cached_property
+import functools
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 try:
     from hypothesis import HealthCheck, Phase, given
@@ -58,15 +53,26 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("hipkb.testing.properties needs hypothesis: pip install 'hipkb[test]'") from exc
 
-from hipkb.engine.reasoner import Reasoner
-from hipkb.engine.record import Inference
-from hipkb.errors import HipkbError, InferenceError
-from hipkb.knowledge import conditions as cond
-from hipkb.knowledge.rules import KnowledgeBase
-from hipkb.knowledge.scales import running_rank, triage_rank
-from hipkb.load.case import Case, validate
-from hipkb.results.result import build_result, to_json
+from hipkb.knowledge.index import index
+from hipkb.knowledge.kinds import Kind
 from hipkb.testing import strategies as hs
+from hipkb.verify.invariants import (
+    PropertyFailure,
+    Subject,
+    Violation,
+    assert_consistent_advice,
+    assert_deterministic,
+    assert_monotone,
+    assert_order_independent,
+    assert_safe,
+    assert_terminates,
+    assert_traceable,
+    case_yaml,
+    invariant_violations,
+    load,
+    minimize,
+    subject_of,
+)
 
 __all__ = [
     "CHECKS",
@@ -86,503 +92,18 @@ __all__ = [
     "make_tests",
 ]
 
-#: Bands at which an alarm hypothesis (``safety.alarm_hypotheses`` in kb.yaml)
-#: calls for stopping and prompt care.
-BSI_ALARM_BANDS = ("possible", "likely")
-
-
-@dataclass(frozen=True)
-class Violation:
-    """One broken invariant: a short code (to compare while shrinking) and a sentence."""
-
-    code: str
-    message: str
-
-    def __str__(self) -> str:
-        return self.message
-
-
-# --------------------------------------------------------------------------
-# the knowledge base under test
-
-
-class Subject:
-    """A knowledge base under test: loaded once, with its engine built once."""
-
-    def __init__(self, kb: KnowledgeBase, reasoner: Reasoner | None = None) -> None:
-        self.kb = kb
-        if reasoner is not None:
-            self.reasoner = reasoner
-
-    @cached_property
-    def reasoner(self) -> Reasoner:
-        """The compiled engine, built on first use (building the Rete network is the slow part)."""
-        return Reasoner(self.kb)
-
-    # -- running cases -----------------------------------------------------
-    def case(self, data: dict[str, Any]) -> Case:
-        return validate(data, self.kb.vocabulary, "<generated>", hypotheses=self.kb.hypotheses)
-
-    def infer(self, data: dict[str, Any]) -> tuple[Case, Inference, dict[str, Any]]:
-        """Validate and run *data*; the case, the inference and the result data."""
-        case = self.case(data)
-        inference = self.reasoner.infer(case)
-        return case, inference, build_result(self.kb, inference)
-
-    def json(self, data: dict[str, Any]) -> str:
-        return to_json(self.infer(data)[2])
-
-    # -- what the knowledge base says about findings -----------------------
-    @cached_property
-    def _expander(self):
-        from hipkb.verify.logic import Expander
-
-        return Expander(self.kb)
-
-    def _pins(self, rules) -> list[dict[str, Any]]:
-        from hipkb.verify.logic import witness
-
-        pins: list[dict[str, Any]] = []
-        for rule in rules:
-            for alternative in (self._expander.rule(rule) or [])[:8]:
-                flat = witness(alternative, self.kb.vocabulary)
-                if flat is None:
-                    continue
-                pin = {k: v for k, v in flat.items() if any(c.subject == k for c in alternative)}
-                if pin and pin not in pins:
-                    pins.append(pin)
-        return pins
-
-    @cached_property
-    def red_flag_findings(self) -> list[dict[str, Any]]:
-        """Sets of findings (``{"group.field": value}``) that raise a red flag."""
-        return self._pins([r for r in self.kb.rules if r.conclusion.kind == "red_flag"])
-
-    @cached_property
-    def bone_findings(self) -> list[dict[str, Any]]:
-        """Single findings that count towards a bone stress injury, through the chain."""
-        from hipkb.verify.logic import value_for
-
-        rules = [r for r in self.kb.rules
-                 if r.conclusion.kind == "supports" and r.conclusion.target in self.kb.safety.alarm_hypotheses]
-        found: list[dict[str, Any]] = []
-        for rule in rules:
-            for alternative in self._expander.rule(rule) or []:
-                for c in sorted(alternative, key=lambda c: (c.subject, repr(c.values))):
-                    spec = self.kb.vocabulary.fields[c.subject]
-                    value = value_for(spec, [c])
-                    if value is not None and {c.subject: value} not in found:
-                        found.append({c.subject: value})
-        return found
-
-    # -- strategies ---------------------------------------------------------
-    @cached_property
-    def cases(self):
-        """Cases drawn freely, leaning towards each hypothesis, and raising each red flag."""
-        kb = self.kb
-        leans = sorted({r.conclusion.target for r in kb.rules if r.conclusion.kind == "supports"})
-        options = [hs.cases(kb)] + [hs.cases(kb, lean_towards=h) for h in leans]
-        options += [hs.cases(kb, fixed=pins) for pins in self.red_flag_findings]
-        return st.one_of(options)
-
-
-_SUBJECTS: dict[tuple, Subject] = {}
-
-
-def _stamp(directory: Path) -> tuple:
-    """What changes when a researcher edits a file: names, sizes, modification times."""
-    return tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(directory.glob("*.yaml")))
-
-
-def load(rules_dir: str | Path | None = None, facts_dir: str | Path | None = None) -> Subject:
-    """The knowledge base of *rules_dir* and *facts_dir* (shipped ones when None), cached until edited."""
-    from hipkb.knowledge.resources import shipped
-
-    rules = Path(rules_dir).resolve() if rules_dir else shipped("rules")
-    facts = Path(facts_dir).resolve() if facts_dir else shipped("facts")
-    key = (rules, facts, _stamp(rules), _stamp(facts))
-    subject = _SUBJECTS.get(key)
-    if subject is None:
-        subject = _SUBJECTS[key] = Subject(KnowledgeBase.load(rules, facts))
-    return subject
-
-
-def _subject(rules_dir: str | Path | Subject | None, facts_dir: str | Path | None) -> Subject:
-    return rules_dir if isinstance(rules_dir, Subject) else load(rules_dir, facts_dir)
-
-
-# --------------------------------------------------------------------------
-# invariants of one result
-
-
-def case_yaml(data: dict[str, Any]) -> str:
-    """A case as the case file a researcher can save and run."""
-    return yaml.safe_dump(data, sort_keys=False, default_flow_style=None, allow_unicode=True)
-
-
-def _bsi_alarms(kb: KnowledgeBase, result: dict[str, Any]) -> list[str]:
-    alarms = kb.safety.alarm_hypotheses
-    return [h["id"] for h in result["hypotheses"] if h["id"] in alarms and h["band"] in BSI_ALARM_BANDS]
-
-
-def safety_violations(kb: KnowledgeBase, result: dict[str, Any]) -> list[Violation]:
-    """The safety invariants of one result."""
-    found = []
-    triage, running = result["triage"]["level"], result["running"]["advice"]
-    for hid in _bsi_alarms(kb, result):
-        band = next(h["band"] for h in result["hypotheses"] if h["id"] == hid)
-        if running != "stop":
-            found.append(Violation("bsi-running", f"{hid} is {band} but running advice is {running}, not stop"))
-        if triage_rank(triage) > triage_rank("urgent"):
-            found.append(Violation("bsi-triage", f"{hid} is {band} but triage is {triage}, not urgent or more"))
-        asked = [q["fact"] for q in result["next_questions"] if q["fact"] in kb.safety.unsafe_tests]
-        if asked:
-            found.append(Violation("bsi-hop-question", f"{hid} is {band} but the next questions ask about "
-                                   f"{', '.join(asked)}"))
-    flags = [f["id"] for f in result["red_flags"]]
-    if flags and triage_rank(triage) > triage_rank("urgent"):
-        found.append(Violation("red-flag-triage", f"red flag {', '.join(flags)} but triage is {triage}"))
-    emergencies = [f for f in flags if kb.red_flags[f].emergency]
-    if emergencies and triage != "emergency":
-        found.append(Violation("emergency-triage", f"emergency red flag {', '.join(emergencies)} but triage is "
-                               f"{triage}"))
-    return found
-
-
-def advice_violations(kb: KnowledgeBase, result: dict[str, Any], case: Case | None = None) -> list[Violation]:
-    """Advice in one result that contradicts itself or the rules that fired."""
-    found = []
-    triage, running = result["triage"]["level"], result["running"]["advice"]
-    flags = [f["id"] for f in result["red_flags"]]
-    if running == "continue_as_tolerated" and triage in ("urgent", "emergency"):
-        found.append(Violation("advice-run-urgent", f"running continue_as_tolerated with triage {triage}"))
-    if running == "continue_as_tolerated" and flags:
-        found.append(Violation("advice-run-red-flag", f"running continue_as_tolerated with red flag "
-                               f"{', '.join(flags)}"))
-    if triage == "self_care" and flags:
-        found.append(Violation("advice-self-care-red-flag", f"triage self_care with red flag {', '.join(flags)}"))
-    # The shell's precedence: the most urgent triage and most restrictive advice voted for must win.
-    rules = [kb.by_id[f["rule"]] for f in result["fired"] if f["rule"] in kb.by_id]
-    triage_votes = [r.conclusion.target for r in rules if r.conclusion.kind == "triage"]
-    running_votes = [r.conclusion.target for r in rules if r.conclusion.kind == "running"]
-    if triage_votes and triage_rank(triage) > min(triage_rank(v) for v in triage_votes):
-        found.append(Violation("advice-triage-precedence", f"triage {triage} although a rule called for "
-                               f"{min(triage_votes, key=triage_rank)}"))
-    if running_votes and running_rank(running) > min(running_rank(v) for v in running_votes):
-        found.append(Violation("advice-running-precedence", f"running {running} although a rule called for "
-                               f"{min(running_votes, key=running_rank)}"))
-    if case is not None:
-        known = [q["fact"] for q in result["next_questions"] if case.get(q["fact"]) is not None]
-        if known:
-            found.append(Violation("question-known", f"next questions ask for {', '.join(known)}, which the case "
-                                   "already gives"))
-    avoided = {fact for f in result["fired"] if f["asserted"].startswith("avoid_asking=")
-               for fact in f["asserted"].split("=", 1)[1].split(",")}
-    asked = sorted(avoided & {q["fact"] for q in result["next_questions"]})
-    if asked:
-        found.append(Violation("question-avoided", f"next questions ask for {', '.join(asked)}, which a rule "
-                               "forbids asking"))
-    return found
-
-
-def _holds(c: cond.Condition, case: Case, inference: Inference) -> bool:
-    if c.kind == cond.CASE:
-        value = case.get(c.subject)
-        return value is not None and c.test(value)
-    if c.kind == cond.DERIVED:
-        values = [k.split("=", 1)[1] for k in inference.derived if k.split("=", 1)[0] == c.subject]
-        return any(c.test(v) for v in values)
-    if c.kind == cond.RED_FLAG:
-        flags = set(inference.red_flags)
-        return bool(flags & set(c.values)) if c.values else bool(flags)
-    score = inference.scores.get(c.subject)
-    return score is not None and c.test(score.band)
-
-
-def trace_violations(kb: KnowledgeBase, inference: Inference, result: dict[str, Any]) -> list[Violation]:
-    """Conclusions that do not rest on the case's findings, and firings whose conditions do not hold."""
-    case = inference.case
-    found: list[Violation] = []
-    grounded = set(inference.facts_known()) - set(inference.derived)
-    pending: dict[str, list] = dict(inference.derived)
-    pending.update({f"red_flag={flag}": justs for flag, justs in inference.red_flags.items()})
-    holds = set(grounded) | set(pending)
-    holds |= {f"hypothesis.{h}={s.band}" for h, s in inference.scores.items()}
-    for fact, justs in sorted(pending.items()):
-        for j in justs:
-            for cited in j.facts:
-                if cited not in holds:
-                    found.append(Violation("dangling", f"{fact} (by {j.rule}) cites {cited}, which does not hold"))
-            rule = kb.rule(j.rule)
-            if rule is None or (rule.conclusion.kind == "derive" and rule.conclusion.asserted() != fact) or (
-                    rule.conclusion.kind == "red_flag" and f"red_flag={rule.conclusion.target}" != fact):
-                found.append(Violation("wrong-rule", f"{fact} is justified by {j.rule}, which does not conclude it"))
-    # Least fixpoint: a fact is grounded once one of its justifications rests
-    # only on grounded facts; what never gets there is circular or dangling.
-    changed = True
-    while changed:
-        changed = False
-        for fact, justs in pending.items():
-            if fact not in grounded and any(all(f in grounded for f in j.facts) for j in justs):
-                grounded.add(fact)
-                changed = True
-    for fact in sorted(set(pending) - grounded):
-        found.append(Violation("ungrounded", f"{fact} does not rest on the case's findings (circular or dangling "
-                               "support)"))
-    for hid, score in sorted(inference.scores.items()):
-        for item in score.evidence:
-            loose = [f for f in item.facts if f not in grounded]
-            if loose:
-                found.append(Violation("ungrounded", f"evidence {item.rule} on {hid} cites {', '.join(loose)}, "
-                                       "which is not grounded in the case"))
-        grounded.add(f"hypothesis.{hid}={score.band}")
-    fired = {f.rule for f in inference.firings}
-    for firing in inference.firings:
-        rule = kb.rule(firing.rule)
-        if rule is None:
-            continue
-        for c in rule.conditions:
-            if not _holds(c, case, inference):
-                found.append(Violation("unsound-firing", f"{rule.id} fired but '{c.describe()}' does not hold"))
-        loose = [f for f in firing.facts if f not in grounded]
-        if loose:
-            found.append(Violation("ungrounded", f"{rule.id} fired on {', '.join(loose)}, not grounded in the case"))
-    for part in ("triage", "running"):
-        missing = [r for r in result[part]["because"] if r not in fired]
-        if missing:
-            found.append(Violation("dangling", f"{part} because {', '.join(missing)}, which did not fire"))
-    derived_in_result = {d["fact"] for d in result["derived"]}
-    if derived_in_result != set(inference.derived):
-        found.append(Violation("result-derived", "the result's derived facts differ from the inference's"))
-    return found
-
-
-def invariant_violations(kb: KnowledgeBase, inference: Inference, result: dict[str, Any]) -> list[Violation]:
-    """Every invariant one result must satisfy: safety, consistent advice, traceability."""
-    return (safety_violations(kb, result) + advice_violations(kb, result, inference.case)
-            + trace_violations(kb, inference, result))
-
-
-# --------------------------------------------------------------------------
-# per-case assertions (also usable on their own, without hypothesis)
-
-
-class PropertyFailure(AssertionError):
-    """A property that does not hold, with the case that shows it.
-
-    *still_fails* re-checks a smaller case for the same problem; the checks
-    use it to cut hypothesis's shrunk case down to the findings that matter.
-    """
-
-    def __init__(self, title: str, case: dict[str, Any], details: Iterable[Any] = (),
-                 still_fails: Callable[[dict[str, Any]], bool] | None = None,
-                 recheck: Callable[[dict[str, Any]], None] | None = None) -> None:
-        self.title = title
-        self.recheck = recheck
-        self.case = case
-        self.details = [str(d) for d in details]
-        self.still_fails = still_fails
-        lines = [title, *[f"  - {d}" for d in self.details], "case:", case_yaml(case).rstrip()]
-        super().__init__("\n".join(lines))
-
-
-def _fail(title: str, data: dict[str, Any], details: Iterable[Any] = (),
-          still_fails: Callable[[dict[str, Any]], bool] | None = None,
-          recheck: Callable[[dict[str, Any]], None] | None = None) -> None:
-    raise PropertyFailure(title, data, details, still_fails, recheck)
-
-
-def _codes_persist(subject: Subject, codes: set[str],
-                   find: Callable[[Case, Inference, dict[str, Any]], list[Violation]]) -> Callable[[dict], bool]:
-    def still_fails(data: dict[str, Any]) -> bool:
-        try:
-            case, inference, result = subject.infer(data)
-        except (HipkbError, AssertionError):
-            return False
-        return any(v.code in codes for v in find(case, inference, result))
-
-    return still_fails
-
-
-def minimize(subject: Subject, data: dict[str, Any], still_fails: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
-    """Remove fields (and list items) from *data* while *still_fails* holds; the smallest case left.
-
-    Greedy and deterministic: it tries the keys in order and starts over after
-    every removal that keeps the failure, so the result is 1-minimal: removing
-    any one more field or item makes the failure go away.
-    """
-    vocabulary = subject.kb.vocabulary
-    current = json.loads(json.dumps(data))
-    changed = True
-    while changed:
-        changed = False
-        for candidate in _smaller(current, vocabulary):
-            if still_fails(candidate):
-                current, changed = candidate, True
-                break
-    # Groups in the vocabulary's order, as a case file is usually written.
-    order = {name: index for index, name in enumerate([*vocabulary.top, *vocabulary.groups])}
-    return dict(sorted(current.items(), key=lambda item: order.get(item[0], len(order))))
-
-
-def _smaller(data: dict[str, Any], vocabulary) -> Iterable[dict[str, Any]]:
-    for key in list(data):
-        if key in vocabulary.groups and isinstance(data[key], dict):
-            group = data[key]
-            for name in list(group):
-                spec = vocabulary.groups[key].fields.get(name)
-                value = group[name]
-                if isinstance(value, list) and spec is not None and len(value) > max(spec.min_items, 0):
-                    for index in range(len(value)):
-                        if len(value) - 1 >= spec.min_items:
-                            yield {**data, key: {**group, name: value[:index] + value[index + 1:]}}
-                if spec is not None and spec.required:
-                    continue
-                rest = {k: v for k, v in group.items() if k != name}
-                yield {**data, key: rest} if rest else {k: v for k, v in data.items() if k != key}
-            if not group:
-                yield {k: v for k, v in data.items() if k != key}
-        elif key in ("format", "case_id", "expect"):
-            yield {k: v for k, v in data.items() if k != key}
-
-
-def shuffled(data: Any, rnd: random.Random) -> Any:
-    """The same case with the keys of every mapping and the items of every list in another order."""
-    if isinstance(data, dict):
-        keys = list(data)
-        rnd.shuffle(keys)
-        return {k: shuffled(data[k], rnd) for k in keys}
-    if isinstance(data, list):
-        items = [shuffled(x, rnd) for x in data]
-        rnd.shuffle(items)
-        return items
-    return data
-
-
-def assert_deterministic(subject: Subject, data: dict[str, Any], rnd: random.Random,
-                         other: dict[str, Any] | None = None) -> None:
-    """Same JSON: twice, shuffled, and after another case has run on the same engine."""
-    first = subject.json(data)
-    if subject.json(data) != first:
-        _fail("determinism: the same case run twice gave different JSON", data)
-    mixed = shuffled(data, rnd)
-    if subject.json(mixed) != first:
-        _fail("determinism: the same case with keys and lists in another order gave different JSON", data,
-              [f"shuffled as: {json.dumps(mixed)}"])
-    if other is not None:
-        subject.json(other)
-        if subject.json(data) != first:
-            _fail("determinism: the case gave different JSON after another case ran on the same engine", data,
-                  [f"other case: {json.dumps(other)}"])
-
-
-def assert_order_independent(subject: Subject, data: dict[str, Any], order: list[int]) -> None:
-    """The result does not depend on the order the case's fact groups are declared in."""
-    case = subject.case(data)
-    expected = to_json(build_result(subject.kb, subject.reasoner.infer(case)))
-    groups = [g for g, values in case.findings.items() if values]
-    got = to_json(build_result(subject.kb, subject.reasoner.infer(case, order)))
-    if got != expected:
-        _fail("order independence: declaring the fact groups in another order changed the result", data,
-              ["order: " + ", ".join(groups[i] for i in order), _first_difference(expected, got)])
-
-
-def _first_difference(a: str, b: str) -> str:
-    left, right = json.loads(a), json.loads(b)
-    for key in left:
-        if left[key] != right.get(key):
-            return f"{key}: {json.dumps(left[key])[:300]} vs {json.dumps(right.get(key))[:300]}"
-    return "the JSON differs"
-
-
-def assert_terminates(subject: Subject, data: dict[str, Any]) -> None:
-    try:
-        _, inference, _ = subject.infer(data)
-    except InferenceError as error:
-        _fail(f"termination: {error.message}", data)
-        return
-    if len(inference.firings) >= subject.reasoner.max_firings:
-        _fail(f"termination: {len(inference.firings)} firings reach the bound", data)
-
-
-def assert_traceable(subject: Subject, data: dict[str, Any]) -> None:
-    _, inference, result = subject.infer(data)
-    problems = trace_violations(subject.kb, inference, result)
-    if problems:
-        _fail("traceability: a conclusion does not trace back to the case's findings", data, problems,
-              _codes_persist(subject, {v.code for v in problems},
-                             lambda c, i, r: trace_violations(subject.kb, i, r)),
-              lambda d: assert_traceable(subject, d))
-
-
-def assert_safe(subject: Subject, data: dict[str, Any]) -> None:
-    _, _, result = subject.infer(data)
-    problems = safety_violations(subject.kb, result)
-    if problems:
-        _fail("safety: the result breaks a safety invariant", data, problems,
-              _codes_persist(subject, {v.code for v in problems}, lambda c, i, r: safety_violations(subject.kb, r)),
-              lambda d: assert_safe(subject, d))
-
-
-def assert_consistent_advice(subject: Subject, data: dict[str, Any]) -> None:
-    case, _, result = subject.infer(data)
-    problems = advice_violations(subject.kb, result, case)
-    if problems:
-        _fail("consistent advice: the result contradicts itself", data, problems,
-              _codes_persist(subject, {v.code for v in problems},
-                             lambda c, i, r: advice_violations(subject.kb, r, c)),
-              lambda d: assert_consistent_advice(subject, d))
-
-
-def add_findings(data: dict[str, Any], findings: dict[str, Any], subject: Subject) -> dict[str, Any] | None:
-    """*data* with *findings* added, or None when one of them would change a known finding."""
-    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
-    case = subject.case(data)
-    for path, value in findings.items():
-        group, _, name = path.partition(".")
-        known = case.get(path)
-        spec = subject.kb.vocabulary.fields[path]
-        if spec.type == "set":
-            current = list(known or ())
-            value = [v for v in spec.values if v in current or v in value]
-        elif known is not None and known != value:
-            return None  # a change, not an addition
-        target = out.get(group)
-        out[group] = dict(target) if isinstance(target, dict) else {}
-        out[group][name] = value
-    return out
-
-
-def assert_monotone(subject: Subject, data: dict[str, Any], additions: Iterable[dict[str, Any]]) -> None:
-    """Adding red-flag or bone-type findings never lowers triage."""
-    _, _, before = subject.infer(data)
-    level = before["triage"]["level"]
-    for findings in additions:
-        more = add_findings(data, findings, subject)
-        if more is None:
-            continue
-        _, _, after = subject.infer(more)
-        if triage_rank(after["triage"]["level"]) > triage_rank(level):
-            added = ", ".join(f"{k}={v}" for k, v in findings.items())
-            _fail(f"monotonicity: adding {added} lowered triage from {level} to {after['triage']['level']}", data,
-                  [f"triage after: {after['triage']['level']} because {', '.join(after['triage']['because'])}"],
-                  lambda smaller, findings=findings: _lowers(subject, smaller, findings),
-                  lambda smaller, findings=findings: assert_monotone(subject, smaller, [findings]))
-
-
-def _lowers(subject: Subject, data: dict[str, Any], findings: dict[str, Any]) -> bool:
-    try:
-        more = add_findings(data, findings, subject)
-        if more is None:
-            return False
-        before, after = subject.infer(data)[2], subject.infer(more)[2]
-    except HipkbError:
-        return False
-    return triage_rank(after["triage"]["level"]) > triage_rank(before["triage"]["level"])
-
-
 # --------------------------------------------------------------------------
 # hypothesis-driven checks over a rule directory
+
+
+@functools.cache
+def _cases(subject: Subject) -> Any:
+    """Cases drawn freely, leaning towards each hypothesis, and raising each red flag."""
+    kb = subject.kb
+    leans = sorted({r.conclusion.target for r in index(kb).by_kind.get(Kind.SUPPORTS, ())})
+    options = [hs.cases(kb)] + [hs.cases(kb, lean_towards=h) for h in leans]
+    options += [hs.cases(kb, fixed=pins) for pins in subject.red_flag_findings]
+    return st.one_of(options)
 
 
 def _settings(max_examples: int | None, settings: Settings | None, shrink: bool = True) -> Settings:
@@ -632,12 +153,12 @@ def _run(name: str, subject: Subject, body: Callable[[Any], None], max_examples:
 def check_determinism(rules_dir: str | Path | Subject | None = None, facts_dir: str | Path | None = None, *,
                       max_examples: int | None = None, settings: Settings | None = None) -> None:
     """The same case gives identical JSON: twice, shuffled, and after another case."""
-    subject = _subject(rules_dir, facts_dir)
+    subject = subject_of(rules_dir, facts_dir)
 
     def body(data: Any) -> None:
-        case = data.draw(subject.cases, label="case")
+        case = data.draw(_cases(subject), label="case")
         rnd = data.draw(st.randoms(use_true_random=False), label="shuffle")
-        other = data.draw(subject.cases, label="other case")
+        other = data.draw(_cases(subject), label="other case")
         assert_deterministic(subject, case, rnd, other)
 
     _run("check_determinism", subject, body, max_examples, settings, minimizes=False)
@@ -646,10 +167,10 @@ def check_determinism(rules_dir: str | Path | Subject | None = None, facts_dir: 
 def check_order_independence(rules_dir: str | Path | Subject | None = None, facts_dir: str | Path | None = None,
                              *, max_examples: int | None = None, settings: Settings | None = None) -> None:
     """Declaring the case's fact groups in any order gives the same result."""
-    subject = _subject(rules_dir, facts_dir)
+    subject = subject_of(rules_dir, facts_dir)
 
     def body(data: Any) -> None:
-        case = data.draw(subject.cases, label="case")
+        case = data.draw(_cases(subject), label="case")
         count = len(subject.reasoner.case_facts(subject.case(case)))
         order = data.draw(st.permutations(range(count)), label="order")
         assert_order_independent(subject, case, list(order))
@@ -660,29 +181,29 @@ def check_order_independence(rules_dir: str | Path | Subject | None = None, fact
 def check_termination(rules_dir: str | Path | Subject | None = None, facts_dir: str | Path | None = None, *,
                       max_examples: int | None = None, settings: Settings | None = None) -> None:
     """Every case settles within the engine's firing bound."""
-    subject = _subject(rules_dir, facts_dir)
-    _run("check_termination", subject, lambda data: assert_terminates(subject, data.draw(subject.cases, "case")),
+    subject = subject_of(rules_dir, facts_dir)
+    _run("check_termination", subject, lambda data: assert_terminates(subject, data.draw(_cases(subject), "case")),
          max_examples, settings, minimizes=False)
 
 
 def check_traceability(rules_dir: str | Path | Subject | None = None, facts_dir: str | Path | None = None, *,
                        max_examples: int | None = None, settings: Settings | None = None) -> None:
     """Every conclusion traces back to the case's findings; every firing's conditions hold."""
-    subject = _subject(rules_dir, facts_dir)
-    _run("check_traceability", subject, lambda data: assert_traceable(subject, data.draw(subject.cases, "case")),
+    subject = subject_of(rules_dir, facts_dir)
+    _run("check_traceability", subject, lambda data: assert_traceable(subject, data.draw(_cases(subject), "case")),
          max_examples, settings)
 
 
 def check_monotonicity(rules_dir: str | Path | Subject | None = None, facts_dir: str | Path | None = None, *,
                        max_examples: int | None = None, settings: Settings | None = None) -> None:
     """Adding a red-flag finding or a bone-type finding never lowers triage."""
-    subject = _subject(rules_dir, facts_dir)
+    subject = subject_of(rules_dir, facts_dir)
     candidates = subject.red_flag_findings + subject.bone_findings
     if not candidates:
         return  # nothing raises a red flag or supports a bone stress injury: nothing to add
 
     def body(data: Any) -> None:
-        case = data.draw(subject.cases, label="case")
+        case = data.draw(_cases(subject), label="case")
         additions = data.draw(st.lists(st.sampled_from(candidates), min_size=1, max_size=4, unique_by=repr),
                               label="added findings")
         assert_monotone(subject, case, additions)
@@ -693,17 +214,17 @@ def check_monotonicity(rules_dir: str | Path | Subject | None = None, facts_dir:
 def check_safety(rules_dir: str | Path | Subject | None = None, facts_dir: str | Path | None = None, *,
                  max_examples: int | None = None, settings: Settings | None = None) -> None:
     """The safety invariants hold for every case (see the module's docstring)."""
-    subject = _subject(rules_dir, facts_dir)
-    _run("check_safety", subject, lambda data: assert_safe(subject, data.draw(subject.cases, "case")),
+    subject = subject_of(rules_dir, facts_dir)
+    _run("check_safety", subject, lambda data: assert_safe(subject, data.draw(_cases(subject), "case")),
          max_examples, settings)
 
 
 def check_consistent_advice(rules_dir: str | Path | Subject | None = None, facts_dir: str | Path | None = None, *,
                             max_examples: int | None = None, settings: Settings | None = None) -> None:
     """No result contradicts itself (advice vs triage vs red flags, precedence, questions)."""
-    subject = _subject(rules_dir, facts_dir)
+    subject = subject_of(rules_dir, facts_dir)
     _run("check_consistent_advice", subject,
-         lambda data: assert_consistent_advice(subject, data.draw(subject.cases, "case")), max_examples, settings)
+         lambda data: assert_consistent_advice(subject, data.draw(_cases(subject), "case")), max_examples, settings)
 
 
 #: Every property check, in the order :func:`check_all` runs them.

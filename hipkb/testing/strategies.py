@@ -39,6 +39,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from hipkb.knowledge.case import CASE_FORMAT
+
 try:
     from hypothesis import strategies as st
     from hypothesis.strategies import SearchStrategy
@@ -48,6 +50,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     ) from exc
 
 from hipkb.knowledge.conditions import CASE, DERIVED, RED_FLAG, Condition
+from hipkb.knowledge.index import index
 from hipkb.knowledge.scales import RUNNING_ADVICE, TRIAGE_LEVELS
 from hipkb.knowledge.vocabulary import Field, Vocabulary
 
@@ -66,7 +69,7 @@ __all__ = [
     "satisfying_values",
 ]
 
-FORMAT = "hipkb-case/1"
+FORMAT = CASE_FORMAT
 
 #: How often a field is left unknown (omitted, or an "unknown" spelling).
 DEFAULT_UNKNOWN_WEIGHT = 0.4
@@ -110,18 +113,18 @@ def _resolve(vocabulary: Any = None, kb: Any = None) -> tuple[Vocabulary, Knowle
         kb, vocabulary = vocabulary, vocabulary.vocabulary
     if vocabulary is None:
         if kb is None:
-            from hipkb import api
+            from hipkb.knowledge.resources import load_kb
 
-            kb = api.load_kb()
+            kb = load_kb()
         vocabulary = kb.vocabulary
     return vocabulary, kb
 
 
 def _need_kb(kb: KnowledgeBase | None) -> KnowledgeBase:
     if kb is None:
-        from hipkb import api
+        from hipkb.knowledge.resources import load_kb
 
-        kb = api.load_kb()
+        kb = load_kb()
     return kb
 
 
@@ -284,8 +287,7 @@ def lean_paths(kb: KnowledgeBase, hypothesis: str) -> list[dict[str, tuple[Condi
         raise ValueError(
             f"unknown hypothesis {hypothesis!r}; known: {', '.join(sorted(kb.hypotheses))}"
         )
-    supporting = [r for r in kb.rules
-                  if r.conclusion.kind == "supports" and r.conclusion.target == hypothesis]
+    supporting = index(kb).support(hypothesis)
     paths: list[dict[str, tuple[Condition, ...]]] = []
     for rule in supporting:
         for alternative in _expand(kb, rule, frozenset()):
@@ -294,17 +296,6 @@ def lean_paths(kb: KnowledgeBase, hypothesis: str) -> list[dict[str, tuple[Condi
                 merged.setdefault(c.subject, []).append(c)
             paths.append({k: tuple(v) for k, v in merged.items()})
     return paths
-
-
-def _producers(kb: KnowledgeBase, c: Condition) -> list[RuleDef]:
-    if c.kind == DERIVED:
-        return [r for r in kb.rules
-                if r.conclusion.kind == "derive" and r.conclusion.target == c.subject
-                and c.test(r.conclusion.value)]
-    if c.kind == RED_FLAG:
-        return [r for r in kb.rules
-                if r.conclusion.kind == "red_flag" and c.test(r.conclusion.target)]
-    return []
 
 
 def _expand(kb: KnowledgeBase, rule: RuleDef, seen: frozenset[str]) -> list[list[Condition]]:
@@ -320,7 +311,7 @@ def _expand(kb: KnowledgeBase, rule: RuleDef, seen: frozenset[str]) -> list[list
         if c.kind not in (DERIVED, RED_FLAG):
             continue
         options: list[list[Condition]] = []
-        for producer in _producers(kb, c):
+        for producer in index(kb).producers(c) if c.kind in (DERIVED, RED_FLAG) else ():
             options.extend(_expand(kb, producer, seen))
         if not options:
             continue

@@ -20,19 +20,23 @@ from hipkb.errors import HipkbError
 from hipkb.knowledge.resources import shipped
 from hipkb.knowledge.vocabulary import Vocabulary
 from hipkb.verify.findings import KINDS, Finding, Report, apply_allow, load_allow, sort_findings
+from hipkb.verify.regression import CaseSearch
 
 __all__ = ["KINDS", "Finding", "Report", "verify"]
 
 
 def verify(rules_dir: str | Path | None = None, facts_dir: str | Path | None = None, *,
-           examples: bool = True, generated: int | None = None) -> Report:
+           examples: bool = True, generated: int | None = None, search: CaseSearch | None = None) -> Report:
     """Check a rule base: load errors, static anomalies, then its example cases and coverage.
 
     *examples*: run the example cases under ``<facts>/cases`` and report
     coverage. *generated*: how many hypothesis-generated cases to try for the
-    rules no example fires (0: only cases built from the rules themselves).
+    rules no example fires (0: only cases built from the rules themselves),
+    drawn by *search* (:func:`hipkb.testing.coverage.search` draws them with
+    hypothesis; without one, only cases built from the rules are tried).
     """
-    from hipkb import api
+    from hipkb.engine.reasoner import Reasoner
+    from hipkb.knowledge.rules import KnowledgeBase
     from hipkb.verify.anomalies import load_findings, static_findings
     from hipkb.verify.regression import DEFAULT_GENERATED, coverage, run_examples
 
@@ -44,12 +48,12 @@ def verify(rules_dir: str | Path | None = None, facts_dir: str | Path | None = N
     if broken:
         report.findings = sort_findings(broken)
         return report
-    kb = api.KnowledgeBase.load(rules_path, facts_path)
+    kb = KnowledgeBase.load(rules_path, facts_path)
     report.kb.update({"name": kb.name, "version": kb.version, "rules": len(kb.rules)})
     findings = static_findings(kb)
     if examples:
         try:
-            reasoner = api.Reasoner(kb)
+            reasoner = Reasoner(kb)
         except HipkbError as error:
             findings.append(Finding("load-error", error.message, file=error.source, subject=error.where))
         else:
@@ -57,7 +61,8 @@ def verify(rules_dir: str | Path | None = None, facts_dir: str | Path | None = N
             findings += failed
             never = {rid for f in findings if f.kind == "never-fires" for rid in f.rules}
             covered, cover_stats = coverage(kb, reasoner, fired, skip=never,
-                                            generated=DEFAULT_GENERATED if generated is None else generated)
+                                            generated=DEFAULT_GENERATED if generated is None else generated,
+                                            search=search)
             findings += covered
             report.stats.update(stats)
             report.stats["coverage"] = cover_stats

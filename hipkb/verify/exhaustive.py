@@ -33,6 +33,7 @@ from typing import Any
 
 from hipkb.errors import HipkbError
 from hipkb.knowledge import conditions as cond
+from hipkb.knowledge.kinds import Kind
 from hipkb.knowledge.rules import KnowledgeBase
 from hipkb.knowledge.scales import TRIAGE_LEVELS, triage_rank
 from hipkb.verify.findings import Finding
@@ -141,7 +142,8 @@ def default_fields(kb: KnowledgeBase, budget: int = DEFAULT_BUDGET) -> list[str]
     ranked: list[tuple[int, str]] = []
     for rule in kb.rules:
         c = rule.conclusion
-        tier = 0 if c.kind == "red_flag" else 1 if c.kind == "supports" and c.target.endswith("_bsi") else None
+        alarm = c.kind is Kind.SUPPORTS and c.target in kb.safety.alarm_hypotheses
+        tier = 0 if c.kind is Kind.RED_FLAG else 1 if alarm else None
         if tier is None:
             continue
         for alternative in expander.rule(rule) or []:
@@ -210,7 +212,7 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init(rules_dir: str, facts_dir: str, axes: list[Axis], base: dict[str, Any]) -> None:
-    from hipkb.testing.properties import Subject
+    from hipkb.verify.invariants import Subject
 
     kb = KnowledgeBase.load(Path(rules_dir), Path(facts_dir))
     _WORKER.update(subject=Subject(kb), axes=axes, base=base)
@@ -218,14 +220,14 @@ def _init(rules_dir: str, facts_dir: str, axes: list[Axis], base: dict[str, Any]
 
 def _check(subject, data: dict[str, Any]) -> tuple[int, list]:
     """Run one case: its triage rank and its invariant violations."""
-    from hipkb.testing.properties import invariant_violations
+    from hipkb.verify.invariants import invariant_violations
 
     _, inference, result = subject.infer(data)
     return triage_rank(result["triage"]["level"]), invariant_violations(subject.kb, inference, result)
 
 
 def _shrink(subject, data: dict[str, Any], codes: set[str]) -> dict[str, Any]:
-    from hipkb.testing.properties import invariant_violations, minimize
+    from hipkb.verify.invariants import invariant_violations, minimize
 
     def still_fails(candidate: dict[str, Any]) -> bool:
         try:
@@ -344,7 +346,7 @@ def _key(kb: KnowledgeBase, case: dict[str, Any], codes: tuple[str, ...]) -> str
 
 def _additions(kb: KnowledgeBase, axes: Sequence[Axis]) -> list[tuple[int, int, int]]:
     """(axis, from position, to position): steps along one axis that add a red-flag or bone-type finding."""
-    from hipkb.testing.properties import Subject
+    from hipkb.verify.invariants import Subject
 
     subject = Subject(kb)  # its engine is built only if a case runs; here only its finding lists are read
     single: set[tuple[str, str]] = set()
@@ -371,7 +373,7 @@ def _additions(kb: KnowledgeBase, axes: Sequence[Axis]) -> list[tuple[int, int, 
 def _monotonicity(kb: KnowledgeBase, axes: Sequence[Axis], base: dict[str, Any],
                   ranks: bytearray) -> list[Counterexample]:
     """Pairs of combinations one added finding apart whose triage went down."""
-    from hipkb.testing.properties import Subject, _lowers, minimize
+    from hipkb.verify.invariants import Subject, lowers, minimize
 
     steps = _additions(kb, axes)
     if not steps:
@@ -399,7 +401,7 @@ def _monotonicity(kb: KnowledgeBase, axes: Sequence[Axis], base: dict[str, Any],
             value = axes[a].values[j]
             added = {axes[a].path: value if not isinstance(value, list) else
                      sorted(set(value) - set(axes[a].values[i] or []))}
-            data = minimize(subject, data, lambda d, added=added: _lowers(subject, d, added))
+            data = minimize(subject, data, lambda d, added=added: lowers(subject, d, added))
             found.append(Counterexample(
                 data, ("monotonicity",),
                 (f"setting {axes[a].path} to {json.dumps(value)} lowers triage from "

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from hipkb.knowledge import conditions as cond
-from hipkb.knowledge.conditions import BAND_ORDER, Condition
+from hipkb.knowledge.conditions import Condition
 from hipkb.knowledge.index import index
 from hipkb.knowledge.rules import KnowledgeBase, RuleDef
 from hipkb.knowledge.scales import BANDS

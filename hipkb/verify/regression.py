@@ -13,8 +13,7 @@ example; a rule nothing fires is a warning.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from hipkb.engine.reasoner import Reasoner
 from hipkb.engine.record import Inference
 from hipkb.errors import HipkbError
 from hipkb.knowledge import conditions as cond
+from hipkb.knowledge.index import index
 from hipkb.knowledge.rules import KnowledgeBase, RuleDef
 from hipkb.knowledge.scales import triage_rank
 from hipkb.load.case import Case, validate
@@ -101,7 +101,8 @@ def run_examples(kb: KnowledgeBase, reasoner: Reasoner, facts_dir: Path | None) 
     return findings, fired, stats
 
 
-def _try(kb: KnowledgeBase, reasoner: Reasoner, data: dict[str, Any]) -> set[str]:
+def rules_fired_by(kb: KnowledgeBase, reasoner: Reasoner, data: dict[str, Any]) -> set[str]:
+    """The rules a case (as data) fires; none when the case is not valid."""
     try:
         case = validate(data, kb.vocabulary, "<generated>", hypotheses=kb.hypotheses)
         return fired_rules(reasoner.infer(case))
@@ -119,8 +120,7 @@ def _enrich(kb: KnowledgeBase, rule: RuleDef, alternative: frozenset, expander: 
     for c in rule.conditions:
         if c.kind != cond.HYPOTHESIS:
             continue
-        support = sorted((r for r in kb.rules if r.conclusion.kind == "supports" and r.conclusion.target == c.subject),
-                         key=lambda r: (-r.conclusion.weight, r.id))
+        support = sorted(index(kb).support(c.subject), key=lambda r: (-r.conclusion.weight, r.id))
         for other in support:
             for option in expander.rule(other) or []:
                 if consistent(alternative | option, kb.vocabulary):
@@ -141,8 +141,15 @@ def constructed_cases(kb: KnowledgeBase, rule: RuleDef, expander: Expander, limi
     return cases
 
 
+#: Searches generated cases for rules no example fires:
+#: ``search(kb, reasoner, rules, pinned findings per rule id, budget) -> {rule id: case data}``.
+#: :func:`hipkb.testing.coverage.search` draws them with hypothesis.
+CaseSearch = Callable[[KnowledgeBase, Reasoner, list[RuleDef], dict[str, list[dict[str, Any]]], int],
+                      dict[str, dict[str, Any]]]
+
+
 def coverage(kb: KnowledgeBase, reasoner: Reasoner, fired: set[str], *, generated: int = DEFAULT_GENERATED,
-             skip: Iterable[str] = ()) -> tuple[list[Finding], dict[str, Any]]:
+             skip: Iterable[str] = (), search: CaseSearch | None = None) -> tuple[list[Finding], dict[str, Any]]:
     """Findings for the rules no example fires; *skip*: rules already reported (never fire)."""
     skip = set(skip)
     uncovered = [r for r in kb.rules if r.id not in fired and r.id not in skip]
@@ -157,7 +164,7 @@ def coverage(kb: KnowledgeBase, reasoner: Reasoner, fired: set[str], *, generate
         if rule.id in found_by:
             continue
         for data in constructed_cases(kb, rule, expander):
-            hits = _try(kb, reasoner, data)
+            hits = rules_fired_by(kb, reasoner, data)
             for rid in hits:
                 if rid not in fired and rid not in found_by:
                     found_by[rid] = data
@@ -166,8 +173,8 @@ def coverage(kb: KnowledgeBase, reasoner: Reasoner, fired: set[str], *, generate
         else:
             pinned[rule.id] = _pins(kb, rule, expander)
     remaining = [r for r in uncovered if r.id not in found_by]
-    if remaining and generated > 0:
-        found_by.update(_search(kb, reasoner, remaining, pinned, generated))
+    if remaining and generated > 0 and search is not None:
+        found_by.update(search(kb, reasoner, remaining, pinned, generated))
     findings = []
     for rule in uncovered:
         data = found_by.get(rule.id)
@@ -183,10 +190,6 @@ def coverage(kb: KnowledgeBase, reasoner: Reasoner, fired: set[str], *, generate
     return findings, stats
 
 
-class _Done(Exception):
-    """Every rule searched for has fired: stop generating."""
-
-
 def _pins(kb: KnowledgeBase, rule: RuleDef, expander: Expander) -> list[dict[str, Any]]:
     """Findings to pin in generated cases so that they start from the rule's own conditions."""
     pins = []
@@ -195,37 +198,3 @@ def _pins(kb: KnowledgeBase, rule: RuleDef, expander: Expander) -> list[dict[str
         if flat is not None:
             pins.append({k: v for k, v in flat.items() if any(c.subject == k for c in alternative)})
     return pins
-
-
-def _search(kb: KnowledgeBase, reasoner: Reasoner, rules: list[RuleDef], pinned: dict[str, list[dict[str, Any]]],
-            budget: int) -> dict[str, dict[str, Any]]:
-    """hypothesis-generated cases: leaning towards each hypothesis, and starting from each rule's findings."""
-    try:
-        from hypothesis import HealthCheck, Phase, Verbosity, given, settings
-        from hypothesis import strategies as st
-
-        from hipkb.testing import strategies as hs
-    except ImportError:  # hypothesis is a test extra; without it, only constructed cases
-        return {}
-    wanted = {r.id for r in rules}
-    leans = sorted({r.conclusion.target for r in kb.rules if r.conclusion.kind == "supports"})
-    options = [hs.cases(kb)] + [hs.cases(kb, lean_towards=h) for h in leans]
-    for rule in rules:
-        reads = sorted({c.subject for c in rule.conditions if c.kind == cond.HYPOTHESIS} & set(leans)) or [None]
-        for pins in pinned.get(rule.id, []):
-            options += [hs.cases(kb, fixed=pins, lean_towards=h, unknown_weight=0.6) for h in reads]
-    strategy = st.one_of(options)
-    found: dict[str, dict[str, Any]] = {}
-
-    @settings(max_examples=budget, phases=[Phase.generate], database=None, deadline=None,
-              verbosity=Verbosity.quiet, suppress_health_check=list(HealthCheck))
-    @given(strategy)
-    def search(data: dict[str, Any]) -> None:
-        for rid in _try(kb, reasoner, data) & wanted:
-            found.setdefault(rid, data)
-        if len(found) == len(wanted):
-            raise _Done
-
-    with contextlib.suppress(_Done):
-        search()
-    return found

@@ -1,0 +1,34 @@
+"""A built result written out in the format asked for: one line of JSON, or a report.
+
+The one place that maps an output format to its renderer and its file suffix,
+for the CLI, batches and the library alike.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from hipkb.engine.record import Inference
+from hipkb.knowledge.rules import KnowledgeBase
+from hipkb.report.model import AUDIENCES
+from hipkb.results.result import to_json
+
+#: Report formats, rendered by Jinja templates.
+REPORT_FORMATS: tuple[str, ...] = ("md", "html", "txt")
+#: Every output format of a result, JSON first.
+OUTPUT_FORMATS: tuple[str, ...] = ("json", *REPORT_FORMATS)
+#: The file suffix of each output format.
+SUFFIXES: dict[str, str] = {fmt: f".{fmt}" for fmt in OUTPUT_FORMATS}
+
+__all__ = ["AUDIENCES", "OUTPUT_FORMATS", "REPORT_FORMATS", "SUFFIXES", "render_result"]
+
+
+def render_result(kb: KnowledgeBase, inference: Inference, result: dict[str, Any], fmt: str = "json", *,
+                  audience: str = "clinician", templates: Path | None = None) -> str:
+    """Write out a result already built: one line of JSON, or a report (md, html, txt)."""
+    if fmt == "json":
+        return to_json(result) + "\n"
+    from hipkb.report.render import render  # jinja2 is imported only when a report is asked for
+
+    return render(kb, inference, result, fmt=fmt, audience=audience, templates=templates)
