@@ -21,6 +21,7 @@ from typing import Any
 
 from hipkb.errors import RuleError, allowed_list, describe, did_you_mean
 from hipkb.knowledge import conditions as cond
+from hipkb.knowledge.codes import CODES_FILE, Codes, load_codes
 from hipkb.knowledge.conditions import Condition, ConditionSyntaxError
 from hipkb.knowledge.scales import RED_FLAGS, RUNNING_ADVICE, TRIAGE_LEVELS
 from hipkb.knowledge.vocabulary import Field, Vocabulary
@@ -29,6 +30,8 @@ from hipkb.load.safeload import load_file
 
 RULE_ID = re.compile(r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)*$")
 MANIFEST = "kb.yaml"
+# YAML files of a rules directory that hold data beside the rules, not rules.
+DATA_FILES = (MANIFEST, CODES_FILE)
 
 # Conclusion kinds, the layer they belong to, and the subjects their
 # conditions may use: a layer only reads what earlier layers concluded.
@@ -163,6 +166,7 @@ class KnowledgeBase:
     seed_sections: tuple[str, ...] = field(default=())
     referrals: Mapping[str, Referral] = field(default_factory=dict)
     safety: Safety = field(default_factory=Safety)
+    codes: Codes = field(default_factory=Codes)
 
     @cached_property
     def by_id(self) -> dict[str, RuleDef]:
@@ -223,7 +227,7 @@ def load_rules(rules_dir: Path, vocabulary: Vocabulary, facts_dir: Path | None =
 
     rules: list[RuleDef] = []
     seen: dict[str, str] = {}
-    files = sorted(p for p in rules_dir.glob("*.yaml") if p.name != MANIFEST)
+    files = sorted(p for p in rules_dir.glob("*.yaml") if p.name not in DATA_FILES)
     if not files:
         raise RuleError(str(rules_dir), "", "holds no rule files (*.yaml besides kb.yaml)")
     for path in files:
@@ -246,6 +250,7 @@ def load_rules(rules_dir: Path, vocabulary: Vocabulary, facts_dir: Path | None =
         seed_sections=seed_sections,
         referrals=referrals,
         safety=safety,
+        codes=load_codes(rules_dir / CODES_FILE, hypotheses, red_flags),
     )
 
 
