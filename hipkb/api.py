@@ -57,7 +57,7 @@ def run_case(reasoner: Reasoner, case: Case) -> dict[str, Any]:
 
 def report(reasoner: Reasoner, case: Case, fmt: str = "json", *, audience: str = "clinician",
            templates: Path | None = None) -> str:
-    """Reason about *case* and render the result: JSON, or a report (md, html, txt).
+    """Reason about *case* and render the result: JSON, a FHIR Bundle, or a report (md, html, txt).
 
     Every format is rendered from the same result data; reports also get the
     inference, for the step-by-step trace and the WHY NOT of educators.
@@ -69,9 +69,13 @@ def report(reasoner: Reasoner, case: Case, fmt: str = "json", *, audience: str =
 
 def render_result(kb: KnowledgeBase, inference: Inference, result: dict[str, Any], fmt: str = "json", *,
                   audience: str = "clinician", templates: Path | None = None) -> str:
-    """Write out a result already built: one line of JSON, or a report (md, html, txt)."""
+    """Write out a result already built: one line of JSON, a FHIR Bundle, or a report (md, html, txt)."""
     if fmt == "json":
         return to_json(result) + "\n"
+    if fmt == "fhir":
+        from hipkb.fhir.bundle import bundle_json
+
+        return bundle_json(kb, inference.case, result)
     from hipkb.report.render import render
 
     return render(kb, inference, result, fmt=fmt, audience=audience, templates=templates)

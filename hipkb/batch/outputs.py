@@ -17,7 +17,7 @@ from pathlib import Path
 
 from hipkb.errors import HipkbError
 
-SUFFIXES = {"json": ".json", "md": ".md", "html": ".html", "txt": ".txt"}
+SUFFIXES = {"json": ".json", "md": ".md", "html": ".html", "txt": ".txt", "fhir": ".fhir.json"}
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 

@@ -12,7 +12,7 @@ import click
 
 from hipkb.cli.common import kb_options, load_kb_from
 
-FORMATS = ("json", "md", "html", "txt")
+FORMATS = ("json", "md", "html", "txt", "fhir")
 AUDIENCES = ("clinician", "educator")
 
 
@@ -36,10 +36,11 @@ def command(cases: tuple[str, ...], fmt: str, audience: str, templates: Path | N
     """Reason about CASES (files, directories, or - for stdin) and print the results.
 
     Directories are searched recursively for *.yaml, *.yml and *.json; stdin
-    holds one case or JSON Lines (one case per line). JSON prints one
-    hipkb-result/1 object per line. With several cases, a bad case is reported
-    on stderr (and in --errors FILE) and the others still run; a summary ends
-    the run on stderr.
+    holds one case or JSON Lines (one case per line); a JSON FHIR
+    QuestionnaireResponse to `hipkb questionnaire` is a case too. JSON prints
+    one hipkb-result/1 object per line, fhir one FHIR R4 Bundle per line. With
+    several cases, a bad case is reported on stderr (and in --errors FILE) and
+    the others still run; a summary ends the run on stderr.
 
     Exit status: 0 when every case ran, 1 when some case failed, 2 for bad
     usage or a single bad case.
