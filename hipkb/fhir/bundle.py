@@ -188,4 +188,5 @@ def _id(digest: str, name: str) -> str:
 
 
 def _urn(digest: str, resource_id: str) -> str:
-    return "urn:uuid:" + str(uuid.uuid5(uuid.NAMESPACE_URL, f"{CODE_SYSTEM}|{CODE_SYSTEM_VERSION}|{digest}|{resource_id}"))
+    name = f"{CODE_SYSTEM}|{CODE_SYSTEM_VERSION}|{digest}|{resource_id}"
+    return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, name)}"

@@ -55,5 +55,4 @@ def questionnaire_url(vocabulary: Vocabulary) -> str:
 
 def questionnaire_canonical(vocabulary: Vocabulary) -> str:
     """``url|version``: what a response's ``questionnaire`` must say."""
-    ident, version = questionnaire_id(vocabulary)
-    return f"{questionnaire_url(vocabulary)}|{version}"
+    return f"{questionnaire_url(vocabulary)}|{questionnaire_id(vocabulary)[1]}"

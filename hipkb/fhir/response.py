@@ -182,7 +182,8 @@ def _value(answer: dict[str, Any], item_type: str, spec: Field | None, source: s
         raise CaseError(source, f"{where}.answer", f"{others[0]!r} is not part of an answer")
     if values != [expected]:
         found = ", ".join(values) if values else "no value"
-        raise CaseError(source, where, f"found {found}; expected {expected} (a {item_type} question)")
+        article = "an" if item_type[0] in "aeiou" else "a"
+        raise CaseError(source, where, f"found {found}; expected {expected} ({article} {item_type} question)")
     value = answer[expected]
     if item_type != "choice":
         ok = {"integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
