@@ -190,6 +190,9 @@ def test_each_example_validates_and_explains_as_a_response(cli, form, tmp_path):
     explained = cli("explain", responses[0], "--trace")
     assert explained.exit_code == 0
     assert explained.stdout == cli("explain", CASES[0], "--trace").stdout
+    compared = cli("compare", "--rules", ROOT / "rules", "--rules", ROOT / "rules", *responses[:3])
+    assert compared.exit_code == 0
+    assert "0 of 3 case(s) differ" in compared.stdout
 
 
 def test_a_response_on_stdin_and_from_python(cli, form, kb):
