@@ -271,6 +271,10 @@ def _mutations() -> list[tuple[str, Any, str]]:
          "modifierExtension: not an element hipkb reads in a QuestionnaireResponse; hipkb cannot honour"),
         ("no regions", edit(lambda r: r.update(item=[i for i in r["item"] if i["linkId"] != "pain"])),
          "item[linkId=pain.regions]: is required"),
+        ("a bad id", edit(lambda r: r.update(id="qr 1")),
+         "id: found 'qr 1'; a FHIR id is 1 to 64 of"),
+        ("a subject that is no Reference", edit(lambda r: r.update(subject={"reference": "Patient/1", "name": "x"})),
+         "subject.name: not read by hipkb; a subject is a Reference"),
         ("another resource", edit(lambda r: r.update(resourceType="Patient")),
          "resourceType: found 'Patient'; a FHIR case must be a QuestionnaireResponse"),
     ]
@@ -365,6 +369,15 @@ def test_format_fhir_from_a_response_points_at_it_and_differs_in_nothing_else(cl
             assert resource.pop("basis" if resource["resourceType"] == "RiskAssessment" else "derivedFrom") == [
                 reference]
         assert from_fhir == from_yaml, case.name
+
+
+def test_format_fhir_keeps_the_response_subject(cli, form, tmp_path):
+    response = response_for(form, {"pain": {"regions": ["buttock"]}}, "s1", "qr-s1")
+    response["subject"] = {"reference": "Patient/p-42", "display": "A. Runner"}
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(response))
+    data = _check_bundle(cli("run", path, "--format", "fhir").stdout)
+    assert {e["resource"]["subject"]["reference"] for e in data["entry"]} == {"Patient/p-42"}
 
 
 def test_format_fhir_writes_one_file_per_case_into_a_directory(cli, tmp_path):

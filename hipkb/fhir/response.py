@@ -68,8 +68,11 @@ def read_response(data: dict[str, Any], vocabulary: Vocabulary, source: str, *, 
         case = validate(case_data, vocabulary, source, default_id=default_id, hypotheses=hypotheses)
     except CaseError as error:
         raise CaseError(source, _as_item(error.where, vocabulary), error.message) from None
-    reference = f"{RESOURCE}/{ident}" if isinstance(ident, str) and FHIR_ID.match(ident) else None
-    meta = {"fhir": {"response": reference, "subject": data.get("subject")}}
+    if ident is not None and not (isinstance(ident, str) and FHIR_ID.match(ident)):
+        raise CaseError(source, "id", f"found {describe(ident)}; a FHIR id is 1 to 64 of A-Z, a-z, 0-9, '-', '.'")
+    # The subject goes into the Bundle as it is: only a plain Reference may.
+    subject = _reference(data.get("subject"), source, "subject")
+    meta = {"fhir": {"response": f"{RESOURCE}/{ident}" if ident else None, "subject": subject}}
     return dataclasses.replace(case, meta=meta)
 
 
@@ -208,6 +211,25 @@ def _value(answer: dict[str, Any], item_type: str, spec: Field | None, source: s
         raise CaseError(source, where, f"found code {describe(code)}; allowed: {allowed_list(allowed)}"
                         + did_you_mean(code, allowed))
     return code
+
+
+def _reference(value: Any, source: str, where: str) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not value:
+        raise CaseError(source, where, f"found {describe(value)}; expected a Reference")
+    for key, item in value.items():
+        if key in ("reference", "type", "display"):
+            if not isinstance(item, str) or not item.strip():
+                raise CaseError(source, f"{where}.{key}", f"found {describe(item)}; expected text")
+        elif key == "identifier":
+            if not isinstance(item, dict) or not item or set(item) - {"system", "value"} or not all(
+                    isinstance(v, str) and v.strip() for v in item.values()):
+                raise CaseError(source, f"{where}.identifier", "expected a mapping of system and value (text)")
+        else:
+            raise CaseError(source, f"{where}.{key}", "not read by hipkb; a subject is a Reference of "
+                            "reference, type, identifier (system, value) and display")
+    return dict(value)
 
 
 def _as_item(where: str, vocabulary: Vocabulary) -> str:
