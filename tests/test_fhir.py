@@ -22,17 +22,20 @@ from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.questionnaire import Questionnaire
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 from fhir.resources.R4B.riskassessment import RiskAssessment
+from hypothesis import assume, given, settings
 
 from hipkb import api
 from hipkb.errors import RuleError
 from hipkb.fhir import codesystem
 from hipkb.fhir.questionnaire import questionnaire
+from hipkb.testing import strategies as hs
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = sorted((ROOT / "facts" / "cases").glob("*.yaml"))
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
 SNOMED = "http://snomed.info/sct"
 FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+OPTION_EXCLUSIVE = "http://hl7.org/fhir/StructureDefinition/questionnaire-optionExclusive"
 
 # R4's required bindings that the models do not enforce.
 ITEM_TYPES = {"group", "display", "boolean", "decimal", "integer", "date", "dateTime", "time", "string",
@@ -69,8 +72,14 @@ def response_for(form: dict[str, Any], data: dict[str, Any], case_id: str, rid: 
     def answers(item: dict[str, Any], value: Any) -> list[dict[str, Any]]:
         if item["type"] == "choice":
             options = {o["valueCoding"]["code"]: o["valueCoding"] for o in item["answerOption"]}
+            if value == []:  # none of them: the exclusive option says so
+                [exclusive] = [o["valueCoding"] for o in item["answerOption"]
+                               if {"url": OPTION_EXCLUSIVE, "valueBoolean": True} in o.get("extension", [])]
+                return [{"valueCoding": dict(exclusive)}]
             return [{"valueCoding": dict(options[v])} for v in words(value)]
-        key = {"integer": "valueInteger", "decimal": "valueDecimal", "string": "valueString"}[item["type"]]
+        if item["type"] == "integer":
+            return [{"valueInteger": int(value)}]  # JSON's integer, as a form tool writes it
+        key = {"decimal": "valueDecimal", "string": "valueString"}[item["type"]]
         return [{key: value}]
 
     items = []
@@ -83,7 +92,7 @@ def response_for(form: dict[str, Any], data: dict[str, Any], case_id: str, rid: 
         children = []
         for child in item["item"]:
             name = child["linkId"].split(".", 1)[1]
-            if name in group and group[name] != []:
+            if name in group:
                 children.append({"linkId": child["linkId"], "text": child["text"],
                                  "answer": answers(child, group[name])})
         if children:
@@ -140,7 +149,8 @@ def test_the_questionnaire_is_valid_r4_and_asks_every_field(form, kb):
         assert bool(item.get("repeats")) == (spec.type == "set")
         if spec.type in ("choice", "set"):
             codes = [o["valueCoding"]["code"] for o in item["answerOption"]]
-            assert codes == [*spec.values, *spec.unknown]
+            none = ["none"] if spec.type == "set" and not spec.required and "none" not in spec.values else []
+            assert codes == [*spec.values, *spec.unknown, *none]
             assert {(o["valueCoding"]["system"], o["valueCoding"]["version"]) for o in item["answerOption"]} == {
                 (codesystem.CODE_SYSTEM, codesystem.CODE_SYSTEM_VERSION)}
         if spec.is_numeric:
@@ -202,6 +212,36 @@ def test_a_response_on_stdin_and_from_python(cli, form, kb):
     assert on_stdin.exit_code == 0
     assert on_stdin.stdout == cli("run", CASES[0]).stdout
     assert api.run_data(response, kb) == json.loads(on_stdin.stdout)
+
+
+@settings(max_examples=60, deadline=None)
+@given(case=hs.cases())
+def test_any_valid_case_as_a_response_reasons_the_same(kb, form, case):
+    # A set with a `none` value of its own records "none of them" as [none];
+    # an empty list of it has no answer in a form.
+    assume(not any(value == [] and "none" in kb.vocabulary.groups[group].fields[name].values
+                   for group, fields in case.items() if isinstance(fields, dict)
+                   for name, value in fields.items()))
+    response = response_for(form, case, case.get("case_id", "case"), "qr-1")
+    QuestionnaireResponse.model_validate(response)
+    assert api.to_json(api.run_data(response, kb)) == api.to_json(api.run_data(case, kb))
+
+
+def test_none_of_these_is_a_known_empty_list_and_excludes_the_rest(cli, form, kb, tmp_path):
+    case = {"pain": {"regions": ["groin"]}, "history": {"prior_conditions": []}}
+    response = response_for(form, case, "case", "qr-none")
+    [history] = [item for item in response["item"] if item["linkId"] == "history"]
+    answers = history["item"][0]["answer"]
+    assert [a["valueCoding"]["code"] for a in answers] == ["none"]
+    result = api.run_data(response, kb)
+    assert result == api.run_data(case, kb)
+    assert result["findings"]["known"] == 2  # known to be none, not unknown
+    answers.append(_coding("hip_surgery"))
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(response))
+    failed = cli("run", path)
+    assert failed.exit_code == 2
+    assert "item[linkId=history.prior_conditions]: 'none' excludes every other answer" in failed.stderr
 
 
 def test_the_case_id_falls_back_to_the_response_id_then_the_file_name(cli, form, tmp_path):

@@ -8,7 +8,11 @@ question as its text:
   code system, the spellings of unknown (``unknown``, ``not_tested``) last,
   so a form can record "not tested" explicitly (it means the same as no
   answer);
-- a set is a repeating ``choice`` item;
+- a set is a repeating ``choice`` item; where an empty list is a finding
+  (``history.prior_conditions: []``: none of them) and the values have no
+  ``none`` of their own, a ``none`` option stands for it, exclusive of the
+  others (``questionnaire-optionExclusive``): an unanswered item is unknown,
+  which an empty list is not;
 - an integer or a number is an ``integer`` or ``decimal`` item with its
   bounds in the ``minValue`` and ``maxValue`` extensions;
 - text is a ``string`` item.
@@ -37,6 +41,8 @@ from hipkb.fhir.codesystem import (
 )
 from hipkb.knowledge.vocabulary import Field, Vocabulary
 
+NONE_OF_THESE = "none"
+OPTION_EXCLUSIVE = "http://hl7.org/fhir/StructureDefinition/questionnaire-optionExclusive"
 # Which field is asked only once another is answered: dependent -> prerequisite.
 ENABLE_AFTER = {"pain.origin": "pain.regions"}
 UNKNOWN_DISPLAY = {"unknown": "unknown", "not_tested": "not tested"}
@@ -90,6 +96,9 @@ def _item(spec: Field, vocabulary: Vocabulary) -> dict[str, Any]:
         options = [{"valueCoding": coding(value, meaning)} for value, meaning in spec.values.items()]
         options += [{"valueCoding": coding(value, UNKNOWN_DISPLAY.get(value, value.replace("_", " ")))}
                     for value in spec.unknown]
+        if has_none_option(spec):
+            options.append({"extension": [{"url": OPTION_EXCLUSIVE, "valueBoolean": True}],
+                            "valueCoding": coding(NONE_OF_THESE, "none of these")})
         item["answerOption"] = options
     elif spec.is_numeric:
         kind = "valueInteger" if spec.type == "integer" else "valueDecimal"
@@ -103,6 +112,11 @@ def _item(spec: Field, vocabulary: Vocabulary) -> dict[str, Any]:
     elif spec.type == "text" and spec.max_length:
         item["maxLength"] = spec.max_length
     return item
+
+
+def has_none_option(spec: Field) -> bool:
+    """Whether the form offers ``none`` for an empty list of this set field."""
+    return spec.type == "set" and spec.min_items == 0 and NONE_OF_THESE not in spec.values
 
 
 def _number(spec: Field, value: float) -> int | float:

@@ -23,7 +23,7 @@ from typing import Any
 
 from hipkb.errors import CaseError, allowed_list, describe, did_you_mean
 from hipkb.fhir.codesystem import CODE_SYSTEM, CODE_SYSTEM_VERSION, questionnaire_canonical, questionnaire_url
-from hipkb.fhir.questionnaire import ITEM_TYPES
+from hipkb.fhir.questionnaire import ITEM_TYPES, NONE_OF_THESE, has_none_option
 from hipkb.knowledge.vocabulary import Field, Vocabulary
 from hipkb.load.case import Case, validate
 
@@ -131,6 +131,10 @@ def _answers(items: Any, vocabulary: Vocabulary, source: str) -> tuple[dict[str,
             if not answers:
                 continue  # unanswered: unknown, as an omitted field
             found = [_value(a, ITEM_TYPES[spec.type], spec, source, child_where) for a in answers]
+            if has_none_option(spec) and NONE_OF_THESE in found:
+                if len(found) > 1:
+                    raise CaseError(source, child_where, f"{NONE_OF_THESE!r} excludes every other answer")
+                found = []  # none of them: a known empty list, not unknown
             values[spec.name] = found if spec.type == "set" else found[0]
         data[link] = values
     return data, case_id
@@ -206,7 +210,7 @@ def _value(answer: dict[str, Any], item_type: str, spec: Field | None, source: s
         raise CaseError(source, where, f"found code system version {describe(version)}; "
                         f"this hipkb reads version {CODE_SYSTEM_VERSION}")
     code = value.get("code")
-    allowed = [*spec.values, *spec.unknown]
+    allowed = [*spec.values, *spec.unknown, *([NONE_OF_THESE] if has_none_option(spec) else [])]
     if not isinstance(code, str) or code not in allowed:
         raise CaseError(source, where, f"found code {describe(code)}; allowed: {allowed_list(allowed)}"
                         + did_you_mean(code, allowed))
