@@ -152,3 +152,24 @@ def test_hypothesis_stays_optional(installed):
     proc = _run([str(installed["python"]), "-c", "import hipkb.testing.strategies"], installed["cwd"])
     assert proc.returncode != 0
     assert "hipkb[test]" in proc.stderr
+
+
+def test_fhir_form_in_and_bundle_out_work_installed(installed):
+    """Issue 12's "done when": questionnaire > q.json, a response to it, run --format fhir, on a plain install."""
+    cwd = installed["cwd"]
+    proc = _run([str(installed["hipkb"]), "questionnaire"], cwd)
+    assert proc.returncode == 0, proc.stderr
+    form = json.loads(proc.stdout)
+    regions = next(item for group in form["item"] if group["type"] == "group"
+                   for item in group["item"] if item["linkId"] == "pain.regions")
+    groin = next(o["valueCoding"] for o in regions["answerOption"] if o["valueCoding"]["code"] == "groin")
+    response = {"resourceType": "QuestionnaireResponse", "id": "r1", "status": "completed",
+                "questionnaire": f"{form['url']}|{form['version']}",
+                "item": [{"linkId": "pain", "item": [{"linkId": "pain.regions", "answer": [{"valueCoding": groin}]}]}]}
+    (cwd / "response.json").write_text(json.dumps(response), encoding="utf-8")
+    proc = _run([str(installed["hipkb"]), "run", "response.json", "--format", "fhir"], cwd)
+    assert proc.returncode == 0, proc.stderr
+    bundle = json.loads(proc.stdout)
+    risk = bundle["entry"][0]["resource"]
+    assert (bundle["resourceType"], risk["resourceType"]) == ("Bundle", "RiskAssessment")
+    assert risk["basis"] == [{"reference": "QuestionnaireResponse/r1", "type": "QuestionnaireResponse"}]

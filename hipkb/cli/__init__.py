@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("hipkb.cli.run", "Reason about case files and print the results."),
     "validate": ("hipkb.cli.validate", "Check case files against the case format, without reasoning."),
     "schema": ("hipkb.cli.schema", "Print the JSON Schema of case files."),
+    "questionnaire": ("hipkb.cli.questionnaire", "Print the case form as a FHIR R4 Questionnaire."),
     "explain": ("hipkb.cli.explain", "Explain how a conclusion was reached, or why one was not."),
     "interview": ("hipkb.cli.interview", "Build a case by answering questions."),
     "check": ("hipkb.cli.check", "Verify a rule base: anomalies, regression cases, coverage."),

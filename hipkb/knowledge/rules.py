@@ -23,6 +23,7 @@ from typing import Any
 
 from hipkb.errors import RuleError, allowed_list, describe, did_you_mean
 from hipkb.knowledge import conditions as cond
+from hipkb.knowledge.codes import CODES_FILE, Codes, load_codes
 from hipkb.knowledge.conditions import Condition, ConditionSyntaxError
 from hipkb.knowledge.index import RuleIndex
 from hipkb.knowledge.kinds import KINDS, Kind, KindSpec, Subject, Target
@@ -37,6 +38,8 @@ SCALES = {Target.TRIAGE_LEVEL: TRIAGE_LEVELS, Target.RUNNING_ADVICE: RUNNING_ADV
 
 RULE_ID = re.compile(r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)*$")
 MANIFEST = "kb.yaml"
+# YAML files of a rules directory that hold data beside the rules, not rules.
+DATA_FILES = (MANIFEST, CODES_FILE)
 
 @dataclass(frozen=True)
 class Conclusion:
@@ -159,6 +162,7 @@ class KnowledgeBase:
     seed_sections: tuple[str, ...] = field(default=())
     referrals: Mapping[str, Referral] = field(default_factory=dict)
     safety: Safety = field(default_factory=Safety)
+    codes: Codes = field(default_factory=Codes)
 
     @cached_property
     def by_id(self) -> dict[str, RuleDef]:
@@ -255,7 +259,7 @@ def load_rules(rules_dir: Path, vocabulary: Vocabulary, facts_dir: Path | None =
 
     rules: list[RuleDef] = []
     seen: dict[str, str] = {}
-    files = sorted(p for p in rules_dir.glob("*.yaml") if p.name != MANIFEST)
+    files = sorted(p for p in rules_dir.glob("*.yaml") if p.name not in DATA_FILES)
     if not files:
         raise RuleError(str(rules_dir), "", "holds no rule files (*.yaml besides kb.yaml)")
     for path in files:
@@ -278,6 +282,7 @@ def load_rules(rules_dir: Path, vocabulary: Vocabulary, facts_dir: Path | None =
         seed_sections=seed_sections,
         referrals=referrals,
         safety=safety,
+        codes=load_codes(rules_dir / CODES_FILE, hypotheses, red_flags),
     )
 
 

@@ -34,6 +34,12 @@ def validate(
     hypotheses: Collection[str] | None = None,
 ) -> Case:
     """Check plain data against the vocabulary and return a normalised Case."""
+    if isinstance(data, dict) and "resourceType" in data:
+        # A FHIR resource: hipkb.fhir.response reads a QuestionnaireResponse as
+        # a case and hands its answers back here as case-file data.
+        from hipkb.fhir.response import read_response
+
+        return read_response(data, vocabulary, source, default_id=default_id, hypotheses=hypotheses)
     if not isinstance(data, dict):
         raise CaseError(source, "", f"expected a mapping at the top, found {describe(data)}")
     known_top = list(vocabulary.top) + list(vocabulary.groups)

@@ -14,7 +14,7 @@ model key           from
 ``referrals``       ``result["referrals"]`` + the rules behind them
 ``triage``          ``result["triage"]`` + the rules behind it
 ``running``         ``result["running"]`` + the rules behind it
-``hypotheses``      ``result["hypotheses"]`` (ranked) + kb descriptions, facts in words
+``hypotheses``      ``result["hypotheses"]`` (ranked, with codes) + kb descriptions, facts in words
 ``next_questions``  ``result["next_questions"]``
 ``known``           the case's findings, grouped as the vocabulary groups them
 ``unknown``         every vocabulary field the case did not give, grouped
@@ -140,9 +140,20 @@ def _hypothesis(kb: KnowledgeBase, h: dict[str, Any], rank: int) -> dict[str, An
         "certainty": h["certainty"], "certainty_text": f"{h['certainty']:.2f}",
         "percent": round(h["certainty"] * 100),
         "description": hyp.description if hyp else "", "source": hyp.source if hyp else "",
+        "codes": [_code(c) for c in h.get("codes", [])],
         "support": [_evidence(kb, e) for e in h["support"]],
         "against": [_evidence(kb, e) for e in h["against"]],
     }
+
+
+CODE_SYSTEM_NAMES = {"http://hl7.org/fhir/sid/icd-10-cm": "ICD-10-CM", "http://snomed.info/sct": "SNOMED CT"}
+
+
+def _code(code: dict[str, Any]) -> dict[str, Any]:
+    name = CODE_SYSTEM_NAMES.get(code["system"], code["system"])
+    approximate = bool(code.get("approximate"))
+    return {"system": name, "code": code["code"], "display": code["display"], "approximate": approximate,
+            "text": f"{name} {code['code']} {code['display']}" + (" (nearest broader concept)" if approximate else "")}
 
 
 def _known(kb: KnowledgeBase, inference: Inference) -> list[dict[str, Any]]:

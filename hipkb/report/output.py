@@ -16,19 +16,23 @@ from hipkb.results.result import to_json
 
 #: Report formats, rendered by Jinja templates.
 REPORT_FORMATS: tuple[str, ...] = ("md", "html", "txt")
-#: Every output format of a result, JSON first.
-OUTPUT_FORMATS: tuple[str, ...] = ("json", *REPORT_FORMATS)
+#: Every output format of a result: JSON, the reports, and a FHIR R4 Bundle.
+OUTPUT_FORMATS: tuple[str, ...] = ("json", *REPORT_FORMATS, "fhir")
 #: The file suffix of each output format.
-SUFFIXES: dict[str, str] = {fmt: f".{fmt}" for fmt in OUTPUT_FORMATS}
+SUFFIXES: dict[str, str] = {**{fmt: f".{fmt}" for fmt in ("json", *REPORT_FORMATS)}, "fhir": ".fhir.json"}
 
 __all__ = ["AUDIENCES", "OUTPUT_FORMATS", "REPORT_FORMATS", "SUFFIXES", "render_result"]
 
 
 def render_result(kb: KnowledgeBase, inference: Inference, result: dict[str, Any], fmt: str = "json", *,
                   audience: str = "clinician", templates: Path | None = None) -> str:
-    """Write out a result already built: one line of JSON, or a report (md, html, txt)."""
+    """Write out a result already built: one line of JSON, a FHIR Bundle, or a report (md, html, txt)."""
     if fmt == "json":
         return to_json(result) + "\n"
+    if fmt == "fhir":
+        from hipkb.fhir.bundle import bundle_json
+
+        return bundle_json(kb, inference.case, result)
     from hipkb.report.render import render  # jinja2 is imported only when a report is asked for
 
     return render(kb, inference, result, fmt=fmt, audience=audience, templates=templates)

@@ -113,6 +113,7 @@ def _hypothesis(kb: KnowledgeBase, score: Score) -> dict[str, Any]:
         "label": kb.hypotheses[score.hypothesis].label,
         "certainty": score.certainty,
         "band": score.band,
+        "codes": [code.as_dict() for code in kb.codes.hypothesis(score.hypothesis)],
         "support": [item(e) for e in score.evidence if e.cf > 0],
         "against": [item(e) for e in score.evidence if e.cf < 0],
     }

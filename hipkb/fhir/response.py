@@ -1,0 +1,246 @@
+"""A FHIR ``QuestionnaireResponse`` to hipkb's Questionnaire, read as a case.
+
+The response is checked as strictly as a case file, and every error names
+the item by its ``linkId`` (``item[linkId=behaviour.hopping]: found code
+'sore'; allowed: painful, pain_free, unknown``): it must answer this
+questionnaire and this version of it, each field item must sit in its
+group, and each answer must have the item's type and, for a choice, a code
+of hipkb's code system that the question allows. Then the answers become the
+plain data of a case file and go through :func:`hipkb.load.case.validate`,
+so ranges, required fields and duplicates are checked by the same code as
+for YAML, and the case reasons exactly as the same case written in YAML.
+
+The case's ``meta["fhir"]`` keeps what ``--format fhir`` needs to point back
+at the response (its reference and subject).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Collection
+from typing import Any
+
+from hipkb.errors import CaseError, allowed_list, describe, did_you_mean
+from hipkb.fhir.codesystem import CODE_SYSTEM, CODE_SYSTEM_VERSION, questionnaire_canonical, questionnaire_url
+from hipkb.fhir.questionnaire import ITEM_TYPES, NONE_OF_THESE, has_none_option
+from hipkb.knowledge.vocabulary import Field, Vocabulary
+from hipkb.load.case import Case, validate
+
+RESOURCE = "QuestionnaireResponse"
+# Elements of an R4 QuestionnaireResponse that say nothing about the findings.
+IGNORED = ("id", "meta", "implicitRules", "language", "text", "contained", "extension", "identifier",
+           "basedOn", "partOf", "subject", "encounter", "authored", "author", "source")
+STATUSES = ("in-progress", "completed", "amended")
+ITEM_KEYS = ("linkId", "definition", "text", "answer", "item", "id", "extension")
+ANSWER_KEYS = ("id", "extension")
+VALUE_KEY = {"choice": "valueCoding", "integer": "valueInteger", "decimal": "valueDecimal", "string": "valueString"}
+FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+
+
+def is_response(data: Any) -> bool:
+    """Whether parsed data is a FHIR resource (it has ``resourceType``) rather than a case file."""
+    return isinstance(data, dict) and "resourceType" in data
+
+
+def read_response(data: dict[str, Any], vocabulary: Vocabulary, source: str, *, default_id: str = "case",
+                  hypotheses: Collection[str] | None = None) -> Case:
+    """Check a parsed QuestionnaireResponse and return its case."""
+    kind = data.get("resourceType")
+    if kind != RESOURCE:
+        raise CaseError(source, "resourceType",
+                        f"found {describe(kind)}; a FHIR case must be a {RESOURCE} to hipkb's questionnaire")
+    for key in data:
+        if key not in (*IGNORED, "resourceType", "questionnaire", "status", "item"):
+            hint = ("; hipkb cannot honour a modifier extension" if key == "modifierExtension"
+                    else "; allowed: " + allowed_list(("questionnaire", "status", "item", *IGNORED), 20))
+            raise CaseError(source, str(key), "not an element hipkb reads in a QuestionnaireResponse" + hint)
+    _check_questionnaire(data.get("questionnaire"), vocabulary, source)
+    status = data.get("status")
+    if status not in STATUSES:
+        raise CaseError(source, "status", f"found {describe(status)}; allowed: {allowed_list(STATUSES)}")
+    case_data, case_id = _answers(data.get("item"), vocabulary, source)
+    ident = data.get("id")
+    if case_id is None:
+        case_id = ident if isinstance(ident, str) and ident.strip() else default_id
+    case_data["case_id"] = case_id
+    try:
+        case = validate(case_data, vocabulary, source, default_id=default_id, hypotheses=hypotheses)
+    except CaseError as error:
+        raise CaseError(source, _as_item(error.where, vocabulary), error.message) from None
+    if ident is not None and not (isinstance(ident, str) and FHIR_ID.match(ident)):
+        raise CaseError(source, "id", f"found {describe(ident)}; a FHIR id is 1 to 64 of A-Z, a-z, 0-9, '-', '.'")
+    # The subject goes into the Bundle as it is: only a plain Reference may.
+    subject = _reference(data.get("subject"), source, "subject")
+    meta = {"fhir": {"response": f"{RESOURCE}/{ident}" if ident else None, "subject": subject}}
+    return dataclasses.replace(case, meta=meta)
+
+
+def _check_questionnaire(found: Any, vocabulary: Vocabulary, source: str) -> None:
+    expected = questionnaire_canonical(vocabulary)
+    if found is None:
+        raise CaseError(source, "questionnaire", f"missing; a response to hipkb's questionnaire says {expected!r}")
+    if not isinstance(found, str):
+        raise CaseError(source, "questionnaire", f"found {describe(found)}; expected {expected!r}")
+    url, _, version = found.partition("|")
+    if url != questionnaire_url(vocabulary):
+        raise CaseError(source, "questionnaire", f"found {found!r}: a response to another questionnaire; "
+                        f"expected {expected!r} (hipkb questionnaire prints it)")
+    if found != expected:
+        raise CaseError(source, "questionnaire", f"found {found!r}: a response to "
+                        + (f"version {version!r}" if version else "no stated version")
+                        + f" of hipkb's questionnaire; this hipkb reads {expected!r}")
+
+
+def _answers(items: Any, vocabulary: Vocabulary, source: str) -> tuple[dict[str, Any], str | None]:
+    """The response's answers as case-file data, and its case id if it gives one."""
+    groups = vocabulary.groups
+    data: dict[str, Any] = {}
+    case_id: str | None = None
+    seen: set[str] = set()
+    for item in _items(items, source, "item"):
+        link = _link(item, source, "item", seen)
+        where = f"item[linkId={link}]"
+        if link == "case_id" and "case_id" in vocabulary.top:
+            answers = _leaf(item, source, where, repeats=False)
+            if answers:
+                case_id = _value(answers[0], "string", None, source, where)
+            continue
+        if link in vocabulary.fields:
+            raise CaseError(source, where, f"a field item belongs inside its group; nest it in the item "
+                            f"with linkId {link.partition('.')[0]!r}")
+        if link not in groups:
+            allowed = ["case_id", *groups]
+            raise CaseError(source, where, f"unknown group; allowed: {allowed_list(allowed)}"
+                            + did_you_mean(link, allowed))
+        if "answer" in item:
+            raise CaseError(source, where, "a group item holds items, not answers")
+        values: dict[str, Any] = {}
+        for child in _items(item.get("item"), source, f"{where}.item"):
+            child_link = _link(child, source, f"{where}.item", seen)
+            child_where = f"item[linkId={child_link}]"
+            spec = groups[link].fields.get(child_link.partition(".")[2]) if child_link.startswith(f"{link}.") else None
+            if spec is None or spec.type not in ITEM_TYPES:
+                owner = vocabulary.fields.get(child_link)
+                if owner is not None:
+                    raise CaseError(source, child_where, f"belongs in group {owner.group!r}, not in {link!r}")
+                allowed = [f.path for f in groups[link].fields.values() if f.type in ITEM_TYPES]
+                raise CaseError(source, child_where, f"unknown item in group {link!r}; allowed: "
+                                f"{allowed_list(allowed)}" + did_you_mean(child_link, allowed))
+            answers = _leaf(child, source, child_where, repeats=spec.type == "set")
+            if not answers:
+                continue  # unanswered: unknown, as an omitted field
+            found = [_value(a, ITEM_TYPES[spec.type], spec, source, child_where) for a in answers]
+            if has_none_option(spec) and NONE_OF_THESE in found:
+                if len(found) > 1:
+                    raise CaseError(source, child_where, f"{NONE_OF_THESE!r} excludes every other answer")
+                found = []  # none of them: a known empty list, not unknown
+            values[spec.name] = found if spec.type == "set" else found[0]
+        data[link] = values
+    return data, case_id
+
+
+def _items(items: Any, source: str, where: str) -> list[dict[str, Any]]:
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise CaseError(source, where, f"found {describe(items)}; expected a list of items")
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise CaseError(source, f"{where}[{index}]", f"found {describe(item)}; expected an item")
+    return items
+
+
+def _link(item: dict[str, Any], source: str, where: str, seen: set[str]) -> str:
+    link = item.get("linkId")
+    if not isinstance(link, str) or not link:
+        raise CaseError(source, where, f"an item without a linkId (found {describe(link)})")
+    where = f"item[linkId={link}]"
+    for key in item:
+        if key not in ITEM_KEYS:
+            raise CaseError(source, f"{where}.{key}", f"not read by hipkb; allowed: {allowed_list(ITEM_KEYS)}")
+    if link in seen:
+        raise CaseError(source, where, "answered twice; each item appears once")
+    seen.add(link)
+    return link
+
+
+def _leaf(item: dict[str, Any], source: str, where: str, *, repeats: bool) -> list[dict[str, Any]]:
+    if "item" in item:
+        raise CaseError(source, where, "a question item holds answers, not items")
+    answers = item.get("answer") or []
+    if not isinstance(answers, list):
+        raise CaseError(source, f"{where}.answer", f"found {describe(answers)}; expected a list of answers")
+    if len(answers) > 1 and not repeats:
+        raise CaseError(source, where, f"{len(answers)} answers; this question takes one")
+    for answer in answers:
+        if not isinstance(answer, dict):
+            raise CaseError(source, f"{where}.answer", f"found {describe(answer)}; expected an answer")
+        if "item" in answer:
+            raise CaseError(source, f"{where}.answer", "nested items under an answer are not part of this form")
+    return answers
+
+
+def _value(answer: dict[str, Any], item_type: str, spec: Field | None, source: str, where: str) -> Any:
+    expected = VALUE_KEY[item_type]
+    values = [key for key in answer if key.startswith("value")]
+    others = [key for key in answer if not key.startswith("value") and key not in ANSWER_KEYS]
+    if others:
+        raise CaseError(source, f"{where}.answer", f"{others[0]!r} is not part of an answer")
+    if values != [expected]:
+        found = ", ".join(values) if values else "no value"
+        article = "an" if item_type[0] in "aeiou" else "a"
+        raise CaseError(source, where, f"found {found}; expected {expected} ({article} {item_type} question)")
+    value = answer[expected]
+    if item_type != "choice":
+        ok = {"integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+              "decimal": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+              "string": lambda v: isinstance(v, str)}[item_type]
+        if not ok(value):
+            raise CaseError(source, where, f"found {describe(value)} in {expected}")
+        return value
+    assert spec is not None
+    if not isinstance(value, dict):
+        raise CaseError(source, where, f"found {describe(value)} in valueCoding; expected a coding")
+    if value.get("system") != CODE_SYSTEM:
+        raise CaseError(source, where, f"found a code of {describe(value.get('system'))}; "
+                        f"expected hipkb's code system {CODE_SYSTEM}")
+    version = value.get("version")
+    if version is not None and version != CODE_SYSTEM_VERSION:
+        raise CaseError(source, where, f"found code system version {describe(version)}; "
+                        f"this hipkb reads version {CODE_SYSTEM_VERSION}")
+    code = value.get("code")
+    allowed = [*spec.values, *spec.unknown, *([NONE_OF_THESE] if has_none_option(spec) else [])]
+    if not isinstance(code, str) or code not in allowed:
+        raise CaseError(source, where, f"found code {describe(code)}; allowed: {allowed_list(allowed)}"
+                        + did_you_mean(code, allowed))
+    return code
+
+
+def _reference(value: Any, source: str, where: str) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not value:
+        raise CaseError(source, where, f"found {describe(value)}; expected a Reference")
+    for key, item in value.items():
+        if key in ("reference", "type", "display"):
+            if not isinstance(item, str) or not item.strip():
+                raise CaseError(source, f"{where}.{key}", f"found {describe(item)}; expected text")
+        elif key == "identifier":
+            if not isinstance(item, dict) or not item or set(item) - {"system", "value"} or not all(
+                    isinstance(v, str) and v.strip() for v in item.values()):
+                raise CaseError(source, f"{where}.identifier", "expected a mapping of system and value (text)")
+        else:
+            raise CaseError(source, f"{where}.{key}", "not read by hipkb; a subject is a Reference of "
+                            "reference, type, identifier (system, value) and display")
+    return dict(value)
+
+
+def _as_item(where: str, vocabulary: Vocabulary) -> str:
+    """A case-file field path as the response names it: ``item[linkId=pain.regions]``."""
+    path, bracket, rest = where.partition("[")
+    if path in vocabulary.fields or path == "case_id":
+        return f"item[linkId={path}]" + (f".answer[{rest}" if bracket else "")
+    if path in vocabulary.groups:
+        return f"item[linkId={path}]"
+    return where
