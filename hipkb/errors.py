@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 # Characters that would break the one-line promise (newlines, other C0/C1
 # controls, Unicode line and paragraph separators): a file name, a YAML key or
@@ -61,6 +62,49 @@ class InferenceError(HipkbError):
     """A run that could not finish, such as a runaway rule set."""
 
     exit_code = 1
+
+
+class ReportError(HipkbError):
+    """A report could not be rendered: a missing, broken or refused template."""
+
+
+class ExplainError(HipkbError):
+    """An explanation asked for something the knowledge base does not know."""
+
+
+class AnswerError(HipkbError):
+    """An answer the vocabulary does not allow for the field asked."""
+
+
+class InterviewError(HipkbError):
+    """An interview that cannot go on (a required answer missing, a bad option)."""
+
+
+class ConditionSyntaxError(ValueError):
+    """A ``when`` or ``then`` entry that cannot be parsed; the rule loader turns it into a RuleError."""
+
+
+class PropertyFailure(AssertionError):
+    """A property of a knowledge base that does not hold, with the case that shows it.
+
+    An AssertionError, so that pytest reports it as a failed check. *still_fails*
+    re-checks a smaller case for the same problem; the checks use it to cut a
+    counterexample down to the findings that matter.
+    """
+
+    def __init__(self, title: str, case: dict[str, Any], details: Iterable[Any] = (),
+                 still_fails: Callable[[dict[str, Any]], bool] | None = None,
+                 recheck: Callable[[dict[str, Any]], None] | None = None) -> None:
+        import yaml
+
+        self.title = title
+        self.recheck = recheck
+        self.case = case
+        self.details = [str(d) for d in details]
+        self.still_fails = still_fails
+        text = yaml.safe_dump(case, sort_keys=False, default_flow_style=None, allow_unicode=True)
+        lines = [title, *[f"  - {d}" for d in self.details], "case:", text.rstrip()]
+        super().__init__("\n".join(lines))
 
 
 def did_you_mean(found: object, allowed: Iterable[str]) -> str:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from hipkb.errors import ConditionSyntaxError
 from hipkb.knowledge.kinds import Subject
 from hipkb.knowledge.scales import BANDS, RED_FLAGS
 
@@ -109,10 +110,6 @@ def predicate(condition: Condition) -> Callable[[Any], bool]:
     if found is None:
         found = _PREDICATES[condition] = condition.test
     return found
-
-
-class ConditionSyntaxError(ValueError):
-    """A ``when`` entry that cannot be parsed; the message says why."""
 
 
 def parse_operand(raw: Any) -> tuple[str | None, Any]:

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from hipkb.engine.record import Inference
-from hipkb.errors import HipkbError
+from hipkb.errors import ReportError
 from hipkb.knowledge.resources import shipped
 from hipkb.knowledge.rules import KnowledgeBase
 from hipkb.report.model import AUDIENCES, build_model
@@ -44,10 +44,6 @@ _MD_SPECIAL = re.compile(r"([\\`*\[\]<>|#&~!])")
 # An underscore only starts or ends emphasis at a word boundary; inside a word
 # (femoral_neck_bsi) it is plain text and stays unescaped, for readable source.
 _MD_UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
-
-
-class ReportError(HipkbError):
-    """A report could not be rendered: a missing, broken or refused template."""
 
 
 def render(kb: KnowledgeBase, inference: Inference, result: dict[str, Any], *, fmt: str,

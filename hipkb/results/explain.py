@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from hipkb.engine.record import Inference, Justification
-from hipkb.errors import HipkbError, did_you_mean
+from hipkb.errors import ExplainError, did_you_mean
 from hipkb.knowledge.rules import KnowledgeBase, RuleDef
 from hipkb.results.partial import UNKNOWN, UNMET, Analyzer
 
@@ -50,10 +50,6 @@ RUNNING_TEXT = {
     "reduce": "Reduce running",
     "continue_as_tolerated": "Continue running as tolerated",
 }
-
-
-class ExplainError(HipkbError):
-    """An explanation asked for something the knowledge base does not know."""
 
 
 # -- facts and rules in words ------------------------------------------------

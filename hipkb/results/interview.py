@@ -28,7 +28,7 @@ from typing import Any
 
 from hipkb.engine.reasoner import Reasoner
 from hipkb.engine.record import Inference
-from hipkb.errors import HipkbError, allowed_list, did_you_mean
+from hipkb.errors import AnswerError, InterviewError, allowed_list, did_you_mean
 from hipkb.knowledge.case import CASE_FORMAT
 from hipkb.knowledge.rules import KnowledgeBase
 from hipkb.knowledge.vocabulary import Field
@@ -40,14 +40,6 @@ UNKNOWN_WORDS = frozenset({"", "?", "unknown", "u", "skip", "dont_know", "not_kn
 EMPTY_LIST_WORDS = frozenset({"[]", "nothing"})
 ASKABLE = ("choice", "set", "integer", "number")
 TOP_SHOWN = 3
-
-
-class AnswerError(HipkbError):
-    """An answer the vocabulary does not allow for the field asked."""
-
-
-class InterviewError(HipkbError):
-    """An interview that cannot go on (a required answer missing, a bad option)."""
 
 
 def _word(text: str) -> str:

@@ -25,7 +25,7 @@ import yaml
 
 from hipkb.engine.reasoner import Reasoner
 from hipkb.engine.record import Inference
-from hipkb.errors import HipkbError, InferenceError
+from hipkb.errors import HipkbError, InferenceError, PropertyFailure
 from hipkb.knowledge import conditions as cond
 from hipkb.knowledge.rules import KnowledgeBase
 from hipkb.knowledge.scales import running_rank, triage_rank
@@ -300,25 +300,6 @@ def invariant_violations(kb: KnowledgeBase, inference: Inference, result: dict[s
 
 # --------------------------------------------------------------------------
 # per-case assertions (also usable on their own, without hypothesis)
-
-
-class PropertyFailure(AssertionError):
-    """A property that does not hold, with the case that shows it.
-
-    *still_fails* re-checks a smaller case for the same problem; the checks
-    use it to cut hypothesis's shrunk case down to the findings that matter.
-    """
-
-    def __init__(self, title: str, case: dict[str, Any], details: Iterable[Any] = (),
-                 still_fails: Callable[[dict[str, Any]], bool] | None = None,
-                 recheck: Callable[[dict[str, Any]], None] | None = None) -> None:
-        self.title = title
-        self.recheck = recheck
-        self.case = case
-        self.details = [str(d) for d in details]
-        self.still_fails = still_fails
-        lines = [title, *[f"  - {d}" for d in self.details], "case:", case_yaml(case).rstrip()]
-        super().__init__("\n".join(lines))
 
 
 def _fail(title: str, data: dict[str, Any], details: Iterable[Any] = (),
