@@ -84,8 +84,8 @@ _STATE: dict[str, Any] = {}
 
 def _init_worker(settings: Settings, worker: bool = False) -> None:
     """Pool initializer: load the knowledge base and build its engine, once."""
-    from hipkb.engine.experta_shim import set_verbose
     from hipkb.engine.reasoner import reasoner_for
+    from hipkb.engine.watchers import set_verbose
     from hipkb.knowledge.resources import load_kb
 
     kb = load_kb(settings.rules_dir, settings.facts_dir)

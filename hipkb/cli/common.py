@@ -25,7 +25,7 @@ def kb_options(func: F) -> F:
 def load_kb_from(rules_dir: Path | None, facts_dir: Path | None):
     """Load the knowledge base the options name, with experta's verbosity set."""
     from hipkb import api
-    from hipkb.engine.experta_shim import set_verbose
+    from hipkb.engine.watchers import set_verbose
 
     ctx = click.get_current_context(silent=True)
     kb = api.load_kb(rules_dir, facts_dir)

@@ -17,7 +17,6 @@ import logging
 from types import ModuleType
 
 _ALIASES = ("Mapping", "MutableMapping", "Sequence", "Iterable", "Hashable", "Callable")
-EXPERTA_LOGGERS = ("experta", "experta.watchers")
 
 
 def patch_collections() -> None:
@@ -31,8 +30,8 @@ def import_experta() -> ModuleType:
     """Import experta with the shim in place, and keep its logging quiet.
 
     Importing experta calls ``logging.basicConfig()`` and its watchers log at
-    DEBUG/INFO; hipkb silences them unless ``-v`` turns them on
-    (:func:`set_verbose`).
+    DEBUG/INFO; hipkb undoes the one and silences the others until ``-v``
+    turns them on (:func:`hipkb.engine.watchers.set_verbose`).
     """
     patch_collections()
     root = logging.getLogger()
@@ -43,19 +42,7 @@ def import_experta() -> ModuleType:
         # Undo experta's basicConfig so that hipkb's output stays its own.
         for handler in list(root.handlers):
             root.removeHandler(handler)
+    from hipkb.engine.watchers import set_verbose
+
     set_verbose(0)
     return experta
-
-
-def set_verbose(level: int) -> None:
-    """0: experta silent; 1: rule firings; 2: also facts and agenda."""
-    from experta import watchers
-
-    watched = {1: ("RULES",), 2: ("RULES", "FACTS", "ACTIVATIONS", "AGENDA")}.get(level, ())
-    for name in ("RULES", "FACTS", "ACTIVATIONS", "AGENDA", "MATCH", "MATCHER", "ENGINE"):
-        logger = getattr(watchers, name, None)
-        if logger is not None:
-            logger.setLevel(logging.DEBUG if name in watched else logging.CRITICAL)
-            logger.disabled = name not in watched
-    if level:
-        logging.basicConfig(format="experta %(name)s: %(message)s")

@@ -65,6 +65,9 @@ class _Engine(experta.KnowledgeEngine):
 
         experta formats the FIRE line (every matched fact as text) on every
         firing, logged or not; here only when the RULES watcher (``-v``) is on.
+        Measured on the example cases: 3 to 5% of warm inference time
+        (1.16-1.19 ms against 1.19-1.26 ms per case). The differential test
+        (tests/engine/test_differential.py) holds it to experta's results.
         """
         rules_log = watchers.RULES
         self.running = True
