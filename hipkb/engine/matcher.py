@@ -141,8 +141,17 @@ class FastReteMatcher(_rete.ReteMatcher):  # type: ignore[misc,name-defined]
 
     def build_network(self) -> None:
         super().build_network()
-        dirty: set[Any] = set()
-        self._dirty = dirty
+        self._dirty: set[Any] = set()
+        self._adopt()
+
+    def _adopt(self) -> None:
+        """Take over the nodes of the network as it is now: subclasses, memories to reset, the root filter.
+
+        Run after the network is built, and again whenever the root gains a
+        child (a pattern on a new fact type), so that a node joining the
+        network later sees facts as it would in experta's own matcher.
+        """
+        dirty = self._dirty
         seen: dict[int, Any] = {}
         stack = [self.root_node]
         while stack:
@@ -177,8 +186,12 @@ class FastReteMatcher(_rete.ReteMatcher):  # type: ignore[misc,name-defined]
         self._joins = tuple(n for n in self._stateful if type(n) in (_JoinNode, _NotNode))
         self._others = tuple(n for n in self._stateful if n not in self._csns and n not in self._joins)
         # experta's own order of conflict-set nodes, so activations are reported as before.
-        self._csn_order = {id(csn): i for i, csn in enumerate(self._get_conflict_set_nodes())}
+        # Its method memoises the list (lru_cache) past any change of the
+        # network: walk it afresh.
+        walk = self._get_conflict_set_nodes.__wrapped__
+        self._csn_order = {id(csn): i for i, csn in enumerate(walk(self))}
         roots = [child.node.matcher for child in self.root_node.children]
+        self._root_count = len(self.root_node.children)
         self._root_types: frozenset[type] | None = (
             frozenset(check.fact_type for check in roots)
             if roots and all(isinstance(check, _check.TypeCheck) for check in roots) else None
@@ -203,6 +216,8 @@ class FastReteMatcher(_rete.ReteMatcher):  # type: ignore[misc,name-defined]
 
     def changes(self, adding: Any = None, deleting: Any = None) -> tuple[list[Any], list[Any]]:
         root = self.root_node
+        if len(root.children) != self._root_count:
+            self._adopt()
         types = self._root_types
         if deleting:
             for fact in deleting:

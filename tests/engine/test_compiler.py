@@ -1,0 +1,57 @@
+"""The rule compiler: rules as data to experta Rules, layers kept apart by salience."""
+
+from __future__ import annotations
+
+from hipkb.engine.compiler import COMBINE_SALIENCE, DECIDE_SALIENCE, build_engine_class, compile_patterns, group_classes
+from hipkb.engine.reasoner import Engine
+from hipkb.engine.templates import Derived, HypothesisFact, experta
+from hipkb.knowledge.kinds import Kind
+
+
+def _rules_of(engine_class) -> dict[str, object]:
+    return {rule._wrapped.__name__: rule for rule in engine_class().get_rules()}
+
+
+def test_one_experta_rule_per_rule_and_two_shell_steps(kb):
+    rules = _rules_of(build_engine_class(kb, Engine))
+    assert set(rules) == {r.id for r in kb.rules} | {"SHELL-COMBINE", "SHELL-DECIDE"}
+
+
+def test_layers_run_in_order_and_rules_by_id_within_a_layer(kb):
+    rules = _rules_of(build_engine_class(kb, Engine))
+    salience = {rid: rule.salience for rid, rule in rules.items()}
+    by_layer: dict[int, list[str]] = {}
+    for r in kb.rules:
+        by_layer.setdefault(r.layer, []).append(r.id)
+    layers = sorted(by_layer)
+    for earlier, later in zip(layers, layers[1:], strict=False):
+        assert min(salience[i] for i in by_layer[earlier]) > max(salience[i] for i in by_layer[later])
+    evidence = min(salience[i] for i in by_layer[3])
+    decisions = max(salience[i] for i in by_layer[5])
+    assert evidence > COMBINE_SALIENCE > decisions > DECIDE_SALIENCE
+    for ids in by_layer.values():
+        ordered = sorted(ids)
+        assert [salience[i] for i in ordered] == sorted((salience[i] for i in ordered), reverse=True)
+        assert len({salience[i] for i in ids}) == len(ids)  # a distinct place on the agenda for each
+
+
+def test_case_conditions_become_one_pattern_per_group(kb):
+    classes = group_classes(kb)
+    rule = next(r for r in kb.rules if len({c.subject.split(".")[0] for c in r.conditions if c.kind == "case"}) >= 2)
+    patterns, bindings = compile_patterns(rule, classes)
+    groups = {c.subject.split(".")[0] for c in rule.conditions if c.kind == "case"}
+    fact_patterns = [p for p in patterns if isinstance(p, experta.Fact)]
+    assert {type(p).__name__.lower() for p in fact_patterns} >= {g.replace("_", "") for g in groups}
+    assert sum(len(reads) for _, reads in bindings) == len(rule.conditions) - sum(
+        1 for c in rule.conditions if c.kind == "red_flag")
+
+
+def test_derived_and_hypothesis_conditions_read_conclusion_facts(kb):
+    classes = group_classes(kb)
+    derived_rule = next(r for r in kb.rules if any(c.kind == "derived" for c in r.conditions))
+    patterns, _ = compile_patterns(derived_rule, classes)
+    assert any(isinstance(p, Derived) for p in patterns)
+    band_rule = next(r for r in kb.rules if r.conclusion.kind is Kind.TRIAGE
+                     and any(c.kind == "hypothesis" for c in r.conditions))
+    patterns, _ = compile_patterns(band_rule, classes)
+    assert any(isinstance(p, HypothesisFact) for p in patterns)
