@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
 from conftest import CASES
 
 from hipkb.batch import runner as batch
@@ -256,12 +255,16 @@ def test_output_must_be_a_directory_for_several_cases(cli, tmp_path):
 
 
 def test_markdown_reports_per_case(cli, tmp_path):
-    pytest.importorskip("hipkb.report.render")
     out = tmp_path / "out"
     out.mkdir()
     result = cli("run", CASES[0], CASES[1], "-o", out, "--format", "md")
     assert result.exit_code == 0, result.stderr
-    assert sorted(p.suffix for p in out.iterdir()) == [".md", ".md"]
+    reports = sorted(out.iterdir())
+    assert [p.suffix for p in reports] == [".md", ".md"]
+    for report in reports:
+        text = report.read_text(encoding="utf-8")
+        assert text.startswith(f"# Hip pain in a runner: {report.stem}")
+        assert "## Triage and running advice" in text
 
 
 def test_input_guard_knows_inputs_without_listing_them(tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from hipkb.engine.compiler import COMBINE_SALIENCE, DECIDE_SALIENCE, build_engine_class, compile_patterns, group_classes
 from hipkb.engine.reasoner import Engine
 from hipkb.engine.templates import Derived, HypothesisFact, experta
@@ -24,7 +26,7 @@ def test_layers_run_in_order_and_rules_by_id_within_a_layer(kb):
     for r in kb.rules:
         by_layer.setdefault(r.layer, []).append(r.id)
     layers = sorted(by_layer)
-    for earlier, later in zip(layers, layers[1:], strict=False):
+    for earlier, later in itertools.pairwise(layers):
         assert min(salience[i] for i in by_layer[earlier]) > max(salience[i] for i in by_layer[later])
     evidence = min(salience[i] for i in by_layer[3])
     decisions = max(salience[i] for i in by_layer[5])
