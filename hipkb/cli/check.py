@@ -62,14 +62,19 @@ def command(rules_dir: Path | None, facts_dir: Path | None, fmt: str, generated:
     else:
         from hipkb.verify import verify
 
-        try:
-            from hipkb.testing.coverage import search
-        except ImportError:  # hypothesis is a test extra: without it, only cases built from the rules
-            search = None
-        report = verify(rules_dir, facts_dir, examples=not no_cases, generated=generated, search=search)
+        report = verify(rules_dir, facts_dir, examples=not no_cases, generated=generated, search=_search())
     click.echo(fmt_report.to_json(report) if fmt == "json" else fmt_report.to_text(report), nl=False)
     if report.failed:
         raise click.exceptions.Exit(1)
+
+
+def _search():
+    """The hypothesis adapter that draws cases for uncovered rules, if hypothesis is installed."""
+    try:
+        from hipkb.testing.coverage import search
+    except ImportError:  # hypothesis is a test extra: without it, only cases built from the rules
+        return None
+    return search
 
 
 def _exhaustive(rules_dir, facts_dir, fields, base, jobs, max_combinations, output, fmt):

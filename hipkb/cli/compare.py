@@ -37,7 +37,7 @@ def command(cases: tuple[str, ...], rules_dirs: tuple[Path, ...], facts_dirs: tu
         raise click.UsageError("give --rules exactly twice: --rules A --rules B")
     if len(facts_dirs) > 2:
         raise click.UsageError("give --facts at most twice")
-    facts = list(facts_dirs) or [None]
+    facts: list[Path | None] = [*facts_dirs] or [None]
     facts_a, facts_b = facts[0], facts[-1]
     kb_a = load_kb_from(rules_dirs[0], facts_a)
     kb_b = load_kb_from(rules_dirs[1], facts_b)

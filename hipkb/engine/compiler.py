@@ -98,7 +98,7 @@ def _rhs(rule: RuleDef, bindings: list[Binding], has_flags: bool) -> Callable[..
     return fire
 
 
-def build_engine_class(kb: KnowledgeBase, base: type) -> type:
+def build_engine_class(kb: KnowledgeBase, base: type) -> type[Any]:
     """A KnowledgeEngine subclass holding every rule of *kb*, built once."""
     classes = group_classes(kb)
     attrs: dict[str, Any] = {"group_classes": classes, "kb": kb}

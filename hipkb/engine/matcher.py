@@ -41,9 +41,9 @@ from typing import Any
 
 from hipkb.engine.templates import experta
 
-_rete = experta.matchers.rete
-_nodes = _rete.nodes
-_check = _rete.check
+_rete: Any = experta.matchers.rete
+_nodes: Any = _rete.nodes
+_check: Any = _rete.check
 
 
 _Token = _rete.token.Token
@@ -55,7 +55,7 @@ def _copy(token: Any) -> Any:
     return _new_tuple(_Token, (token.tag, token.data.copy(), token.context.copy()))
 
 
-class _TrackedConflictSetNode(_nodes.ConflictSetNode):  # type: ignore[misc,name-defined]
+class _TrackedConflictSetNode(_nodes.ConflictSetNode):
     """A conflict-set node that tells its matcher when it has activations to report."""
 
     def activate(self, token: Any) -> None:
@@ -63,7 +63,7 @@ class _TrackedConflictSetNode(_nodes.ConflictSetNode):  # type: ignore[misc,name
         self._activate(_copy(token))
 
 
-class _JoinNode(_nodes.OrdinaryMatchNode):  # type: ignore[misc,name-defined]
+class _JoinNode(_nodes.OrdinaryMatchNode):
     """experta's two-input node, copying tokens without checks or log lines."""
 
     def activate_left(self, token: Any) -> None:
@@ -73,7 +73,7 @@ class _JoinNode(_nodes.OrdinaryMatchNode):  # type: ignore[misc,name-defined]
         self._activate_right(_copy(token))
 
 
-class _NotNode(_nodes.NotNode):  # type: ignore[misc,name-defined]
+class _NotNode(_nodes.NotNode):
     """experta's not node, copying tokens without checks or log lines."""
 
     def activate_left(self, token: Any) -> None:
@@ -83,7 +83,7 @@ class _NotNode(_nodes.NotNode):  # type: ignore[misc,name-defined]
         self._activate_right(_copy(token))
 
 
-class _AlphaNode(_nodes.FeatureTesterNode):  # type: ignore[misc,name-defined]
+class _AlphaNode(_nodes.FeatureTesterNode):
     """experta's FeatureTesterNode, testing before it copies."""
 
     test: Callable[[Any], Any]
@@ -136,7 +136,7 @@ def _fast_test(check: Any) -> Callable[[Any], Any]:
     return check
 
 
-class FastReteMatcher(_rete.ReteMatcher):  # type: ignore[misc,name-defined]
+class FastReteMatcher(_rete.ReteMatcher):
     """experta's ReteMatcher with a flat reset, dirty-node tracking and a type filter at the root."""
 
     def build_network(self) -> None:

@@ -74,7 +74,7 @@ class Inference:
 
     def facts_known(self) -> set[str]:
         """Every fact string that holds: case findings and derived facts."""
-        known = set()
+        known: set[str] = set()
         for path, value in self.case.facts():
             items = value if isinstance(value, tuple) else (value,)
             known.update(f"{path}={item}" for item in items)

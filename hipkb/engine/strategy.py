@@ -23,7 +23,7 @@ def activation_key(activation: Any) -> tuple[int, list[int]]:
     return (activation.rule.salience, ids)
 
 
-class DepthStrategy(experta.strategies.DepthStrategy):  # type: ignore[misc]
+class DepthStrategy(experta.strategies.DepthStrategy):
     """Salience, then recency; the same activations always give the same order."""
 
     def _update_agenda(self, agenda: Any, added: Any, removed: Any) -> None:

@@ -9,16 +9,18 @@ match them. Conclusions get one template per layer.
 
 from __future__ import annotations
 
+from typing import Any
+
 from hipkb.engine.experta_shim import import_experta
 
-experta = import_experta()
-Fact = experta.Fact
+experta: Any = import_experta()  # experta has no type information
+Fact: Any = experta.Fact
 
 # Values that experta's freeze() returns unchanged.
 _PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
-class _Fact(Fact):  # type: ignore[misc,valid-type]
+class _Fact(experta.Fact):
     """experta's Fact, built without a freeze() dispatch per slot when nothing needs freezing.
 
     experta stores every slot through ``__setitem__``, which freezes the value
@@ -34,7 +36,7 @@ class _Fact(Fact):  # type: ignore[misc,valid-type]
             super().__init__(*args, **kwargs)
             return
         dict.update(self, kwargs)
-        self._Fact__defaults = {}  # what experta's __init__ sets
+        self._Fact__defaults: dict[str, object] = {}  # what experta's __init__ sets
 
 
 class Derived(_Fact):

@@ -93,7 +93,8 @@ def _item(spec: Field, vocabulary: Vocabulary) -> dict[str, Any]:
     if spec.type == "set":
         item["repeats"] = True
     if spec.type in ("choice", "set"):
-        options = [{"valueCoding": coding(value, meaning)} for value, meaning in spec.values.items()]
+        options: list[dict[str, Any]] = [{"valueCoding": coding(value, meaning)}
+                                         for value, meaning in spec.values.items()]
         options += [{"valueCoding": coding(value, UNKNOWN_DISPLAY.get(value, value.replace("_", " ")))}
                     for value in spec.unknown]
         if has_none_option(spec):

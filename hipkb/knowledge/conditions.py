@@ -29,7 +29,7 @@ BAND_ORDER = {band: rank for rank, band in enumerate(reversed(BANDS))}
 class Condition:
     """One test on one subject; ``values`` is a sorted tuple for determinism."""
 
-    kind: str
+    kind: Subject
     subject: str
     op: str
     values: tuple[Any, ...] = ()

@@ -93,11 +93,13 @@ def build(kb: KnowledgeBase) -> tuple[list[Node], list[Edge]]:
             edges.append(Edge(source.id, rnode.id, value if c.kind in (cond.DERIVED, cond.HYPOTHESIS) else ""))
         target = _conclusion_node(rule)
         nodes.setdefault(target.id, target)
-        c = rule.conclusion
-        label = c.value if c.spec.target is Target.DERIVED_FACT else f"{c.cf:+g}" if c.spec.weighted else ""
-        if c.spec.target is Target.FIELDS:
-            label = ""
-        edges.append(Edge(rnode.id, target.id, label, dashed=c.cf < 0))
+        conclusion = rule.conclusion
+        label = ""
+        if conclusion.spec.target is Target.DERIVED_FACT:
+            label = conclusion.value
+        elif conclusion.spec.target is Target.HYPOTHESIS:
+            label = f"{conclusion.cf:+g}"
+        edges.append(Edge(rnode.id, target.id, label, dashed=conclusion.cf < 0))
     # Red flags feed rules that read "any red flag".
     if any(n.id == _node_id("r", "any") for n in nodes.values()):
         for flag in sorted(kb.red_flags):

@@ -15,13 +15,13 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from hipkb.errors import RuleError, allowed_list, describe, did_you_mean
+from hipkb.errors import HipkbError, RuleError, allowed_list, describe, did_you_mean
 from hipkb.knowledge import conditions as cond
 from hipkb.knowledge.codes import CODES_FILE, Codes, load_codes
 from hipkb.knowledge.conditions import Condition, ConditionSyntaxError
@@ -213,8 +213,36 @@ def load_kb(rules_dir: Path, facts_dir: Path) -> KnowledgeBase:
     return kb
 
 
+def rule_errors(rules_dir: Path, vocabulary: Vocabulary) -> list[RuleError]:
+    """Every load error of a rule directory, not only the first (for ``hipkb check``).
+
+    The manifest must load for anything more to be said: when it does not, its
+    error is the only one. Otherwise every rule file and every rule is parsed,
+    and each one that fails adds its error.
+    """
+    errors: list[RuleError] = []
+    try:
+        _load(rules_dir, vocabulary, None, errors)
+    except RuleError as error:  # the manifest: nothing more can be checked without it
+        return [error]
+    return errors
+
+
 def load_rules(rules_dir: Path, vocabulary: Vocabulary, facts_dir: Path | None = None) -> KnowledgeBase:
-    """Load ``kb.yaml`` and every rule file of *rules_dir*, checking all of it."""
+    """Load ``kb.yaml`` and every rule file of *rules_dir*, checking all of it; the first error is raised."""
+    kb = _load(rules_dir, vocabulary, facts_dir, None)
+    assert kb is not None  # without an errors list, every error is raised
+    return kb
+
+
+def _load(rules_dir: Path, vocabulary: Vocabulary, facts_dir: Path | None,
+          errors: list[RuleError] | None) -> KnowledgeBase | None:
+    """Load a rule directory; with an *errors* list, errors in rule files are noted there and loading goes on."""
+    def refuse(error: RuleError) -> None:
+        if errors is None:
+            raise error
+        errors.append(error)
+
     if not rules_dir.is_dir():
         raise RuleError(str(rules_dir), "", "no such rules directory")
     manifest_path = rules_dir / MANIFEST
@@ -263,12 +291,18 @@ def load_rules(rules_dir: Path, vocabulary: Vocabulary, facts_dir: Path | None =
     if not files:
         raise RuleError(str(rules_dir), "", "holds no rule files (*.yaml besides kb.yaml)")
     for path in files:
-        for rule in parser.parse_file(path):
+        for rule in parser.parse_file(path, refuse):
             if rule.id in seen:
-                raise RuleError(str(path), f"rule {rule.id}", f"duplicate id (also in {seen[rule.id]})")
+                refuse(RuleError(str(path), f"rule {rule.id}", f"duplicate id (also in {seen[rule.id]})"))
+                continue
             seen[rule.id] = str(path)
             rules.append(rule)
-    _check_produced(rules)
+    if errors:
+        return None  # broken rules cannot be checked for what they read
+    for error in _unproduced(rules):
+        refuse(error)
+    if errors:
+        return None
     return KnowledgeBase(
         name=_text(manifest, "name", src, "name"),
         version=str(manifest.get("version", "0")),
@@ -303,8 +337,8 @@ def _safety(manifest: dict, src: str, hypotheses: Mapping[str, Hypothesis], voca
     return Safety(**lists)
 
 
-def _check_produced(rules: Iterable[RuleDef]) -> None:
-    """Refuse a condition on a derived fact, red flag or hypothesis that no rule concludes."""
+def _unproduced(rules: Iterable[RuleDef]) -> Iterator[RuleError]:
+    """A condition on a derived fact, red flag or hypothesis that no rule concludes."""
     ruleset = tuple(rules)
     idx = RuleIndex(ruleset)
     for rule in ruleset:
@@ -319,10 +353,7 @@ def _check_produced(rules: Iterable[RuleDef]) -> None:
             elif c.kind is Subject.HYPOTHESIS and not idx.support(c.subject):
                 missing = [f"evidence for {c.subject}"]
             if missing:
-                raise RuleError(
-                    rule.file, f"rule {rule.id}",
-                    f"when.{c.key}: no rule concludes {', '.join(missing)}",
-                )
+                yield RuleError(rule.file, f"rule {rule.id}", f"when.{c.key}: no rule concludes {', '.join(missing)}")
 
 
 def _mapping(data: dict, key: str, src: str) -> dict:
@@ -353,16 +384,31 @@ class _RuleParser:
         self.red_flags = red_flags
         self.seed_sections = seed_sections
 
-    def parse_file(self, path: Path) -> list[RuleDef]:
-        data = load_file(path)
+    def parse_file(self, path: Path, refuse: Callable[[RuleError], None]) -> list[RuleDef]:
+        """The rules of one file; each error goes to *refuse*, which raises it or notes it and goes on."""
         src = str(path)
+        try:
+            data = load_file(path)
+        except RuleError as error:
+            refuse(error)
+            return []
+        except HipkbError as error:
+            refuse(RuleError(error.source, error.where, error.message))
+            return []
         if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
-            raise RuleError(src, "", "a rule file is a mapping with a 'rules' list")
+            refuse(RuleError(src, "", "a rule file is a mapping with a 'rules' list"))
+            return []
         unknown = set(data) - {"topic", "description", "rules"}
         if unknown:
-            raise RuleError(src, sorted(unknown)[0], "unknown key; allowed: topic, description, rules")
+            refuse(RuleError(src, sorted(unknown)[0], "unknown key; allowed: topic, description, rules"))
         topic = str(data.get("topic", path.stem))
-        return [self.parse_rule(entry, src, topic, index) for index, entry in enumerate(data["rules"])]
+        rules = []
+        for index, entry in enumerate(data["rules"]):
+            try:
+                rules.append(self.parse_rule(entry, src, topic, index))
+            except RuleError as error:
+                refuse(error)
+        return rules
 
     def parse_rule(self, entry: Any, src: str, topic: str, index: int) -> RuleDef:
         if not isinstance(entry, dict):
@@ -421,10 +467,10 @@ class _RuleParser:
                                        "only when no other rule concludes one")
         weight = 0.0
         if spec.weighted:
-            weight = then.get("weight")
-            if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 < weight <= 1:
-                raise ConditionSyntaxError(f"then.weight: found {weight!r}; a {kind} rule needs a weight in (0, 1]")
-            weight = float(weight)
+            raw = then.get("weight")
+            if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not 0 < raw <= 1:
+                raise ConditionSyntaxError(f"then.weight: found {raw!r}; a {kind} rule needs a weight in (0, 1]")
+            weight = float(raw)
         if spec.target is Target.DERIVED_FACT:
             return self._derived_fact(kind, target, text)
         if spec.target is Target.FIELDS:

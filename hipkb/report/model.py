@@ -52,7 +52,8 @@ def build_model(kb: KnowledgeBase, inference: Inference, result: dict[str, Any],
     case = inference.case
     regions_field = kb.vocabulary.fields.get("pain.regions")
     region_labels = dict(regions_field.values) if regions_field else {}
-    regions = case.get("pain.regions") or ()
+    raw_regions = case.get("pain.regions")
+    regions: tuple[str, ...] = raw_regions if isinstance(raw_regions, tuple) else ()
     origin = case.get("pain.origin")
     model: dict[str, Any] = {
         "case_id": result["case_id"],
@@ -282,20 +283,20 @@ def _graph(kb: KnowledgeBase, inference: Inference) -> dict[str, Any]:
     # Edges into hypotheses that did not make the ranking would dangle; the
     # node exists only if something links to a concluded target.
     ranked = {f"hypothesis:{s.hypothesis}" for s in inference.ranked()}
-    keep = [e for e in edges if not (e["source"].startswith("hypothesis:") and e["source"] not in ranked)]
+    keep = [edge for edge in edges if not (edge["source"].startswith("hypothesis:") and edge["source"] not in ranked)]
     seen: set[tuple[str, str, str, str]] = set()
     unique = []
-    for e in keep:
-        k = (e["source"], e["target"], e["rule"], e["sign"])
+    for edge in keep:
+        k = (edge["source"], edge["target"], edge["rule"], edge["sign"])
         if k not in seen:
             seen.add(k)
-            unique.append(e)
-    used = {e["source"] for e in unique} | {e["target"] for e in unique}
+            unique.append(edge)
+    used = {edge["source"] for edge in unique} | {edge["target"] for edge in unique}
     used |= {k for k, m in meta.items() if m["kind"] in ("triage", "running", "red_flag")}
     used |= ranked
     short = {key: f"n{i}" for i, key in enumerate(sorted(k for k in meta if k in used), start=1)}
     nodes = [{"id": short[key], "key": key, **meta[key]} for key in sorted(short)]
-    out_edges = [{"source": short[e["source"]], "target": short[e["target"]], "rule": e["rule"], "sign": e["sign"]}
-                 for e in unique]
+    out_edges = [{"source": short[edge["source"]], "target": short[edge["target"]], "rule": edge["rule"],
+                  "sign": edge["sign"]} for edge in unique]
     out_edges.sort(key=lambda e: (e["source"], e["target"], e["rule"]))
     return {"nodes": nodes, "edges": out_edges}

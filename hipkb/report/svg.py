@@ -76,7 +76,8 @@ def body_map(regions: Iterable[str], origin: str | None, labels: Mapping[str, st
             first = drawn[0]
             origin_mark = {"id": rid, "label": labels.get(rid, rid), "cx": first["cx"], "cy": first["cy"]}
     # Unmarked regions first, so marked ones are drawn on top.
-    items.sort(key=lambda r: (r["on"], list(REGION_SHAPES).index(r["id"])))
+    order = {region: n for n, region in enumerate(REGION_SHAPES)}
+    items.sort(key=lambda r: (r["on"], order[str(r["id"])]))
     width, height = BODYMAP_SIZE
     return {
         "width": width, "height": height, "views": views, "regions": items, "origin": origin_mark,

@@ -143,8 +143,8 @@ class Analyzer:
             # Not there yet: what would raise it is what its evidence rules wait on.
             evidence = self._index.support(c.subject)
             waits = self._waits_of(evidence, depth) if depth < MAX_DEPTH else frozenset()
-            found = f"{c.key}={score.band if score else 'none'}"
-            return _status(c, UNKNOWN if waits and depth < MAX_DEPTH else UNMET, waits, found)
+            band = f"{c.key}={score.band if score else 'none'}"
+            return _status(c, UNKNOWN if waits and depth < MAX_DEPTH else UNMET, waits, band)
         if c.kind == cond.RED_FLAG:
             flags = set(inference.red_flags)
             if (flags & set(c.values)) if c.values else flags:
@@ -152,7 +152,7 @@ class Analyzer:
             waits = self._waits_of(self._index.producers(c), depth)
             return _status(c, UNKNOWN if waits else UNMET, waits)
         # Derived fact: present with a matching value, or waiting on its producers.
-        present = self._derived.get(c.subject, ())
+        present: list[str] = self._derived.get(c.subject, [])
         if any(c.test(v) for v in present):
             return _status(c, MET, found=f"{c.key}={present[0]}")
         waits = self._waits_of(self._index.producers(c), depth) if depth < MAX_DEPTH else frozenset()

@@ -27,7 +27,8 @@ def search(kb: KnowledgeBase, reasoner: Reasoner, rules: list[RuleDef], pinned: 
     leans = sorted({r.conclusion.target for r in index(kb).by_kind.get(Kind.SUPPORTS, ())})
     options = [hs.cases(kb)] + [hs.cases(kb, lean_towards=h) for h in leans]
     for rule in rules:
-        reads = sorted({c.subject for c in rule.conditions if c.kind == cond.HYPOTHESIS} & set(leans)) or [None]
+        reads: list[str | None] = [*sorted({c.subject for c in rule.conditions if c.kind == cond.HYPOTHESIS}
+                                           & set(leans))] or [None]
         for pins in pinned.get(rule.id, []):
             options += [hs.cases(kb, fixed=pins, lean_towards=h, unknown_weight=0.6) for h in reads]
     found: dict[str, dict[str, Any]] = {}

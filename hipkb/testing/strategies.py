@@ -174,9 +174,8 @@ def field_values(
         floats = st.floats(
             min_value=spec.minimum, max_value=spec.maximum, allow_nan=False, allow_infinity=False
         )
-        low = None if spec.minimum is None else math.ceil(spec.minimum)
-        high = None if spec.maximum is None else math.floor(spec.maximum)
-        return st.integers(low, high) | floats
+        return st.integers(None if spec.minimum is None else math.ceil(spec.minimum),
+                           None if spec.maximum is None else math.floor(spec.maximum)) | floats
     if spec.type == "set":
         return st.lists(
             st.sampled_from(list(spec.values)),

@@ -24,27 +24,11 @@ from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 
-from hipkb.errors import HipkbError
 from hipkb.knowledge import conditions as cond
 from hipkb.knowledge.conditions import Condition
-from hipkb.knowledge.rules import (
-    DATA_FILES,
-    MANIFEST,
-    DerivedFact,
-    Hypothesis,
-    KnowledgeBase,
-    RedFlag,
-    Referral,
-    RuleDef,
-    _check_produced,
-    _mapping,
-    _RuleParser,
-    _text,
-    load_rules,
-)
+from hipkb.knowledge.rules import KnowledgeBase, RuleDef, rule_errors
 from hipkb.knowledge.scales import running_rank, triage_rank
 from hipkb.knowledge.vocabulary import Vocabulary
-from hipkb.load.safeload import load_file
 from hipkb.verify.findings import Finding
 from hipkb.verify.logic import Expander, conflict_in, implies, product
 
@@ -61,85 +45,13 @@ TRIAGE_APART = 2   # self_care vs urgent or emergency
 
 
 def load_findings(rules_dir: Path, vocabulary: Vocabulary) -> list[Finding]:
-    """Every load error of a rule directory, not only the first.
-
-    The loader stops at the first problem; to report all of them, each rule is
-    parsed on its own with the loader's own parser, then duplicates and
-    unproduced conditions are checked across files.
-    """
-    try:
-        load_rules(rules_dir, vocabulary)
-        return []
-    except HipkbError as first:
-        fallback = [Finding("load-error", first.message, _rule_ids(first.where), file=first.source,
-                            subject=first.where)]
-    try:
-        found = _all_load_errors(rules_dir, vocabulary)
-    except HipkbError:
-        return fallback  # the manifest itself is broken: the first error says it all
-    return found or fallback
+    """Every load error of a rule directory, not only the first (the loader's collect-every-error mode)."""
+    return [Finding("load-error", error.message, _rule_ids(error.where), file=error.source, subject=error.where)
+            for error in rule_errors(rules_dir, vocabulary)]
 
 
 def _rule_ids(where: str) -> tuple[str, ...]:
     return (where[5:],) if where.startswith("rule ") else ()
-
-
-def _all_load_errors(rules_dir: Path, vocabulary: Vocabulary) -> list[Finding]:
-    # The manifest is read as leniently as it can be (the loader has already
-    # said what is wrong with it, if anything); each rule then goes through the
-    # loader's own parser, so the errors are exactly the loader's.
-    manifest_path = rules_dir / MANIFEST
-    manifest = load_file(manifest_path)
-    src = str(manifest_path)
-    hypotheses = {hid: Hypothesis(hid, _text(spec, "label", src, hid))
-                  for hid, spec in _mapping(manifest, "hypotheses", src).items()}
-    derived = {name: DerivedFact(name, str(spec.get("label", name)),
-                                 {str(k): str(v) for k, v in (spec.get("values") or {}).items()})
-               for name, spec in _mapping(manifest, "derived", src).items()}
-    red_flags = {rid: RedFlag(rid, str(spec.get("label", rid)), bool(spec.get("emergency", False)))
-                 for rid, spec in _mapping(manifest, "red_flags", src).items()}
-    seed = tuple(str(s) for s in manifest.get("seed_sections") or ())
-    referrals = {rid: Referral(rid, str(spec.get("label", rid)))
-                 for rid, spec in _mapping(manifest, "referrals", src).items()}
-    parser = _RuleParser(vocabulary, hypotheses, derived, red_flags, seed, referrals)
-    findings: list[Finding] = []
-    rules: list[RuleDef] = []
-    seen: dict[str, str] = {}
-    for path in sorted(p for p in rules_dir.glob("*.yaml") if p.name not in DATA_FILES):
-        try:
-            data = load_file(path)
-        except HipkbError as exc:
-            findings.append(Finding("load-error", exc.message, file=exc.source, subject=exc.where))
-            continue
-        entries = data.get("rules") if isinstance(data, dict) else None
-        if not isinstance(entries, list):
-            findings.append(Finding("load-error", "a rule file is a mapping with a 'rules' list", file=str(path)))
-            continue
-        unknown = sorted(set(data) - {"topic", "description", "rules"})
-        if unknown:
-            findings.append(Finding("load-error", f"unknown key {unknown[0]!r}; allowed: topic, description, rules",
-                                    file=str(path), subject=unknown[0]))
-        topic = str(data.get("topic", path.stem))
-        for index, entry in enumerate(entries):
-            try:
-                rule = parser.parse_rule(entry, str(path), topic, index)
-            except HipkbError as exc:
-                findings.append(Finding("load-error", exc.message, _rule_ids(exc.where), file=exc.source,
-                                        subject=exc.where))
-                continue
-            if rule.id in seen:
-                findings.append(Finding("load-error", f"duplicate id (also in {seen[rule.id]})", (rule.id,),
-                                        file=str(path), subject=f"rule {rule.id}"))
-                continue
-            seen[rule.id] = str(path)
-            rules.append(rule)
-    if not findings:
-        try:
-            _check_produced(rules)
-        except HipkbError as exc:
-            findings.append(Finding("load-error", exc.message, _rule_ids(exc.where), file=exc.source,
-                                    subject=exc.where))
-    return findings
 
 
 # --------------------------------------------------------------------------

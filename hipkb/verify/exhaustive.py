@@ -20,6 +20,7 @@ and builds its engine once, then takes ranges of combination numbers.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import math
@@ -373,7 +374,7 @@ def _additions(kb: KnowledgeBase, axes: Sequence[Axis]) -> list[tuple[int, int, 
 def _monotonicity(kb: KnowledgeBase, axes: Sequence[Axis], base: dict[str, Any],
                   ranks: bytearray) -> list[Counterexample]:
     """Pairs of combinations one added finding apart whose triage went down."""
-    from hipkb.verify.invariants import Subject, lowers, minimize
+    from hipkb.verify.invariants import Subject, lowers_by, minimize
 
     steps = _additions(kb, axes)
     if not steps:
@@ -401,7 +402,7 @@ def _monotonicity(kb: KnowledgeBase, axes: Sequence[Axis], base: dict[str, Any],
             value = axes[a].values[j]
             added = {axes[a].path: value if not isinstance(value, list) else
                      sorted(set(value) - set(axes[a].values[i] or []))}
-            data = minimize(subject, data, lambda d, added=added: lowers(subject, d, added))
+            data = minimize(subject, data, functools.partial(lowers_by, subject, added))
             found.append(Counterexample(
                 data, ("monotonicity",),
                 (f"setting {axes[a].path} to {json.dumps(value)} lowers triage from "

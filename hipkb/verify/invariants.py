@@ -13,6 +13,7 @@ case, cut down by :func:`minimize` to the fewest findings that still fail.
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 from collections.abc import Callable, Iterable
@@ -459,7 +460,7 @@ def add_findings(data: dict[str, Any], findings: dict[str, Any], subject: Subjec
         known = case.get(path)
         spec = subject.kb.vocabulary.fields[path]
         if spec.type == "set":
-            current = list(known or ())
+            current = list(known) if isinstance(known, tuple) else []
             value = [v for v in spec.values if v in current or v in value]
         elif known is not None and known != value:
             return None  # a change, not an addition
@@ -482,8 +483,17 @@ def assert_monotone(subject: Subject, data: dict[str, Any], additions: Iterable[
             added = ", ".join(f"{k}={v}" for k, v in findings.items())
             _fail(f"monotonicity: adding {added} lowered triage from {level} to {after['triage']['level']}", data,
                   [f"triage after: {after['triage']['level']} because {', '.join(after['triage']['because'])}"],
-                  lambda smaller, findings=findings: lowers(subject, smaller, findings),
-                  lambda smaller, findings=findings: assert_monotone(subject, smaller, [findings]))
+                  functools.partial(lowers_by, subject, findings),
+                  functools.partial(_monotone_with, subject, findings))
+
+
+def lowers_by(subject: Subject, findings: dict[str, Any], data: dict[str, Any]) -> bool:
+    """:func:`lowers` with the findings first, to bind them (``functools.partial``)."""
+    return lowers(subject, data, findings)
+
+
+def _monotone_with(subject: Subject, findings: dict[str, Any], data: dict[str, Any]) -> None:
+    assert_monotone(subject, data, [findings])
 
 
 def lowers(subject: Subject, data: dict[str, Any], findings: dict[str, Any]) -> bool:

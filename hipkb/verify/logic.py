@@ -47,7 +47,7 @@ Expansion = list  # list[Conj]; None where too large to know
 def subsets(spec: Field) -> list[tuple[str, ...]]:
     """Every list value a set field can hold (in vocabulary order), respecting min_items."""
     values = list(spec.values)
-    found = []
+    found: list[tuple[str, ...]] = []
     for size in range(spec.min_items, len(values) + 1):
         found.extend(itertools.combinations(values, size))
     return found

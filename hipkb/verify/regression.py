@@ -177,9 +177,9 @@ def coverage(kb: KnowledgeBase, reasoner: Reasoner, fired: set[str], *, generate
         found_by.update(search(kb, reasoner, remaining, pinned, generated))
     findings = []
     for rule in uncovered:
-        data = found_by.get(rule.id)
-        if data is not None:
-            data = {"case_id": f"covers-{rule.id.lower()}", **{k: v for k, v in data.items() if k != "case_id"}}
+        found = found_by.get(rule.id)
+        if found is not None:
+            data = {"case_id": f"covers-{rule.id.lower()}", **{k: v for k, v in found.items() if k != "case_id"}}
             stats["fired_by_generated"].append(rule.id)
             findings.append(Finding("covered-by-generated", "no example case fires it; this generated case does",
                                     (rule.id,), file=rule.file, case=data))

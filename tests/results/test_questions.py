@@ -24,7 +24,8 @@ def test_a_sparse_case_gets_questions_in_a_stable_order(kb, reasoner):
 
 
 def test_a_clinic_hop_test_is_not_asked_again_as_hopping(kb, reasoner):
-    _, _, questions = _questions(kb, reasoner, {"pain": {"regions": ["groin"]}, "exam": {"single_leg_hop": "pain_free"}})
+    data = {"pain": {"regions": ["groin"]}, "exam": {"single_leg_hop": "pain_free"}}
+    _, _, questions = _questions(kb, reasoner, data)
     assert "behaviour.hopping" not in [q.fact for q in questions]
 
 
