@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from hipkb.knowledge.case import Case
+from hipkb.knowledge.conditions import Condition
+from hipkb.knowledge.kinds import Subject
 
 
 @dataclass(frozen=True)
@@ -85,3 +87,24 @@ class Inference:
         """Hypotheses with certainty above zero, highest first, ties by id."""
         scores = [s for s in self.scores.values() if s.certainty > 0]
         return sorted(scores, key=lambda s: (-s.certainty, s.hypothesis))
+
+    def holds(self, c: Condition) -> bool:
+        """Whether condition *c* holds in this run: on the case's findings and what was concluded.
+
+        The one evaluation of a condition outside the Rete network: the
+        partial-match analysis, the explanations and the property checks ask
+        here; an unknown finding never holds (unknown is not no).
+        """
+        if c.kind is Subject.CASE:
+            value = self.case.get(c.subject)
+            return value is not None and c.test(value)
+        if c.kind is Subject.DERIVED:
+            return any(c.test(value) for value in self.derived_values(c.subject))
+        if c.kind is Subject.RED_FLAG:
+            return bool(set(self.red_flags) & set(c.values)) if c.values else bool(self.red_flags)
+        score = self.scores.get(c.subject)
+        return score is not None and c.test(score.band)
+
+    def derived_values(self, name: str) -> list[str]:
+        """The values concluded for derived fact *name*, in the order concluded."""
+        return [key.split("=", 1)[1] for key in self.derived if key.split("=", 1)[0] == name]

@@ -138,23 +138,21 @@ class Analyzer:
             return found
         if c.kind == cond.HYPOTHESIS:
             score = inference.scores.get(c.subject)
-            if score is not None and c.test(score.band):
-                return _status(c, MET, found=f"{c.key}={score.band}")
+            if inference.holds(c):
+                return _status(c, MET, found=f"{c.key}={score.band if score else ''}")
             # Not there yet: what would raise it is what its evidence rules wait on.
             evidence = self._index.support(c.subject)
             waits = self._waits_of(evidence, depth) if depth < MAX_DEPTH else frozenset()
             band = f"{c.key}={score.band if score else 'none'}"
             return _status(c, UNKNOWN if waits and depth < MAX_DEPTH else UNMET, waits, band)
         if c.kind == cond.RED_FLAG:
-            flags = set(inference.red_flags)
-            if (flags & set(c.values)) if c.values else flags:
-                return _status(c, MET, found="red_flag=" + ",".join(sorted(flags)))
+            if inference.holds(c):
+                return _status(c, MET, found="red_flag=" + ",".join(sorted(inference.red_flags)))
             waits = self._waits_of(self._index.producers(c), depth)
             return _status(c, UNKNOWN if waits else UNMET, waits)
         # Derived fact: present with a matching value, or waiting on its producers.
-        present: list[str] = self._derived.get(c.subject, [])
-        if any(c.test(v) for v in present):
-            return _status(c, MET, found=f"{c.key}={present[0]}")
+        if inference.holds(c):
+            return _status(c, MET, found=f"{c.key}={self._derived[c.subject][0]}")
         waits = self._waits_of(self._index.producers(c), depth) if depth < MAX_DEPTH else frozenset()
         return _status(c, UNKNOWN if waits else UNMET, waits)
 

@@ -27,7 +27,6 @@ import yaml
 from hipkb.engine.reasoner import Reasoner
 from hipkb.engine.record import Inference
 from hipkb.errors import HipkbError, InferenceError, PropertyFailure
-from hipkb.knowledge import conditions as cond
 from hipkb.knowledge.rules import KnowledgeBase
 from hipkb.knowledge.scales import running_rank, triage_rank
 from hipkb.load.case import Case, validate
@@ -221,23 +220,8 @@ def advice_violations(kb: KnowledgeBase, result: dict[str, Any], case: Case | No
     return found
 
 
-def _holds(c: cond.Condition, case: Case, inference: Inference) -> bool:
-    if c.kind == cond.CASE:
-        value = case.get(c.subject)
-        return value is not None and c.test(value)
-    if c.kind == cond.DERIVED:
-        values = [k.split("=", 1)[1] for k in inference.derived if k.split("=", 1)[0] == c.subject]
-        return any(c.test(v) for v in values)
-    if c.kind == cond.RED_FLAG:
-        flags = set(inference.red_flags)
-        return bool(flags & set(c.values)) if c.values else bool(flags)
-    score = inference.scores.get(c.subject)
-    return score is not None and c.test(score.band)
-
-
 def trace_violations(kb: KnowledgeBase, inference: Inference, result: dict[str, Any]) -> list[Violation]:
     """Conclusions that do not rest on the case's findings, and firings whose conditions do not hold."""
-    case = inference.case
     found: list[Violation] = []
     grounded = set(inference.facts_known()) - set(inference.derived)
     pending: dict[str, list] = dict(inference.derived)
@@ -278,7 +262,7 @@ def trace_violations(kb: KnowledgeBase, inference: Inference, result: dict[str, 
         if rule is None:
             continue
         for c in rule.conditions:
-            if not _holds(c, case, inference):
+            if not inference.holds(c):
                 found.append(Violation("unsound-firing", f"{rule.id} fired but '{c.describe()}' does not hold"))
         loose = [f for f in firing.facts if f not in grounded]
         if loose:
