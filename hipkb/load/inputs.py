@@ -91,13 +91,17 @@ def _stdin_sources(stream: Any) -> Iterator[CaseSource]:
     """
     lines = _binary_lines(stream)
     head: list[bytes] = []
-    starts = 0
+    starts = held = 0
     for raw in lines:
         head.append(raw)
         if raw.strip():
             starts += 1
             if not raw.lstrip().lstrip(b"\xef\xbb\xbf").startswith(b"{") or starts == 2:
                 break
+        else:
+            held += len(raw)
+            if held > MAX_BYTES:
+                break  # blank lines without end: too large for one case, and not JSON Lines
     jsonl = starts == 2 and all(line.lstrip().lstrip(b"\xef\xbb\xbf").startswith(b"{")
                                 for line in head if line.strip())
     if not jsonl:
@@ -121,10 +125,27 @@ def _stdin_sources(stream: Any) -> Iterator[CaseSource]:
         yield CaseSource(name, text=line, kind="json", default_id=f"stdin-{number}")
 
 
-def _binary_lines(stream: Any) -> Iterator[bytes]:
-    """Lines of a binary or text stream, as bytes."""
-    for line in stream:
-        yield line if isinstance(line, bytes) else line.encode("utf-8")
+def _binary_lines(stream: Any, limit: int = MAX_BYTES + 1) -> Iterator[bytes]:
+    """Lines of a binary or text stream, as bytes, each cut to *limit* bytes.
+
+    A line longer than *limit* (400 MB without a newline) is yielded cut, for
+    the size check to refuse, and the rest of it is read and dropped in
+    pieces: memory stays near *limit*, never the size of the line.
+    """
+    readline = getattr(stream, "readline", None)
+    if readline is None:  # any iterable of lines
+        for line in stream:
+            yield (line if isinstance(line, bytes) else line.encode("utf-8"))[:limit]
+        return
+    while True:
+        line = readline(limit)
+        if not line:
+            return
+        raw = line if isinstance(line, bytes) else line.encode("utf-8")
+        if len(line) >= limit and not line.endswith(b"\n" if isinstance(line, bytes) else "\n"):
+            while (rest := readline(1 << 20)) and not rest.endswith(b"\n" if isinstance(rest, bytes) else "\n"):
+                pass
+        yield raw[:limit]
 
 
 def _identity(st: os.stat_result) -> tuple[int, int]:
