@@ -322,7 +322,7 @@ def _python_load(text: str, trusted: bool) -> Any:
 # Only plain decimal numbers are numbers. YAML 1.1 also reads 1:30 as 90
 # (base 60), 0x22 as 34, 017 and 0o17 as 15, 1_000 as 1000 and .inf as
 # infinity: a case that says "age: 1:30" means something, but not 90.
-_DECIMAL = re.compile(r"[-+]?(?:(?:0|[1-9][0-9]*)(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+DECIMAL = _DECIMAL = re.compile(r"[-+]?(?:(?:0|[1-9][0-9]*)(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
 _NUMBER_TAGS = frozenset({"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"})
 
 
@@ -466,6 +466,11 @@ def parse_text(
 # A \ud800 escape in JSON or in double-quoted YAML gives a lone surrogate:
 # no encoder can write it (UTF-8 output fails, or carries a raw invalid byte).
 _SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def has_surrogates(text: str) -> bool:
+    """Whether *text* holds a lone surrogate (a ``\\ud800`` escape, or bytes that were not UTF-8)."""
+    return _SURROGATE.search(text) is not None
 
 
 def _invalid_text(data: Any) -> tuple[str, str] | None:
