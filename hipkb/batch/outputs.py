@@ -92,7 +92,7 @@ class AtomicFile:
         except OSError as exc:
             self._close_dir()
             raise OutputError(shown, "", f"cannot be written ({exc.strerror or exc})") from None
-        self.handle = os.fdopen(fd, "w", encoding="utf-8", newline="\n")
+        self.handle = os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace", newline="\n")
 
     def _at(self, name: str) -> Any:
         """*name* and the keyword that makes an os call relative to the directory."""
