@@ -156,7 +156,7 @@ def check_binop(operator: str, left: Any, right: Any) -> None:
             raise LimitError(f"would build a number of more than {MAX_INT_BITS} bits")
     elif operator == "**":
         if isinstance(right, (int, float)) and abs(right) > MAX_EXPONENT:
-            raise LimitError(f"exponent {right} is larger than {MAX_EXPONENT}")
+            raise LimitError(f"used an exponent of {right}, larger than {MAX_EXPONENT}")
         if _is_int(left) and _is_int(right) and left.bit_length() * max(right, 0) > MAX_INT_BITS:
             raise LimitError(f"would build a number of more than {MAX_INT_BITS} bits")
     elif operator == "+":
