@@ -224,6 +224,16 @@ def test_writing_to_a_full_disk_is_one_line(work):
     assert changed(before, snapshot(work)) == set()
 
 
+@pytest.mark.parametrize("args", [["schema"], ["validate", "case.yaml"], ["rules", "list"]])
+def test_any_command_writing_to_a_full_disk_says_so_in_one_line(work, args):
+    with open("/dev/full", "wb") as full:
+        proc = subprocess.run([sys.executable, "-c", _SCRIPT, *args], stdout=full, stderr=subprocess.PIPE,
+                              cwd=work, timeout=120)
+    ran = Ran(subprocess.CompletedProcess(proc.args, proc.returncode, b"", proc.stderr))
+    assert ran.code == 1
+    assert ran.lines == ["hipkb: cannot write the output (No space left on device)"]
+
+
 def test_a_batch_with_a_full_disk_goes_on_and_lists_every_case(work):
     other_case(work)
     (work / "bad.yaml").write_text("pain: {regions: [knee]}\n", encoding="utf-8")
