@@ -157,6 +157,12 @@ def test_output_files_take_the_umask_and_a_replaced_file_keeps_its_mode(work):
     assert ran.code == 0, ran.stderr
     assert stat.S_IMODE(kept.stat().st_mode) == 0o644
     assert json.loads(kept.read_text(encoding="utf-8"))["case_id"] == "fnbsi-classic"
+    (work / "bad.yaml").write_text("pain: {regions: [knee]}\n", encoding="utf-8")
+    (work / "out").mkdir()
+    ran = hipkb("run", "case.yaml", "bad.yaml", "-o", "out", "--errors", "errors.jsonl", cwd=work, umask=0o022)
+    assert ran.code == 1
+    assert stat.S_IMODE((work / "errors.jsonl").stat().st_mode) == 0o644
+    assert stat.S_IMODE((work / "out" / "fnbsi-classic.json").stat().st_mode) == 0o644
 
 
 @pytest.mark.parametrize("case_id", ["CON", "com1", "Lpt9.notes", "nul", "aux.x.y", "PRN"])
