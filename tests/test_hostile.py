@@ -449,6 +449,9 @@ HOSTILE_TEMPLATES = {
     "join": "{% set l = ['x' * 100000] * 1000 %}{{ l|join }}",
     "set-block": "{% set x %}{% for i in range(100000) %}{% for j in range(100) %}abc{% endfor %}"
                  "{% endfor %}{% endset %}{{ x|length }}",
+    "repr-of-a-list": "{% set l = ['x' * 999999] * 999999 %}{{ l }}",
+    "concat-of-a-list": "{% set l = ['x' * 999999] * 999999 %}{{ l ~ '' }}",
+    "namespace-repr": "{% set ns = namespace(l=['x' * 999999] * 999999) %}{{ ns|string }}",
     "recursion": "{% macro f(n) %}{% if n > 0 %}{{ f(n-1) }}{{ f(n-1) }}{% endif %}{% endmacro %}{{ f(40) }}",
 }
 

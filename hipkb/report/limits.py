@@ -132,6 +132,41 @@ def built(value: Any) -> Any:
     return value
 
 
+def check_text(value: Any) -> Any:
+    """*value*, once sure that writing it out as text stays within :data:`MAX_SEQUENCE` characters.
+
+    ``str()`` of a list holding a long string many times (``['x' * 999999] *
+    999999``) is a terabyte; it is measured here, before anything converts
+    it, by a walk that stops as soon as the size is past the limit.
+    """
+    if isinstance(value, str) or (not isinstance(value, (list, tuple, dict, set, frozenset)) and not hasattr(
+            value, "_Namespace__attrs")):
+        return value
+    total = 0
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            total += len(item) + 4  # quotes and a separator
+        elif isinstance(item, dict):
+            total += 2 + 4 * len(item)
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            total += 2 + 2 * len(item)
+            stack.extend(item)
+        elif hasattr(item, "_Namespace__attrs"):  # jinja2's namespace(): its repr shows every value
+            total += 12
+            stack.append(item._Namespace__attrs)
+        elif _is_int(item):
+            total += item.bit_length() // 3 + 2
+        else:
+            total += 32
+        if total > MAX_SEQUENCE:
+            raise LimitError(f"would write out a value of more than {MAX_SEQUENCE:,} characters")
+    return value
+
+
 def _too_long(size: int) -> None:
     if size > MAX_SEQUENCE:
         raise LimitError(f"would build a value of {size:,} characters or items (at most {MAX_SEQUENCE:,})")
@@ -164,6 +199,7 @@ def check_binop(operator: str, left: Any, right: Any) -> None:
             _too_long(len(left) + len(right))
     elif operator == "%" and isinstance(left, str):
         _check_format(left)
+        check_text(right)
 
 
 def _is_int(value: Any) -> bool:
@@ -203,6 +239,8 @@ def check_method(method: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
     name = getattr(method, "__name__", "")
     _check_ints([*args, *kwargs.values()])
     if isinstance(owner, str):
+        for arg in (*args, *kwargs.values()):
+            check_text(arg)
         if name == "replace" and len(args) >= 2:
             _check_replace(owner, args[0], args[1])
         elif name == "join" and args:
@@ -221,6 +259,9 @@ def check_method(method: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
 
 def _check_filter(name: str, value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
     _check_ints([*args, *kwargs.values()])
+    if name not in _NO_TEXT_FILTERS:
+        for item in (value, *args, *kwargs.values()):
+            check_text(item)
     if name == "replace" and len(args) >= 2:
         _check_replace(value, args[0], args[1])
     elif name == "join":
@@ -236,6 +277,12 @@ def _check_filter(name: str, value: Any, args: tuple[Any, ...], kwargs: dict[str
         wrapstring = args[2] if len(args) > 2 else kwargs.get("wrapstring") or "\n"
         if _is_int(width):
             _too_long(len(value) + (len(value) // max(width, 1) + 1) * _length(wrapstring))
+
+
+# Filters that never write their value out as text: no need to measure it.
+_NO_TEXT_FILTERS = frozenset({"length", "count", "first", "last", "list", "sort", "unique", "reverse", "select",
+                              "reject", "selectattr", "rejectattr", "map", "batch", "slice", "sum", "min", "max",
+                              "dictsort", "groupby", "items", "attr", "default", "d", "random", "join"})
 
 
 def metered_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
@@ -261,7 +308,7 @@ def finalize_counter(clean: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """A Jinja ``finalize``: each value written is cleaned, and counted against the render's total."""
 
     def finalize(value: Any) -> Any:
-        value = clean(value)
+        value = clean(check_text(value))
         if isinstance(value, str):
             budget = _CURRENT.get()
             if budget is not None:

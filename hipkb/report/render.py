@@ -131,12 +131,23 @@ def _environment(html: bool, custom: str) -> Any:
                                          lineno=loop.iter.lineno)
                     counted.set_environment(self.environment)
                     loop.iter, loop.metered = counted, True
+            # The operands of ~ are measured before they are turned into text
+            # (visit_Concat measures the result): rewritten here, before the
+            # generator collects the filters the template uses.
+            for concat in list(node.find_all(nodes.Concat)):
+                concat.nodes = [n if getattr(n, "measured", False) else _measured(n) for n in concat.nodes]
             super().visit_Template(node, frame)
 
         def visit_Concat(self, node: Any, frame: Any) -> None:
             self.write("environment.hipkb_built(")
             super().visit_Concat(node, frame)
             self.write(")")
+
+    def _measured(operand: Any) -> Any:
+        measured = nodes.Filter(operand, "hipkb_text", [], [], None, None, lineno=operand.lineno)
+        measured.set_environment(operand.environment)
+        measured.measured = True
+        return measured
 
     class ReportSandbox(SandboxedEnvironment):
         # The operators that can build a large value from small ones, or run long.
@@ -178,6 +189,7 @@ def _environment(html: bool, custom: str) -> Any:
         "zip_text": zip_text,
     })
     env.filters = {name: limits.metered_filter(name, func) for name, func in env.filters.items()}
+    env.filters["hipkb_text"] = limits.check_text  # the operands of ~ (added unwrapped: it is the check)
     env.globals["range"] = limits.small_range
     env.globals.pop("lipsum", None)  # a report has no use for it, and it can be asked for millions of words
     return env
