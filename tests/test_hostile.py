@@ -273,6 +273,18 @@ def test_a_folder_without_write_permission_is_one_failed_case_per_report(work):
     assert list((work / "out").iterdir()) == []
 
 
+@pytest.mark.skipif(not Path("/sys/kernel").is_dir(), reason="no sysfs here")
+def test_a_folder_that_refuses_new_files_even_to_root_is_one_failed_case(work):
+    # sysfs takes no new files, whoever asks (EACCES, or EROFS where it is mounted read-only).
+    other_case(work)
+    ran = hipkb("run", "case.yaml", "other.yaml", "-o", "/sys/kernel", "--errors", "errors.jsonl", cwd=work)
+    assert ran.code == 1
+    one_line(ran, "/sys/kernel/fnbsi-classic.json", "cannot be written (")
+    assert "2 cases: 0 ran, 2 failed" in ran.stderr
+    listed = [json.loads(line)["file"] for line in (work / "errors.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert listed == ["/sys/kernel/fnbsi-classic.json", "/sys/kernel/other.json"]
+
+
 def test_a_superscript_digit_answer_is_a_clear_error(work):
     ran = hipkb("interview", "-q", cwd=work, stdin="²\n".encode())
     assert ran.code == 2
