@@ -8,19 +8,19 @@ is a :class:`HipkbError`. The CLI prints ``str(error)`` and exits with
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-# Characters that would break the one-line promise (newlines, other C0/C1
-# controls, Unicode line and paragraph separators): a file name, a YAML key or
-# a parser message can hold any of them.
-_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+from hipkb.textsafe import terminal
 
 
 def one_line(text: str) -> str:
-    """*text* with every line break or control character written as an escape."""
-    return _BREAKS.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+    """*text* with every line break, control, bidi control or lone surrogate written as an escape.
+
+    A file name, a YAML key, a case_id or a parser message can hold any of
+    them; an error is printed on a terminal, on one line.
+    """
+    return terminal(text)
 
 
 def _clip(text: str, limit: int = 240) -> str:
@@ -56,6 +56,15 @@ class CaseError(HipkbError):
 
 class RuleError(HipkbError):
     """A knowledge base (rule files, vocabulary) that cannot be compiled."""
+
+
+class OutputError(HipkbError):
+    """An output file that could not be written (no permission, a full disk, a planted link).
+
+    Exit status 1: what failed is the run's output, not what the user gave it.
+    """
+
+    exit_code = 1
 
 
 class InferenceError(HipkbError):

@@ -218,6 +218,14 @@ class Summary:
         if outcome.triage:
             self.triage[outcome.triage] += 1
 
+    def not_written(self, outcome: Outcome) -> None:
+        """A case that ran but whose output could not be written: a failure, not a result."""
+        self.failed += 1
+        self.top[outcome.top or "(none)"] -= 1
+        if outcome.triage:
+            self.triage[outcome.triage] -= 1
+        self.top, self.triage = +self.top, +self.triage  # drop zero counts
+
     def lines(self, errors_file: Path | None = None) -> list[str]:
         """The summary as printed on stderr at the end of a batch."""
         from hipkb.knowledge.scales import TRIAGE_LEVELS
@@ -237,12 +245,19 @@ class Summary:
 
 
 class _ErrorsFile:
-    """JSON Lines of failures, streamed to a temporary file and moved into place at the end."""
+    """JSON Lines of failures, streamed to a temporary file and moved into place at the end.
+
+    A write that fails (a full disk) stops the list and is kept in
+    ``failure``, reported once the batch has run: the batch itself goes on.
+    """
 
     def __init__(self, path: Path | None) -> None:
+        from hipkb.batch.outputs import AtomicFile
+
         self.path = path
         self.handle: IO[str] | None = None
-        self.tmp = ""
+        self.atomic: AtomicFile | None = None
+        self.failure: HipkbError | None = None
         if path is not None:
             target = Path(path)
             if target.exists() and not target.is_file() and not target.is_dir():
@@ -253,30 +268,46 @@ class _ErrorsFile:
                 except OSError as exc:
                     raise HipkbError(str(path), "", f"cannot be written ({exc.strerror})") from None
                 return
-            directory = target.resolve().parent
-            if not directory.is_dir():
-                raise HipkbError(str(path), "", "its directory does not exist")
-            import tempfile  # here, not at the top: it costs a cold start several imports
-
-            fd, self.tmp = tempfile.mkstemp(prefix=f".{Path(path).name}.", suffix=".tmp", dir=directory)
-            self.handle = os.fdopen(fd, "w", encoding="utf-8", newline="\n")
+            self.atomic = AtomicFile(target)
+            self.handle = self.atomic.handle
 
     def add(self, error: dict[str, str]) -> None:
         if self.handle is not None:
-            self.handle.write(json.dumps(error, ensure_ascii=False, sort_keys=False) + "\n")
+            try:
+                self.handle.write(json.dumps(error, ensure_ascii=False, sort_keys=False) + "\n")
+            except (OSError, ValueError) as exc:
+                self._fail(exc)
+
+    def _fail(self, exc: BaseException) -> None:
+        from hipkb.errors import OutputError
+
+        reason = getattr(exc, "strerror", None) or str(exc)
+        self.failure = OutputError(str(self.path), "", f"cannot be written ({reason})")
+        if self.atomic is not None:
+            self.atomic.discard()
+        else:
+            with contextlib.suppress(OSError, ValueError):
+                self.handle.close()  # type: ignore[union-attr]
+        self.handle = self.atomic = None
 
     def close(self, keep: bool) -> None:
         if self.handle is None:
             return
-        self.handle.close()
-        self.handle = None
-        if not self.tmp:  # streamed into a device or pipe
+        if self.atomic is None:  # streamed into a device or pipe
+            try:
+                self.handle.close()
+            except OSError as exc:
+                self._fail(exc)
+            self.handle = None
             return
         if keep:
-            os.replace(self.tmp, Path(self.path).resolve())  # type: ignore[arg-type]
+            try:
+                self.atomic.commit()
+            except HipkbError as error:
+                self.failure = error
         else:
-            with contextlib.suppress(OSError):
-                os.unlink(self.tmp)
+            self.atomic.discard()
+        self.handle = self.atomic = None
 
 
 class _Progress:
@@ -317,12 +348,14 @@ def run(arguments: Iterable[str], settings: Settings, *, jobs: int | None = None
     ends the run on *stderr*. A single case that fails raises its
     :class:`~hipkb.errors.HipkbError` instead, as ``hipkb run CASE`` always has.
     """
-    from hipkb.batch.outputs import SUFFIXES, OutputDir, write_atomic
+    from hipkb.batch.outputs import SUFFIXES, OutputDir, same_file, write_atomic
 
     arguments = list(arguments)
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
-    guard = InputGuard(arguments)
+    if output is not None and errors is not None and same_file(output, errors):
+        raise HipkbError(str(errors), "", "--errors names the same file as -o; give each its own")
+    guard = InputGuard(arguments, stdin=stdin)
     sources = expand(arguments, stdin=stdin)
     if output is not None and output.is_dir() and guard.within_inputs(output):
         # Reports go where inputs are found: list the inputs before writing
@@ -339,7 +372,8 @@ def run(arguments: Iterable[str], settings: Settings, *, jobs: int | None = None
     if output is not None and (output.is_dir() or not single):
         if not output.is_dir():
             raise HipkbError(str(output), "", "with several cases, -o must name an existing directory")
-        out_dir = OutputDir(output, SUFFIXES[settings.fmt], guard=guard)
+        out_dir = OutputDir(output, SUFFIXES[settings.fmt], guard=guard,
+                            reserved=[errors] if errors is not None else [])
     if errors is not None and guard(Path(errors)):
         raise HipkbError(str(errors), "", "refusing to overwrite an input case file")
 
@@ -374,7 +408,7 @@ def run(arguments: Iterable[str], settings: Settings, *, jobs: int | None = None
                 try:
                     _write(outcome, out_dir, None, stdout, guard, write_atomic)
                 except HipkbError as error:  # e.g. an output file that cannot be written
-                    summary.failed += 1
+                    summary.not_written(outcome)
                     errors_file.add(error.as_dict())
                     stderr.write(f"hipkb: {error}\n")
             if bar is not None:
@@ -388,6 +422,8 @@ def run(arguments: Iterable[str], settings: Settings, *, jobs: int | None = None
     if summary.total > 1:
         stderr.write("\n".join(summary.lines(errors)) + "\n")
     stderr.flush()
+    if errors_file.failure is not None:
+        raise errors_file.failure
     return summary
 
 
@@ -406,11 +442,18 @@ def _write(outcome: Outcome, out_dir: Any, output: Path | None, stdout: IO[str],
            write_atomic: Callable[..., None]) -> None:
     assert outcome.text is not None
     if out_dir is not None:
-        write_atomic(out_dir.path_for(outcome.case_id), outcome.text, guard=guard)
+        # follow_links=False: a name made from a case_id never writes through a planted link
+        write_atomic(out_dir.path_for(outcome.case_id), outcome.text, guard=guard, follow_links=False)
     elif output is not None:
         write_atomic(output, outcome.text, guard=guard)
     else:
-        stdout.write(outcome.text)
+        try:
+            stdout.write(outcome.text)
+            stdout.flush()  # a full disk is this case's failure, not a traceback at exit
+        except OSError as exc:
+            from hipkb.errors import OutputError
+
+            raise OutputError("<stdout>", "", f"cannot be written ({exc.strerror or exc})") from None
 
 
 __all__ = ["Outcome", "Settings", "Summary", "default_jobs", "process", "run"]

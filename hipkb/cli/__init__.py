@@ -6,8 +6,11 @@ Commands are imported only when they are run (click's lazy group pattern), so
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import importlib
 import importlib.util
+import os
 import sys
 from typing import Any
 
@@ -15,6 +18,9 @@ import click
 
 from hipkb import __version__
 from hipkb.errors import HipkbError, one_line
+
+_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EIO, errno.EROFS, errno.EFBIG,
+                           getattr(errno, "EDQUOT", errno.ENOSPC)})
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("hipkb.cli.run", "Reason about case files and print the results."),
@@ -49,7 +55,9 @@ class LazyGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            value = super().invoke(ctx)
+            sys.stdout.flush()  # a full disk shows here, as one line, not at exit
+            return value
         except HipkbError as error:
             click.echo(f"hipkb: {error}", err=True)
             ctx.exit(error.exit_code)
@@ -60,7 +68,18 @@ class LazyGroup(click.Group):
             click.echo("hipkb: interrupted", err=True)
             ctx.exit(130)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            with contextlib.suppress(OSError, ValueError):
+                sys.stdout.flush()
             raise
+        except OSError as error:
+            if error.errno not in _WRITE_ERRNOS:
+                raise
+            # Writing the output failed (a full disk, a read-only or vanished
+            # file system): not a bug, and said in one line.
+            with contextlib.suppress(OSError, ValueError):
+                sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - nothing more can reach the real one
+            click.echo(f"hipkb: cannot write the output ({error.strerror})", err=True)
+            ctx.exit(1)
         except Exception as error:
             # A bug in hipkb, not in what the user gave it: one line that says
             # so, and the traceback only when asked for with -v.

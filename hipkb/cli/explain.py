@@ -50,4 +50,7 @@ def command(case: str, how_ids: tuple[str, ...], why_not_ids: tuple[str, ...], t
         blocks.append(ex.format_why_not(ex.why_not(kb, inference, target)))
     if trace:
         blocks.append(ex.format_trace(ex.trace(kb, inference)))
-    click.echo("\n".join(blocks), nl=False)
+    from hipkb.textsafe import report_text
+
+    # Matched values can be free text from the case: no control or bidi character reaches the terminal.
+    click.echo(report_text("\n".join(blocks)), nl=False)

@@ -8,6 +8,24 @@ from pathlib import Path
 import click
 
 from hipkb.cli.common import kb_options, load_kb_from
+from hipkb.load.safeload import has_surrogates
+
+ECHO_LIMIT = 200  # characters of an answer shown back; the rest is "..."
+MAX_ANSWER = 10_000  # characters of one answer read; no answer is anywhere near
+
+
+class _BoundedLines:
+    """Lines of a text stream, each cut to MAX_ANSWER characters (the rest of a long line is dropped)."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+
+    def readline(self) -> str:
+        line = self.stream.readline(MAX_ANSWER + 1)
+        if len(line) > MAX_ANSWER and not line.endswith("\n"):
+            while (rest := self.stream.readline(1 << 16)) and not rest.endswith("\n"):
+                pass
+        return line
 
 
 @click.command("interview")
@@ -38,7 +56,11 @@ def command(output: Path | None, case_id: str | None, max_questions: int | None,
     from hipkb.batch.outputs import write_atomic
     from hipkb.errors import HipkbError
     from hipkb.results.interview import Interview, prompt_text, run
+    from hipkb.textsafe import terminal
 
+    if case_id is not None and has_surrogates(case_id):
+        # Bytes that are not UTF-8 on the command line arrive as lone surrogates.
+        raise HipkbError("--case-id", "", "is not valid UTF-8 text")
     if output is not None and output.exists() and not force:
         raise HipkbError(str(output), "", "exists; use --force to replace it")
     if output is not None and not output.parent.resolve().is_dir():
@@ -48,6 +70,10 @@ def command(output: Path | None, case_id: str | None, max_questions: int | None,
                           case_id=case_id or (output.stem if output is not None else "interview"))
     stdin = sys.stdin
     interactive = stdin.isatty()
+    if not interactive:
+        # Answers are read line by line with a bound: a line of 10 MB is cut
+        # (and refused as an answer), never held whole, nor echoed whole.
+        stdin = _BoundedLines(stdin)
 
     def show(text: str) -> None:
         if interactive or not quiet:
@@ -65,7 +91,7 @@ def command(output: Path | None, case_id: str | None, max_questions: int | None,
         if not line:
             return None
         answer = line.rstrip("\r\n")
-        show(f"{text}\n> {answer}")
+        show(f"{text}\n> {terminal(answer, limit=ECHO_LIMIT)}")
         return answer
 
     run(interview, ask, show, interactive=interactive)

@@ -21,6 +21,7 @@ def command(cases: tuple[str, ...], quiet: bool, rules_dir: Path | None, facts_d
     """
     from hipkb.errors import HipkbError
     from hipkb.load.inputs import expand
+    from hipkb.textsafe import terminal
 
     kb = load_kb_from(rules_dir, facts_dir)
     bad = 0
@@ -32,6 +33,8 @@ def command(cases: tuple[str, ...], quiet: bool, rules_dir: Path | None, facts_d
             click.echo(f"hipkb: {error}", err=True)
             continue
         if not quiet:
-            click.echo(f"{source.name}: ok ({case.case_id})")
+            # Both come from outside: a case_id with an escape sequence or a
+            # newline must neither drive the terminal nor forge an "ok" line.
+            click.echo(f"{terminal(source.name)}: ok ({terminal(case.case_id)})")
     if bad:
         raise click.exceptions.Exit(2)

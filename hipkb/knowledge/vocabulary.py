@@ -9,6 +9,8 @@ the question texts of results.
 
 from __future__ import annotations
 
+import keyword
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -18,6 +20,17 @@ from hipkb.errors import RuleError
 from hipkb.load.safeload import load_file
 
 FIELD_TYPES = ("choice", "integer", "number", "set", "text", "expect")
+# Group and field names become experta fact classes and slots, and parts of
+# dotted paths (group.field): a dot would split a path in two, and "self" or a
+# Python keyword cannot be a slot passed by name.
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+_RESERVED_NAMES = frozenset({"self", *keyword.kwlist})
+
+
+def _check_name(source: str, where: str, name: str, kind: str) -> None:
+    if not _NAME.fullmatch(name) or name in _RESERVED_NAMES:
+        raise RuleError(source, where, f"found {kind} name {name!r}; a {kind} name is a letter then letters, "
+                        "digits or underscores, and not 'self' nor a Python keyword")
 YES_NO = ("yes", "no")
 
 
@@ -108,6 +121,8 @@ class Vocabulary:
         for key in ("top", "groups"):
             if not isinstance(data.get(key) or {}, dict):
                 raise RuleError(source, key, "expected a mapping")
+        for name in data.get("top") or {}:
+            _check_name(source, f"top.{name}", str(name), "field")
         top = {
             str(name): _field(source, "", str(name), spec)
             for name, spec in (data.get("top") or {}).items()
@@ -115,8 +130,11 @@ class Vocabulary:
         groups: dict[str, Group] = {}
         for gname, gspec in (data.get("groups") or {}).items():
             gname = str(gname)
+            _check_name(source, f"groups.{gname}", gname, "group")
             if not isinstance(gspec, dict) or not isinstance(gspec.get("fields"), dict):
                 raise RuleError(source, f"groups.{gname}", "a group needs a fields mapping")
+            for fname in gspec["fields"]:
+                _check_name(source, f"groups.{gname}.fields.{fname}", str(fname), "field")
             fields = {
                 str(fname): _field(source, gname, str(fname), fspec)
                 for fname, fspec in gspec["fields"].items()

@@ -11,6 +11,8 @@ whole, and the size limit of a case applies to each line, not to the stream.
 from __future__ import annotations
 
 import itertools
+import os
+import stat
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -89,13 +91,17 @@ def _stdin_sources(stream: Any) -> Iterator[CaseSource]:
     """
     lines = _binary_lines(stream)
     head: list[bytes] = []
-    starts = 0
+    starts = held = 0
     for raw in lines:
         head.append(raw)
         if raw.strip():
             starts += 1
             if not raw.lstrip().lstrip(b"\xef\xbb\xbf").startswith(b"{") or starts == 2:
                 break
+        else:
+            held += len(raw)
+            if held > MAX_BYTES:
+                break  # blank lines without end: too large for one case, and not JSON Lines
     jsonl = starts == 2 and all(line.lstrip().lstrip(b"\xef\xbb\xbf").startswith(b"{")
                                 for line in head if line.strip())
     if not jsonl:
@@ -119,10 +125,31 @@ def _stdin_sources(stream: Any) -> Iterator[CaseSource]:
         yield CaseSource(name, text=line, kind="json", default_id=f"stdin-{number}")
 
 
-def _binary_lines(stream: Any) -> Iterator[bytes]:
-    """Lines of a binary or text stream, as bytes."""
-    for line in stream:
-        yield line if isinstance(line, bytes) else line.encode("utf-8")
+def _binary_lines(stream: Any, limit: int = MAX_BYTES + 1) -> Iterator[bytes]:
+    """Lines of a binary or text stream, as bytes, each cut to *limit* bytes.
+
+    A line longer than *limit* (400 MB without a newline) is yielded cut, for
+    the size check to refuse, and the rest of it is read and dropped in
+    pieces: memory stays near *limit*, never the size of the line.
+    """
+    readline = getattr(stream, "readline", None)
+    if readline is None:  # any iterable of lines
+        for line in stream:
+            yield (line if isinstance(line, bytes) else line.encode("utf-8"))[:limit]
+        return
+    while True:
+        line = readline(limit)
+        if not line:
+            return
+        raw = line if isinstance(line, bytes) else line.encode("utf-8")
+        if len(line) >= limit and not line.endswith(b"\n" if isinstance(line, bytes) else "\n"):
+            while (rest := readline(1 << 20)) and not rest.endswith(b"\n" if isinstance(rest, bytes) else "\n"):
+                pass
+        yield raw[:limit]
+
+
+def _identity(st: os.stat_result) -> tuple[int, int]:
+    return (st.st_dev, st.st_ino)
 
 
 class InputGuard:
@@ -131,14 +158,23 @@ class InputGuard:
     It answers without listing the inputs (a batch streams, and may be far
     larger than memory should hold): a path is an input when it is a file
     argument, or a case file (by suffix) found inside a directory argument by
-    the same rule :func:`expand` uses.
+    the same rule :func:`expand` uses. Files are also known by device and
+    inode, so another path to one (a hard link, a symbolic link, ``..``)
+    is the same input, and so is the file behind standard input
+    (``hipkb run - -o case.yaml < case.yaml``).
     """
 
-    def __init__(self, arguments: Iterable[str], *, exact: Iterable[Path] | None = None) -> None:
+    def __init__(self, arguments: Iterable[str], *, exact: Iterable[Path] | None = None,
+                 stdin: Any = None) -> None:
         self.files: set[Path] = set()
         self.dirs: list[Path] = []
+        self.inodes: set[tuple[int, int]] = set()
+        arguments = list(arguments)
+        if "-" in arguments:
+            self._add_stdin(stdin)
         if exact is not None:  # the inputs, listed: only these
-            self.files = {Path(p).resolve() for p in exact}
+            for p in exact:
+                self._add_file(Path(p))
             return
         for argument in arguments:
             if argument == "-":
@@ -148,11 +184,27 @@ class InputGuard:
                 if path.is_dir():
                     self.dirs.append(path.resolve())
                 else:
-                    self.files.add(path.resolve())
+                    self._add_file(path)
             except (OSError, RuntimeError):
                 # RuntimeError: pathlib's word for a symlink loop before
                 # Python 3.13; loading the case says what is wrong with it.
                 continue
+
+    def _add_file(self, path: Path) -> None:
+        try:
+            self.files.add(path.resolve())
+            self.inodes.add(_identity(path.stat()))
+        except (OSError, RuntimeError):
+            pass
+
+    def _add_stdin(self, stdin: Any) -> None:
+        stream = stdin if stdin is not None else sys.stdin
+        try:
+            st = os.fstat(stream.fileno())
+        except (AttributeError, OSError, ValueError):
+            return  # not a file descriptor (a test's BytesIO), or closed
+        if stat.S_ISREG(st.st_mode):
+            self.inodes.add(_identity(st))
 
     def within_inputs(self, directory: Path) -> bool:
         """Whether files written into *directory* could be found as inputs."""
@@ -164,6 +216,12 @@ class InputGuard:
         target = Path(path).resolve()
         if target in self.files:
             return True
+        if self.inodes:
+            try:
+                if _identity(target.stat()) in self.inodes:
+                    return True
+            except (OSError, RuntimeError):
+                pass
         # A case file inside an input directory is an input; a name that is
         # not there yet is not (else no free name could ever be found).
         if target.suffix.lower() not in CASE_SUFFIXES or not target.exists():

@@ -10,6 +10,9 @@ the file and the line.
 from __future__ import annotations
 
 import json
+import os
+import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +49,7 @@ class _Strict:
     path_stack: list[str]
     node_paths: dict[int, str]
 
-    def compose_node(self, parent, index):  # type: ignore[override]
+    def compose_node(self, parent, index):
         here = self.path_stack[-1] if self.path_stack else ""
         if isinstance(index, int):
             here = f"{here}[{index}]"
@@ -71,6 +74,11 @@ class _Strict:
                 "booleans, lists and mappings are (quote a value to make it text)",
                 node.start_mark, here,
             )
+        if _odd_number(node):
+            raise _Refused(
+                f"found {node.value!r}; expected a finite number written in plain decimal (YAML 1.1 "
+                "forms such as 1:30, 0x22, 0o17, 1_000 and .inf are refused); quote it to make it text",
+                node.start_mark, here)
         if node is not None:
             self.node_paths.setdefault(id(node), here)
             if self.allow_aliases and self._expanded(node) > MAX_EXPANDED:
@@ -97,7 +105,7 @@ class _Strict:
             sizes[id(node)] = found
         return found
 
-    def construct_mapping(self, node, deep=False):  # type: ignore[override]
+    def construct_mapping(self, node, deep=False):
         if isinstance(node, yaml.MappingNode):
             base = self.node_paths.get(id(node), "")
             seen: set[Any] = set()
@@ -109,7 +117,7 @@ class _Strict:
                 if key in seen:
                     raise _Refused(f"duplicate key {key!r}; each key may appear once", key_node.start_mark, path)
                 seen.add(key)
-        return super().construct_mapping(node, deep=deep)  # type: ignore[misc]
+        return super().construct_mapping(node, deep=deep)
 
 
 class _StrictLoader(_Strict, yaml.SafeLoader):
@@ -131,14 +139,17 @@ class _Diverges(yaml.MarkedYAMLError):
     """Text on which libyaml and PyYAML could disagree: PyYAML decides."""
 
 
+_CParser: Any
 try:
-    from yaml._yaml import CParser as _CParser
+    from yaml import _yaml
+
+    _CParser = _yaml.CParser
 except ImportError:  # PyYAML built without libyaml: the Python loader alone
     _CParser = None
 
 if _CParser is not None:
 
-    class _FastStrictLoader(_Strict, yaml.composer.Composer, _CParser,  # type: ignore[misc,valid-type]
+    class _FastStrictLoader(_Strict, yaml.composer.Composer, _CParser,
                             yaml.constructor.SafeConstructor, yaml.resolver.Resolver):
         """The same strict loader, on libyaml's events (several times faster).
 
@@ -162,7 +173,7 @@ if _CParser is not None:
         # In a flow collection ({...} or [...]) PyYAML ends a plain scalar at
         # "?", libyaml does not: such a scalar is a case for PyYAML.
         def compose_scalar_node(self, anchor: Any) -> Any:
-            event = self.peek_event()
+            event: Any = self.peek_event()
             if self.flow and not event.style and "?" in event.value:  # plain: libyaml says ""
                 raise _Diverges(None, None, "for PyYAML to judge", event.start_mark)
             return super().compose_scalar_node(anchor)
@@ -174,7 +185,8 @@ if _CParser is not None:
             return self._in_flow(super().compose_mapping_node, anchor)
 
         def _in_flow(self, compose: Any, anchor: Any) -> Any:
-            flow = bool(self.peek_event().flow_style)
+            event: Any = self.peek_event()
+            flow = bool(event.flow_style)
             self.flow += flow
             try:
                 return compose(anchor)
@@ -185,7 +197,7 @@ if _CParser is not None:
         allow_aliases = True
 
 
-    class _CComposedLoader(_Strict, _CParser,  # type: ignore[misc,valid-type]
+    class _CComposedLoader(_Strict, _CParser,
                            yaml.constructor.SafeConstructor, yaml.resolver.Resolver):
         """libyaml composes too: for text that cannot hold an alias, checked after composing."""
 
@@ -198,7 +210,10 @@ if _CParser is not None:
 
 
 _NOT_FAST = object()
-MAX_FLOW_OPENERS = 1000  # libyaml composes recursively in C: no deep flow nesting there
+MAX_FLOW_OPENERS = 1000
+# Above this size an error libyaml finds is reported in libyaml's words, not
+# parsed again by PyYAML (pure Python: about 8 s for a megabyte).
+PYTHON_WORDING_BYTES = 64_000  # libyaml composes recursively in C: no deep flow nesting there
 
 
 def _c_composed(text: str) -> Any:
@@ -215,6 +230,10 @@ def _c_composed(text: str) -> Any:
         if node is None or not _plain_tree(node):
             return _NOT_FAST
         return loader.construct_document(node)
+    except yaml.MarkedYAMLError:
+        if len(text) > PYTHON_WORDING_BYTES:
+            raise  # in libyaml's words (see _load_yaml)
+        return _NOT_FAST
     except (yaml.YAMLError, RecursionError):
         return _NOT_FAST
     finally:
@@ -231,7 +250,7 @@ def _plain_tree(root: Any) -> bool:
             return False
         seen.add(id(node))
         if isinstance(node, yaml.ScalarNode):
-            if in_flow and not node.style and "?" in node.value:
+            if (in_flow and not node.style and "?" in node.value) or _odd_number(node):
                 return False
         elif isinstance(node, yaml.MappingNode):
             flow = in_flow or bool(node.flow_style)
@@ -245,27 +264,76 @@ def _plain_tree(root: Any) -> bool:
 
 
 def _load_yaml(text: str, trusted: bool) -> Any:
-    """Parse YAML with libyaml where it gives the same answer, else with PyYAML."""
-    # PyYAML refuses control characters, and tabs in places, that libyaml
-    # lets through: such text goes to PyYAML alone.
-    if (_CParser is not None and "\t" not in text and "\ufeff" not in text
-            and not yaml.reader.Reader.NON_PRINTABLE.search(text)):
-        if not trusted and "*" not in text and text.count("[") + text.count("{") < MAX_FLOW_OPENERS:
-            data = _c_composed(text)
-            if data is not _NOT_FAST:
-                return data
-        loader: Any = (_FastTrustedLoader if trusted else _FastStrictLoader)(text)
-        try:
-            return loader.get_single_data()
-        except (yaml.YAMLError, RecursionError):
-            pass  # the Python loader below says what is wrong, in its words
-        finally:
-            loader.dispose()
+    """Parse YAML with libyaml where it gives the same answer, else with PyYAML.
+
+    When libyaml refuses the text, PyYAML words the error, reading only up to
+    the line after the one libyaml stopped at when it finds the error there
+    too: a megabyte file with an error in its last line costs what libyaml
+    costs, not seconds of pure-Python scanning. Tabs go to libyaml like any
+    other text (YAML allows a tab where it separates tokens; PyYAML does not).
+    """
+    # PyYAML refuses control characters that libyaml lets through (it checks
+    # the whole text before reading any of it, so this is quick).
+    if _CParser is None or "\ufeff" in text or yaml.reader.Reader.NON_PRINTABLE.search(text):
+        return _python_load(text, trusted)
+    if not trusted and "*" not in text and text.count("[") + text.count("{") < MAX_FLOW_OPENERS:
+        data = _c_composed(text)
+        if data is not _NOT_FAST:
+            return data
+    loader: Any = (_FastTrustedLoader if trusted else _FastStrictLoader)(text)
+    try:
+        return loader.get_single_data()
+    except (yaml.YAMLError, RecursionError) as error:
+        if len(text) > PYTHON_WORDING_BYTES and isinstance(error, yaml.MarkedYAMLError) and not isinstance(
+                error, _Diverges):
+            raise  # libyaml's words: PyYAML would take seconds to find the same error
+        mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    finally:
+        loader.dispose()
+    # libyaml refused it: the Python loader below says what is wrong, in its words.
+    if mark is not None:
+        cut = _through_line(text, mark.line + 1)
+        if len(cut) < len(text):
+            try:
+                _python_load(cut, trusted)
+            except yaml.MarkedYAMLError as error:
+                found = error.problem_mark or error.context_mark
+                if found is not None and found.line <= mark.line:
+                    raise
+            except (yaml.YAMLError, RecursionError):
+                pass
+    return _python_load(text, trusted)
+
+
+def _through_line(text: str, line: int) -> str:
+    """*text* up to the end of its line number *line* (counted from 0)."""
+    end = -1
+    for _ in range(line + 1):
+        end = text.find("\n", end + 1)
+        if end < 0:
+            return text
+    return text[: end + 1]
+
+
+def _python_load(text: str, trusted: bool) -> Any:
     loader = (_TrustedLoader if trusted else _StrictLoader)(text)
     try:
         return loader.get_single_data()
     finally:
         loader.dispose()
+
+
+# Only plain decimal numbers are numbers. YAML 1.1 also reads 1:30 as 90
+# (base 60), 0x22 as 34, 017 and 0o17 as 15, 1_000 as 1000 and .inf as
+# infinity: a case that says "age: 1:30" means something, but not 90.
+DECIMAL = _DECIMAL = re.compile(r"[-+]?(?:(?:0|[1-9][0-9]*)(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+_NUMBER_TAGS = frozenset({"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"})
+
+
+def _odd_number(node: Any) -> bool:
+    """Whether a scalar node reads as a number in a form other than plain decimal."""
+    return (isinstance(node, yaml.ScalarNode) and node.tag in _NUMBER_TAGS
+            and _DECIMAL.fullmatch(node.value) is None)
 
 
 _PLAIN_TAGS = {
@@ -392,7 +460,42 @@ def parse_text(
     depth, where = _depth(data, MAX_DEPTH)
     if depth > MAX_DEPTH:
         raise HipkbError(source, where, f"nested more than {MAX_DEPTH} levels deep")
+    bad = _invalid_text(data)
+    if bad is not None:
+        raise HipkbError(source, bad[0], f"holds {bad[1]}, which is not a Unicode character "
+                         "(a lone surrogate, written as a \\u escape); text must be valid Unicode")
     return data
+
+
+# A \ud800 escape in JSON or in double-quoted YAML gives a lone surrogate:
+# no encoder can write it (UTF-8 output fails, or carries a raw invalid byte).
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def has_surrogates(text: str) -> bool:
+    """Whether *text* holds a lone surrogate (a ``\\ud800`` escape, or bytes that were not UTF-8)."""
+    return _SURROGATE.search(text) is not None
+
+
+def _invalid_text(data: Any) -> tuple[str, str] | None:
+    """The field path of the first text (key or value) holding a lone surrogate, and that code point."""
+    stack: list[tuple[Any, str]] = [(data, "")]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, str):
+            found = _SURROGATE.search(item)
+            if found:
+                return path or "(top)", f"U+{ord(found.group()):04X}"
+        elif isinstance(item, dict):
+            for key, value in reversed(list(item.items())):
+                here = f"{path}.{key}" if path else str(key)
+                found = _SURROGATE.search(key) if isinstance(key, str) else None
+                if found:  # the key itself: name where it sits
+                    return path or "(top)", f"U+{ord(found.group()):04X}"
+                stack.append((value, here))
+        elif isinstance(item, list):
+            stack.extend((v, f"{path}[{i}]") for i, v in reversed(list(enumerate(item))))
+    return None
 
 
 def decode(raw: bytes, source: str) -> str:
@@ -408,11 +511,17 @@ def decode(raw: bytes, source: str) -> str:
 
 
 def read_text(path: Path, source: str | None = None) -> str:
-    """Read a UTF-8 file, turning every OS error into a one-line HipkbError."""
+    """Read a UTF-8 file, turning every OS error into a one-line HipkbError.
+
+    Only a regular file is read: a FIFO (``rules/zz.yaml`` made with mkfifo)
+    would block for ever on open, a device could stream without end. The
+    file is opened without blocking and checked with ``fstat`` before any
+    read, so nothing can be swapped in between.
+    """
     name = source or str(path)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read(MAX_BYTES + 1)
+        fd = os.open(path, flags)
     except IsADirectoryError:
         raise HipkbError(name, "", "is a directory, not a file") from None
     except FileNotFoundError:
@@ -421,7 +530,29 @@ def read_text(path: Path, source: str | None = None) -> str:
         raise HipkbError(name, "", "permission denied") from None
     except OSError as exc:
         raise HipkbError(name, "", f"cannot be read ({exc.strerror})") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise HipkbError(name, "", "is a directory, not a file")
+        if not stat.S_ISREG(mode):
+            raise HipkbError(name, "", f"is not a regular file ({_file_kind(mode)}); only files are read")
+        with os.fdopen(fd, "rb") as handle:
+            fd = -1
+            raw = handle.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise HipkbError(name, "", f"cannot be read ({exc.strerror})") from None
+    finally:
+        if fd >= 0:
+            os.close(fd)
     return decode(raw, name)
+
+
+def _file_kind(mode: int) -> str:
+    for test, kind in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return "a special file"
 
 
 def load_file(path: Path, *, trusted: bool = False) -> Any:

@@ -8,11 +8,14 @@ researcher can replace one format, or one audience, and keep the rest.
 
 Templates run in :class:`jinja2.sandbox.SandboxedEnvironment`, shipped and
 custom alike: a template cannot reach Python internals (``__class__``,
-``__subclasses__``, ...), and a template that tries, or that is broken,
-becomes one :class:`ReportError` line naming the template and its line.
+``__subclasses__``, ...), and runs under the limits of
+:mod:`hipkb.report.limits` (CPU time, loop steps, value sizes, report size);
+a template that tries, that goes past a limit, or that is broken, becomes
+one :class:`ReportError` line naming the template and its line.
 HTML is autoescaped (the pictures included, since their SVG markup is written
-by templates too); Markdown text goes through the ``md`` filter; control
-characters never reach a terminal. Undefined names are errors
+by templates too); Markdown text goes through the ``md`` filter; control and
+bidi characters from a case never reach a terminal, nor raw ESC or NUL the
+HTML (:mod:`hipkb.textsafe`). Undefined names are errors
 (``StrictUndefined``). Nothing depends on the clock or on hash order, so the
 same case gives the same bytes.
 """
@@ -30,16 +33,12 @@ from hipkb.engine.record import Inference
 from hipkb.errors import ReportError
 from hipkb.knowledge.resources import shipped
 from hipkb.knowledge.rules import KnowledgeBase
+from hipkb.report import limits
 from hipkb.report.model import AUDIENCES, build_model
 from hipkb.report.output import REPORT_FORMATS
+from hipkb.textsafe import html_text, report_text
 
 FORMATS = REPORT_FORMATS
-# Sandbox limits on what one template expression may build: a report is
-# small, so a string or list of a million items is a broken or hostile template.
-MAX_SEQUENCE = 1_000_000
-MAX_EXPONENT = 64
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _MD_SPECIAL = re.compile(r"([\\`*\[\]<>|#&~!])")
 # An underscore only starts or ends emphasis at a word boundary; inside a word
 # (femoral_neck_bsi) it is plain text and stays unescaped, for readable source.
@@ -66,9 +65,15 @@ def render(kb: KnowledgeBase, inference: Inference, result: dict[str, Any], *, f
     names = [f"{audience}.{fmt}.j2", f"report.{fmt}.j2"]
     import jinja2
 
+    template = None
     try:
         template = env.select_template(names)
-        text = template.render(**model)
+        with limits.metered():
+            text = limits.collect(template.generate(**model))
+    except limits.LimitError as error:
+        shown = template.filename or template.name if template is not None else names[-1]
+        raise ReportError(*_where(error, shown or names[-1]),
+                          _one_line(f"template stopped: it {error} (a limit of hipkb's report templates)")) from None
     except jinja2.TemplatesNotFound:
         where = custom or str(shipped("reports"))
         raise ReportError(where, "", f"no template for {fmt}: expected {' or '.join(names)}") from None
@@ -109,20 +114,54 @@ def _where(error: BaseException, fallback: str) -> tuple[str, str]:
 def _environment(html: bool, custom: str) -> Any:
     """One sandboxed environment per (HTML or not, templates directory); templates compile once."""
     import jinja2
+    from jinja2 import nodes
+    from jinja2.compiler import CodeGenerator
     from jinja2.sandbox import SandboxedEnvironment
 
+    class MeteredCodeGenerator(CodeGenerator):
+        """Every ``{% for %}`` iterates through :func:`limits.steps`; every ``~`` result is measured."""
+
+        def visit_Template(self, node: Any, frame: Any = None) -> None:
+            for loop in node.find_all(nodes.For):
+                if not getattr(loop, "metered", False):
+                    counted = nodes.Call(nodes.EnvironmentAttribute("hipkb_steps"), [loop.iter], [], None, None,
+                                         lineno=loop.iter.lineno)
+                    counted.set_environment(self.environment)
+                    loop.iter, loop.metered = counted, True
+            # The operands of ~ are measured before they are turned into text
+            # (visit_Concat measures the result): rewritten here, before the
+            # generator collects the filters the template uses.
+            for concat in list(node.find_all(nodes.Concat)):
+                concat.nodes = [n if getattr(n, "measured", False) else _measured(n) for n in concat.nodes]
+            super().visit_Template(node, frame)
+
+        def visit_Concat(self, node: Any, frame: Any) -> None:
+            self.write("environment.hipkb_built(")
+            super().visit_Concat(node, frame)
+            self.write(")")
+
+    def _measured(operand: Any) -> Any:
+        measured = nodes.Filter(operand, "hipkb_text", [], [], None, None, lineno=operand.lineno)
+        measured.set_environment(operand.environment)
+        measured.measured = True  # type: ignore[attr-defined]  # a mark the code generator reads
+        return measured
+
     class ReportSandbox(SandboxedEnvironment):
-        # Intercept the two operators that can build huge values from small ones.
-        intercepted_binops = frozenset({"*", "**"})
+        # The operators that can build a large value from small ones, or run long.
+        intercepted_binops = frozenset({"*", "**", "+", "%", "-", "/", "//"})
+        code_generator_class = MeteredCodeGenerator
+        hipkb_steps = staticmethod(limits.steps)
+        hipkb_built = staticmethod(limits.built)
 
         def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-            if operator == "**" and isinstance(right, (int, float)) and abs(right) > MAX_EXPONENT:
-                raise jinja2.exceptions.SecurityError(f"exponent {right} is too large for a report")
-            if operator == "*":
-                for seq, n in ((left, right), (right, left)):
-                    if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and len(seq) * n > MAX_SEQUENCE:
-                        raise jinja2.exceptions.SecurityError("a repeated sequence is too long for a report")
-            return super().call_binop(context, operator, left, right)
+            limits.check_binop(operator, left, right)
+            limits.event()
+            return limits.built(super().call_binop(context, operator, left, right))
+
+        def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+            limits.event()
+            limits.check_method(__obj, args, kwargs)
+            return limits.built(super().call(__context, __obj, *args, **kwargs))
 
     shipped_dir = str(shipped("reports"))
     loaders = [jinja2.FileSystemLoader(custom)] if custom else []
@@ -135,7 +174,7 @@ def _environment(html: bool, custom: str) -> Any:
         lstrip_blocks=True,
         keep_trailing_newline=True,
         auto_reload=False,
-        finalize=None if html else _finalize,
+        finalize=limits.finalize_counter(_clean_html if html else _clean_text),
     )
     env.filters.update({
         "md": md_escape,
@@ -146,20 +185,33 @@ def _environment(html: bool, custom: str) -> Any:
         "plain": plain,
         "zip_text": zip_text,
     })
+    env.filters = {name: limits.metered_filter(name, func) for name, func in env.filters.items()}
+    env.filters["hipkb_text"] = limits.check_text  # the operands of ~ (added unwrapped: it is the check)
+    env.globals["range"] = limits.small_range
+    env.globals.pop("lipsum", None)  # a report has no use for it, and it can be asked for millions of words
     return env
 
 
-def _finalize(value: Any) -> Any:
-    # Text and Markdown are read in terminals: never pass control characters
-    # (an escape sequence in a case_id) through.
-    return _CONTROL.sub("", value) if isinstance(value, str) else value
+def _clean_text(value: Any) -> Any:
+    # Text and Markdown are read in terminals: never pass control or bidi
+    # characters (an escape sequence in a case_id) through.
+    return report_text(value) if isinstance(value, str) else value
+
+
+def _clean_html(value: Any) -> Any:
+    # Markup (the SVG pictures) stays markup; only the characters go.
+    if isinstance(value, str):
+        cleaned = html_text(value)
+        if cleaned != value:
+            return type(value)(cleaned) if hasattr(value, "__html__") else cleaned
+    return value
 
 
 # -- filters -----------------------------------------------------------------
 
 def plain(value: Any) -> str:
-    """One line of text, without control characters."""
-    return _CONTROL.sub("", " ".join(str(value).split()))
+    """One line of text, without control or bidi characters."""
+    return report_text(" ".join(str(value).split()))
 
 
 def md_escape(value: Any) -> str:

@@ -18,6 +18,7 @@ from hipkb.errors import HipkbError
 from hipkb.knowledge.rules import KnowledgeBase
 from hipkb.load.inputs import CaseSource
 from hipkb.results.result import build_result
+from hipkb.textsafe import terminal
 
 ASPECTS = ("ranking", "triage", "running", "red_flags")
 
@@ -124,7 +125,7 @@ def to_text(diffs: list[CaseDiff], changes: dict[str, list[str]], labels: tuple[
     differing = [d for d in diffs if d.differs]
     for d in differing:
         lines.append("")
-        lines.append(f"{d.case_id} ({d.source})")
+        lines.append(f"{terminal(d.case_id)} ({terminal(d.source)})")  # from outside: one safe line
         if d.error:
             lines.append(f"  error {d.error}")
             continue

@@ -28,11 +28,12 @@ from typing import Any
 
 from hipkb.engine.reasoner import Reasoner
 from hipkb.engine.record import Inference
-from hipkb.errors import AnswerError, InterviewError, allowed_list, did_you_mean
+from hipkb.errors import AnswerError, InterviewError, allowed_list, describe, did_you_mean
 from hipkb.knowledge.case import CASE_FORMAT
 from hipkb.knowledge.rules import KnowledgeBase
 from hipkb.knowledge.vocabulary import Field
 from hipkb.load.case import Case, Value, validate
+from hipkb.load.safeload import DECIMAL
 from hipkb.results.questions import next_questions
 
 FORMAT = CASE_FORMAT
@@ -40,6 +41,7 @@ UNKNOWN_WORDS = frozenset({"", "?", "unknown", "u", "skip", "dont_know", "not_kn
 EMPTY_LIST_WORDS = frozenset({"[]", "nothing"})
 ASKABLE = ("choice", "set", "integer", "number")
 TOP_SHOWN = 3
+_INDEX = re.compile(r"[0-9]{1,6}")  # an option's number: ASCII digits ("²".isdigit() is true, int("²") fails)
 
 
 def _word(text: str) -> str:
@@ -98,13 +100,13 @@ def _choice(field: Field, raw: str, word: str, source: str) -> str:
             return "yes"
         if word in ("n", "false"):
             return "no"
-    if word.isdigit() and 1 <= int(word) <= len(values):
+    if _INDEX.fullmatch(word) and 1 <= int(word) <= len(values):
         return values[int(word) - 1]
     for value, label in field.values.items():
         if _word(label) == word:
             return value
     allowed = [*values, "unknown"]
-    raise AnswerError(source, field.path, f"found {raw!r}; allowed: {allowed_list(allowed)} "
+    raise AnswerError(source, field.path, f"found {describe(raw)}; allowed: {allowed_list(allowed)} "
                       f"or a number from 1 to {len(values)}" + did_you_mean(word, values))
 
 
@@ -113,7 +115,7 @@ def _set_item(field: Field, item: str) -> str | None:
     values = list(field.values)
     if word in field.values:
         return word
-    if word.isdigit() and 1 <= int(word) <= len(values):
+    if _INDEX.fullmatch(word) and 1 <= int(word) <= len(values):
         return values[int(word) - 1]
     for value, label in field.values.items():
         if _word(label) == word:
@@ -139,7 +141,7 @@ def _set(field: Field, raw: str, source: str) -> tuple[str, ...]:
             for item in chunk.split():
                 value = _set_item(field, item)
                 if value is None:
-                    raise AnswerError(source, field.path, f"found {item!r}; allowed: {allowed_list(values)} "
+                    raise AnswerError(source, field.path, f"found {describe(item)}; allowed: {allowed_list(values)} "
                                       f"or numbers from 1 to {len(values)}" + did_you_mean(_word(item), values))
                 chosen.add(value)
     if len(chosen) < field.min_items:
@@ -148,19 +150,19 @@ def _set(field: Field, raw: str, source: str) -> tuple[str, ...]:
 
 
 def _number(field: Field, raw: str, source: str) -> int | float:
-    try:
-        number = float(raw)
-    except ValueError:
-        raise AnswerError(source, field.path, f"found {raw!r}; expected a {field.type}") from None
+    if DECIMAL.fullmatch(raw) is None:  # float() would take "1_000", "١٢" and "nan"
+        raise AnswerError(source, field.path,
+                          f"found {describe(raw)}; expected a {field.type} (finite, written in plain decimal)")
+    number = float(raw)
     if not math.isfinite(number):
-        raise AnswerError(source, field.path, f"found {raw!r}; expected a finite number")
+        raise AnswerError(source, field.path, f"found {describe(raw)}; expected a finite number")
     if field.type == "integer" and not number.is_integer():
-        raise AnswerError(source, field.path, f"found {raw!r}; expected a whole number")
+        raise AnswerError(source, field.path, f"found {describe(raw)}; expected a whole number")
     if (field.minimum is not None and number < field.minimum) or (
             field.maximum is not None and number > field.maximum):
         low = "" if field.minimum is None else f"{field.minimum:g}"
         high = "no limit" if field.maximum is None else f"{field.maximum:g}"
-        raise AnswerError(source, field.path, f"found {raw!r}; allowed: {low} to {high}")
+        raise AnswerError(source, field.path, f"found {describe(raw)}; allowed: {low} to {high}")
     return int(number) if number.is_integer() else number
 
 
@@ -246,10 +248,10 @@ class Interview:
         avoid = set(inference.avoid) if inference is not None else set()
         if inference is not None:
             for q in next_questions(self.kb, inference, limit=len(fields)):
-                field = fields.get(q.fact)
-                if field is not None and field.type in ASKABLE and q.fact not in self.answers \
+                asked = fields.get(q.fact)
+                if asked is not None and asked.type in ASKABLE and q.fact not in self.answers \
                         and q.fact not in avoid:
-                    return field
+                    return asked
         for field in askable:
             if field.path not in self.answers and field.path not in avoid:
                 return field
