@@ -23,12 +23,16 @@ from hipkb.errors import RuleError, allowed_list, describe, did_you_mean
 from hipkb.knowledge import conditions as cond
 from hipkb.knowledge.conditions import Condition, ConditionSyntaxError
 from hipkb.knowledge.scales import RED_FLAGS, RUNNING_ADVICE, TRIAGE_LEVELS
+from hipkb.knowledge.teaching import LearningPoints, load_teaching
 from hipkb.knowledge.vocabulary import Field, Vocabulary
 from hipkb.knowledge.vocabulary import word as as_word
 from hipkb.load.safeload import load_file
 
 RULE_ID = re.compile(r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)*$")
 MANIFEST = "kb.yaml"
+# Files of a rules directory that hold data, not rules: the rule loader skips
+# them, and the module that owns each one loads it.
+DATA_FILES: tuple[str, ...] = (MANIFEST, "teaching.yaml")
 
 # Conclusion kinds, the layer they belong to, and the subjects their
 # conditions may use: a layer only reads what earlier layers concluded.
@@ -163,6 +167,7 @@ class KnowledgeBase:
     seed_sections: tuple[str, ...] = field(default=())
     referrals: Mapping[str, Referral] = field(default_factory=dict)
     safety: Safety = field(default_factory=Safety)
+    teaching: Mapping[str, LearningPoints] = field(default_factory=dict)
 
     @cached_property
     def by_id(self) -> dict[str, RuleDef]:
@@ -223,7 +228,7 @@ def load_rules(rules_dir: Path, vocabulary: Vocabulary, facts_dir: Path | None =
 
     rules: list[RuleDef] = []
     seen: dict[str, str] = {}
-    files = sorted(p for p in rules_dir.glob("*.yaml") if p.name != MANIFEST)
+    files = sorted(p for p in rules_dir.glob("*.yaml") if p.name not in DATA_FILES)
     if not files:
         raise RuleError(str(rules_dir), "", "holds no rule files (*.yaml besides kb.yaml)")
     for path in files:
@@ -246,6 +251,7 @@ def load_rules(rules_dir: Path, vocabulary: Vocabulary, facts_dir: Path | None =
         seed_sections=seed_sections,
         referrals=referrals,
         safety=safety,
+        teaching=load_teaching(rules_dir),
     )
 
 

@@ -28,6 +28,7 @@ from hipkb.errors import HipkbError
 from hipkb.knowledge import conditions as cond
 from hipkb.knowledge.conditions import Condition
 from hipkb.knowledge.rules import (
+    DATA_FILES,
     MANIFEST,
     DerivedFact,
     Hypothesis,
@@ -104,7 +105,7 @@ def _all_load_errors(rules_dir: Path, vocabulary: Vocabulary) -> list[Finding]:
     findings: list[Finding] = []
     rules: list[RuleDef] = []
     seen: dict[str, str] = {}
-    for path in sorted(p for p in rules_dir.glob("*.yaml") if p.name != MANIFEST):
+    for path in sorted(p for p in rules_dir.glob("*.yaml") if p.name not in DATA_FILES):
         try:
             data = load_file(path)
         except HipkbError as exc:
