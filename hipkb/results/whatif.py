@@ -16,6 +16,7 @@ report needs.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,15 @@ from hipkb.knowledge.vocabulary import Field
 from hipkb.load.case import Case, Value, validate
 
 ASPECTS = ("triage", "running", "top")
+_REASONERS: weakref.WeakKeyDictionary[KnowledgeBase, Reasoner] = weakref.WeakKeyDictionary()
+
+
+def shared_reasoner(kb: KnowledgeBase) -> Reasoner:
+    """One engine per knowledge base for what-if runs outside a caller's own (reports)."""
+    found = _REASONERS.get(kb)
+    if found is None:
+        found = _REASONERS[kb] = Reasoner(kb)
+    return found
 
 
 @dataclass(frozen=True)
@@ -172,6 +182,10 @@ def _change(kb: KnowledgeBase, variant: Variant, effects: dict[str, dict[str, An
             hid = effect[end]
             if hid in kb.hypotheses:
                 effect[f"{end}_label"] = kb.hypotheses[hid].label
+    names = {"triage": "triage", "running": "running", "top": "top hypothesis"}
+    effect_text = "; ".join(
+        f"{names[aspect]} {_outcome_words(e, 'from')} -> {_outcome_words(e, 'to')}" for aspect, e in effects.items()
+    )
     return {
         "fact": variant.path,
         "question": spec.question,
@@ -181,4 +195,10 @@ def _change(kb: KnowledgeBase, variant: Variant, effects: dict[str, dict[str, An
         "from_text": _words(spec, variant.before),
         "to_text": _words(spec, variant.after),
         "effects": effects,
+        "effect_text": effect_text,
     }
+
+
+def _outcome_words(effect: dict[str, Any], end: str) -> str:
+    value = effect.get(f"{end}_label") or effect[end]
+    return str(value).replace("_", " ") if value else "none"
