@@ -82,7 +82,7 @@ class ApiError(Exception):
 
 
 def _error_response(status: int, error: HipkbError) -> JSONResponse:
-    return JSONResponse({"error": str(error), **error.as_dict()}, status_code=status)
+    return JSONResponse({**error.as_dict(), "error": str(error), "message": error.message}, status_code=status)
 
 
 async def read_body(request: Request, limit: int = MAX_BYTES) -> bytes:
