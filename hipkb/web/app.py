@@ -23,6 +23,7 @@ import yaml
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from hipkb import __version__
@@ -199,6 +200,12 @@ def create_app(kb: KnowledgeBase, *, templates: Path | None = None,
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("query", "body"))
         return _error_response(422, RequestError("request", where, one_line(str(first.get("msg", "invalid")))))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # Unknown paths and methods answer in the same shape as every other error.
+        error = RequestError(request.url.path, "", one_line(str(exc.detail)).lower())
+        return _error_response(exc.status_code, error)
 
     def _page(name: str) -> Response:
         body, media = static[name]
