@@ -248,6 +248,47 @@ def test_no_request_leaves_the_machine(browser, server):
     assert not logs, logs
 
 
+def test_teaching_mode_predict_reveal_what_if_and_side_by_side(browser, server):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    _open(browser, server)
+    before = _updated(browser)
+    Select(browser.find_element(By.ID, "example")).select_by_value("minimal")
+    _settled(browser, before)
+    browser.find_element(By.ID, "mode-teach").click()
+    # The reasoning is hidden until the student commits.
+    assert not browser.find_element(By.ID, "reveal").is_displayed()
+    assert browser.find_element(By.ID, "predict").is_displayed()
+    result = json.loads(browser.execute_script("return JSON.stringify(window.hipkb.view.result)"))
+    Select(browser.find_element(By.ID, "predict-top")).select_by_value(result["hypotheses"][0]["id"])
+    Select(browser.find_element(By.ID, "predict-triage")).select_by_value(result["triage"]["level"])
+    Select(browser.find_element(By.ID, "predict-question")).select_by_value(result["next_questions"][0]["fact"])
+    browser.find_element(By.ID, "predict-commit").click()
+    score = browser.find_element(By.ID, "score")
+    assert score.is_displayed() and "3 / 3" in score.text
+    assert browser.find_element(By.ID, "reveal").is_displayed()
+
+    # What would change the call: the table comes from the engine; trying a row changes the call.
+    rows = _wait(lambda: browser.find_elements(By.CSS_SELECTOR, "#whatif table.whatif tbody tr"), "what-if rows")
+    first = rows[0].text
+    assert "urgent" in first or "emergency" in first
+    before = _updated(browser)
+    triage_before = browser.find_element(By.ID, "triage-level").get_attribute("data-level")
+    rows[0].find_element(By.CSS_SELECTOR, "button.try").click()
+    _settled(browser, before)
+    assert browser.find_element(By.ID, "triage-level").get_attribute("data-level") != triage_before
+
+    # Side by side: pin A, change one finding, see what differs and what changed.
+    browser.find_element(By.ID, "pin-case").click()
+    before = _updated(browser)
+    Select(browser.find_element(By.ID, "f-history-onset")).select_by_value("sudden")
+    _settled(browser, before)
+    compare = _wait(lambda: "Findings that differ (1)" in browser.find_element(By.ID, "compare").text
+                    and browser.find_element(By.ID, "compare"), "the comparison")
+    assert "history.onset" in compare.text
+
+
 def test_main_is_importable_for_the_serve_command():
     # The command is registered (lazily) with the others.
     assert main.get_command(None, "serve") is not None

@@ -7,6 +7,7 @@ it has no login, and anyone who can reach it can use it.
 
 from __future__ import annotations
 
+import gc
 import ipaddress
 from pathlib import Path
 
@@ -52,6 +53,11 @@ def command(host: str, port: int, templates: Path | None, rules_dir: Path | None
                    "machine can use the app (there is no login); use --host 127.0.0.1 to keep it local",
                    err=True)
     app = create_app(kb, templates=templates, allowed_hosts=LOOPBACK_HOSTS if loopback else None)
+    # The knowledge base and the compiled engine live as long as the server:
+    # out of the collector's sight, full collections stop walking them on
+    # every few requests (as batch workers do). This process is ours alone.
+    gc.collect()
+    gc.freeze()
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"hipkb: serving {kb.name} {kb.version} at http://{shown}:{port}/ (Ctrl-C stops it)", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, server_header=False)
