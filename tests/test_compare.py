@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from hipkb import api
+from hipkb.knowledge.rules import DATA_FILES
 from hipkb.load.inputs import expand
 from hipkb.results.compare import compare, rule_changes
 
@@ -27,7 +28,7 @@ def _variant(tmp_path: Path, rules_dir: Path) -> tuple[Path, str]:
     copy = tmp_path / "variant"
     shutil.copytree(rules_dir, copy)
     for path in copy.glob("*.yaml"):
-        if path.name == "kb.yaml":
+        if path.name in DATA_FILES:
             continue
         data = yaml.safe_load(path.read_text())
         kept = [r for r in data["rules"] if r["id"] != evidence]
