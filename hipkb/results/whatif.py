@@ -77,16 +77,16 @@ def read_fields(kb: KnowledgeBase) -> list[Field]:
 
 def _thresholds(kb: KnowledgeBase, path: str, spec: Field) -> list[float]:
     """Numbers just inside and just outside every range a rule tests on *path*."""
-    step = 1 if spec.type == "integer" else 0.5
     points: set[float] = set()
     for rule in kb.rules:
         for c in rule.conditions:
             if c.kind == cond.CASE and c.subject == path and c.op == "range":
-                low, high = c.values
-                if low is not None:
-                    points.update((low, low - step))
-                if high is not None:
-                    points.update((high, high + step))
+                for edge, outward in zip(c.values, (-1, 1), strict=True):
+                    if edge is not None:
+                        # Whole steps beside whole thresholds: a severity of 5,
+                        # not 5.5, is what a runner reports.
+                        step = 1 if spec.type == "integer" or float(edge).is_integer() else 0.1
+                        points.update((edge, round(edge + outward * step, 6)))
     lo = spec.minimum if spec.minimum is not None else float("-inf")
     hi = spec.maximum if spec.maximum is not None else float("inf")
     kept = sorted(p for p in points if lo <= p <= hi)
@@ -153,6 +153,7 @@ def what_if(reasoner: Reasoner, case: Case, baseline: Inference | None = None) -
         }
         if effects:
             changes.append(_change(kb, variant, effects))
+    changes = _nearest_numbers(changes)
     order = {path: i for i, path in enumerate(kb.vocabulary.fields)}
     changes.sort(key=lambda c: (min(ASPECTS.index(a) for a in c["effects"]), order[c["fact"]]))
     return {
@@ -161,6 +162,29 @@ def what_if(reasoner: Reasoner, case: Case, baseline: Inference | None = None) -
         "tried": tried,
         "changes": changes,
     }
+
+
+def _nearest_numbers(changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Of numeric changes with the same effect on one field, only the smallest change.
+
+    Severity 3 -> 6 and 3 -> 7 changing the triage alike teach one thing: it
+    is 6 that tips it. An unknown number keeps its lowest tipping value.
+    """
+    best: dict[tuple[str, str], dict[str, Any]] = {}
+    kept = []
+    for change in changes:
+        if not isinstance(change["to"], int | float):
+            kept.append(change)
+            continue
+        key = (change["fact"], change["effect_text"])
+        start = change["from"] if isinstance(change["from"], int | float) else 0
+        found = best.get(key)
+        if found is None or abs(change["to"] - start) < abs(found["to"] - start):
+            if found is not None:
+                kept.remove(found)
+            best[key] = change
+            kept.append(change)
+    return kept
 
 
 def _words(spec: Field, value: Value | None) -> str:
