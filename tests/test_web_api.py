@@ -239,7 +239,9 @@ def test_explain_how_why_not_and_trace(client, kb):
     assert answer.status_code == 200
     body = answer.json()
     assert "behaviour.hopping=painful" in body["how"]["findings"]
-    assert body["how"]["text"].startswith("hypothesis.femoral_neck_bsi")
+    assert body["how"]["plain_text"].startswith("hypothesis.femoral_neck_bsi")
+    assert body["how"]["text"].startswith("Femoral neck bone stress injury")  # the root node's own words
+    assert body["why_not"]["plain_text"].startswith("gluteus_medius_tendinopathy: Gluteus medius tendinopathy")
     assert body["why_not"]["id"] == "gluteus_medius_tendinopathy" and body["why_not"]["verdict"]
     assert body["trace"] and body["trace"][0]["step"] == 1
 

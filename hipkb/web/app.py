@@ -296,10 +296,10 @@ def create_app(kb: KnowledgeBase, *, templates: Path | None = None,
         try:
             if how:
                 tree = ex.how(kb, inference, how)
-                answer["how"] = {**tree, "findings": ex.findings_under(tree), "text": ex.format_how(tree)}
+                answer["how"] = {**tree, "findings": ex.findings_under(tree), "plain_text": ex.format_how(tree)}
             if why_not:
                 info = ex.why_not(kb, inference, why_not)
-                answer["why_not"] = {**info, "text": ex.format_why_not(info)}
+                answer["why_not"] = {**info, "plain_text": ex.format_why_not(info)}
         except HipkbError as exc:
             raise ApiError(422, exc) from None
         if trace:
