@@ -163,6 +163,7 @@ def test_groin_then_hopping_becomes_urgent_without_a_reload(browser, server):
     panel = _wait(lambda: browser.find_element(By.ID, "explain").is_displayed()
                   and browser.find_element(By.ID, "explain"), "the HOW panel")
     assert "HOW" in panel.text
+    assert "|-" not in panel.text  # a tree of nodes, not the terminal's text drawing
     assert "pain regions includes groin" in panel.text.lower() or "groin" in panel.text.lower()
     result = json.loads(browser.execute_script("return JSON.stringify(window.hipkb.view.result)"))
     assert result["hypotheses"][0]["id"] == top_id
@@ -193,6 +194,37 @@ def test_saved_case_runs_to_the_same_result(browser, server, cli):
     run = cli("run", saved)
     assert run.exit_code == 0, run.output
     assert json.loads(run.output) == shown
+
+
+def test_open_a_case_file_and_save_the_report(browser, server, cli, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    _open(browser, server)
+    good = tmp_path / "runner-7.json"
+    good.write_text(json.dumps({"case_id": "runner-7", "pain": {"regions": ["buttock"]},
+                                "behaviour": {"sitting": "painful"}}))
+    before = _updated(browser)
+    browser.find_element(By.ID, "open-file").send_keys(str(good))
+    _settled(browser, before)
+    assert browser.find_element(By.ID, "f-pain-regions-buttock").is_selected()
+    assert browser.find_element(By.ID, "f-behaviour-sitting").get_attribute("value") == "painful"
+    shown = json.loads(browser.execute_script("return JSON.stringify(window.hipkb.view.result)"))
+    assert shown == json.loads(cli("run", good).output)
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("pain: {regions: [groin]}\nbehaviour: {during_run: warm_up}\n")
+    browser.find_element(By.ID, "open-file").send_keys(str(bad))
+    status = _wait(lambda: browser.find_element(By.ID, "status").text, "the error line")
+    expected = cli("run", bad).output.strip()  # hipkb: /abs/path/bad.yaml: ...
+    assert status == "hipkb: bad.yaml:" + expected.split("bad.yaml:", 1)[1]
+    # The form still holds the good case: a bad file changes nothing.
+    assert browser.find_element(By.ID, "f-pain-regions-buttock").is_selected()
+
+    for button, suffix, marker in (("save-html", ".html", "<!DOCTYPE html>"), ("save-md", ".md", "# Hip pain")):
+        browser.find_element(By.ID, button).click()
+        saved = _wait(lambda s=suffix: [p for p in browser.downloads.glob(f"runner-7{s}") if p.stat().st_size],
+                      f"the {suffix} report")[0]
+        assert marker in saved.read_text()
 
 
 def test_tab_alone_reaches_every_field(browser, server):
