@@ -198,6 +198,7 @@ def test_saved_case_runs_to_the_same_result(browser, server, cli):
 
 def test_open_a_case_file_and_save_the_report(browser, server, cli, tmp_path):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
 
     _open(browser, server)
     good = tmp_path / "runner-7.json"
@@ -219,6 +220,21 @@ def test_open_a_case_file_and_save_the_report(browser, server, cli, tmp_path):
     assert status == "hipkb: bad.yaml:" + expected.split("bad.yaml:", 1)[1]
     # The form still holds the good case: a bad file changes nothing.
     assert browser.find_element(By.ID, "f-pain-regions-buttock").is_selected()
+
+    # A bad number in the form: the CLI's line, and the old result greyed out as stale.
+    before = _updated(browser)
+    age = browser.find_element(By.ID, "f-runner-age")
+    age.send_keys("7")
+    age.send_keys(Keys.TAB)
+    _settled(browser, before)
+    assert "runner.age" in browser.find_element(By.ID, "status").text
+    assert "stale" in browser.find_element(By.ID, "reveal").get_attribute("class")
+    age.clear()
+    before = _updated(browser)
+    age.send_keys(Keys.TAB)
+    browser.execute_script("document.getElementById('case-form').dispatchEvent(new Event('change'))")
+    _settled(browser, before)
+    assert "stale" not in browser.find_element(By.ID, "reveal").get_attribute("class")
 
     for button, suffix, marker in (("save-html", ".html", "<!DOCTYPE html>"), ("save-md", ".md", "# Hip pain")):
         browser.find_element(By.ID, button).click()

@@ -270,11 +270,19 @@ async function update() {
     view = await api("/api/v1/view", data);
   } catch (error) {
     if (seq !== state.seq) return;
-    showStatus(error.message);
+    // What is shown no longer matches the form: say so, never leave it looking current.
+    $("#reveal").classList.add("stale");
+    const regions = state.vocab.bodymap.field;
+    if (regions && error.message.includes(`${regions}: is required`)) {
+      showStatus(`Mark where it hurts (the body map, or ${regions}) to start reasoning.`, "info");
+    } else {
+      showStatus(error.message);
+    }
     document.body.dataset.updated = String(seq);
     return;
   }
   if (seq !== state.seq) return;  // a newer change is on its way
+  $("#reveal").classList.remove("stale");
   showStatus("");
   state.view = view;
   renderView(view);
