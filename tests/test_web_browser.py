@@ -15,6 +15,7 @@ chromium or chromedriver the test is skipped, unless ``CI`` is set.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -52,9 +53,9 @@ def _browser_paths() -> tuple[str, str]:
     pytest.skip(f"{missing} not installed (apt-get install chromium chromium-driver); CI runs this test")
 
 
-@pytest.fixture(scope="module")
-def server():
-    """The app on 127.0.0.1, a free port, in a thread; stopped when the module is done."""
+@contextlib.contextmanager
+def _serve(kb):
+    """The app for *kb* on 127.0.0.1, a free port, in a thread; stopped on leaving."""
     import uvicorn
 
     from hipkb.web.app import LOOPBACK_HOSTS, create_app
@@ -62,20 +63,28 @@ def server():
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    app = create_app(api.load_kb(), allowed_hosts=LOOPBACK_HOSTS)
+    app = create_app(kb, allowed_hosts=LOOPBACK_HOSTS)
     config = uvicorn.Config(app, log_level="warning", access_log=False)
     instance = uvicorn.Server(config)
     thread = threading.Thread(target=instance.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + WAIT
-    while not instance.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    instance.should_exit = True
-    thread.join(timeout=WAIT)
-    sock.close()
+    try:
+        deadline = time.monotonic() + WAIT
+        while not instance.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        instance.should_exit = True
+        thread.join(timeout=WAIT)
+        sock.close()
     assert not thread.is_alive(), "uvicorn did not stop"
+
+
+@pytest.fixture(scope="module")
+def server():
+    with _serve(api.load_kb()) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -335,6 +344,45 @@ def test_teaching_mode_predict_reveal_what_if_and_side_by_side(browser, server):
     compare = _wait(lambda: "Findings that differ (1)" in browser.find_element(By.ID, "compare").text
                     and browser.find_element(By.ID, "compare"), "the comparison")
     assert "history.onset" in compare.text
+
+
+def test_body_map_draws_new_regions_and_the_side(browser, tmp_path, facts_dir):
+    # The knowledge engineer adds a knee region and the painful side to the vocabulary.
+    from selenium.webdriver.common.by import By
+
+    facts = tmp_path / "facts"
+    shutil.copytree(facts_dir, facts)
+    text = (facts / "vocabulary.yaml").read_text()
+    region = "          lower_back: lower back\n"
+    text = text.replace(region, region + "          knee: knee\n", 1)
+    side = ("      side:\n        type: choice\n        values: {left: left, right: right, both: both sides}\n"
+            "        unknown: [unknown]\n        question: Which side hurts?\n")
+    text = text.replace("      origin:\n", side + "      origin:\n", 1)
+    (facts / "vocabulary.yaml").write_text(text)
+    kb = api.load_kb(None, facts)
+    assert "pain.side" in kb.vocabulary.fields
+    with _serve(kb) as url:
+        _open(browser, url)
+        before = _updated(browser)
+        browser.find_element(By.CSS_SELECTOR, "#bodymap ellipse[data-region='knee'][data-side='left']").click()
+        _settled(browser, before)
+        assert browser.find_element(By.ID, "f-pain-regions-knee").is_selected()
+        assert browser.find_element(By.ID, "f-pain-side").get_attribute("value") == "left"
+        lit = browser.find_elements(By.CSS_SELECTOR, "#bodymap ellipse.on")
+        assert {(e.get_attribute("data-region"), e.get_attribute("data-side")) for e in lit} == {("knee", "left")}
+        before = _updated(browser)
+        browser.find_element(By.CSS_SELECTOR, "#bodymap ellipse[data-region='groin'][data-side='right']").click()
+        _settled(browser, before)
+        assert browser.find_element(By.ID, "f-pain-side").get_attribute("value") == "both"
+        assert browser.find_element(By.ID, "triage-level").get_attribute("data-level")
+        # A click on a lit shape clears its region; the last one cleared leaves the side unknown.
+        for region, side in (("groin", "left"), ("knee", "right")):
+            before = _updated(browser)
+            shape = f"#bodymap ellipse[data-region='{region}'][data-side='{side}']"
+            browser.find_element(By.CSS_SELECTOR, shape).click()
+            _settled(browser, before)
+        assert not browser.find_elements(By.CSS_SELECTOR, "#bodymap ellipse.on")
+        assert browser.find_element(By.ID, "f-pain-side").get_attribute("value") == ""
 
 
 def test_main_is_importable_for_the_serve_command():

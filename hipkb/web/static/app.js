@@ -230,11 +230,18 @@ function clickRegion(region, side) {
   if (!box) return;
   const sideSelect = map.side_field ? document.getElementById(fieldId(map.side_field)) : null;
   if (side && sideSelect) {
-    // A click on the other side of a region already marked means both sides.
+    // The vocabulary records one side for the whole pain: a region marked on
+    // the other side makes it both sides; a click on a lit shape clears the region.
     const current = sideSelect.value;
-    if (box.checked && current && current !== side && map.side_values.includes("both")) sideSelect.value = "both";
-    else if (!box.checked || !current) sideSelect.value = side;
-    box.checked = true;
+    const lit = box.checked && (!current || current === "both" || current === side);
+    if (lit) {
+      box.checked = false;
+      if (!readField(state.fields.get(map.field))) sideSelect.value = "";
+    } else {
+      box.checked = true;
+      if (!current) sideSelect.value = side;
+      else if (current !== side && current !== "both") sideSelect.value = map.side_values.includes("both") ? "both" : side;
+    }
   } else {
     box.checked = !box.checked;
   }
@@ -255,6 +262,7 @@ function paintBodymap() {
 // -- running the case -------------------------------------------------------
 
 let timer = 0;
+let whatifTimer = 0;
 function changed(delay) {
   state.started = performance.now();
   paintBodymap();
@@ -288,7 +296,12 @@ async function update() {
   renderView(view);
   state.timings.push(performance.now() - state.started);
   document.body.dataset.updated = String(seq);
-  if (state.mode === "teach") runWhatIf();
+  if (state.mode === "teach") {
+    // A hundred engine runs: wait until the changes settle, so the next
+    // update is never queued behind them.
+    clearTimeout(whatifTimer);
+    whatifTimer = setTimeout(runWhatIf, 300);
+  }
   if (state.pinned) runCompare();
 }
 
