@@ -303,6 +303,14 @@ def test_no_request_leaves_the_machine(browser, server):
     assert hosts and set(hosts) == {server}
     logs = [entry for entry in browser.get_log("browser") if "Content Security Policy" in entry.get("message", "")]
     assert not logs, logs
+    # The API page lays out FastAPI's OpenAPI document with the app's own script.
+    browser.get(server + "/api")
+    text = _wait(lambda: "POST /api/v1/run" in browser.page_source and browser.find_element("id", "endpoints").text,
+                 "the API page")
+    for path in ("/api/v1/explain", "/api/v1/what-if", "/api/v1/vocabulary", "/api/v1/schema"):
+        assert path in text
+    logs = [entry for entry in browser.get_log("browser") if "Content Security Policy" in entry.get("message", "")]
+    assert not logs, logs
 
 
 def test_teaching_mode_predict_reveal_what_if_and_side_by_side(browser, server):
