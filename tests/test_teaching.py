@@ -143,7 +143,9 @@ def test_report_says_when_triage_follows_a_hypothesis_not_ranked_first(kb, reaso
     assert result["triage"]["level"] == "urgent"
     for fmt in ("md", "txt", "html"):
         text = " ".join(api.report(reasoner, case, fmt).split())
-        assert "follows Femoral neck bone stress injury, ranked 3 (possible), not the top-ranked" in text
+        assert ("The triage (urgent) and the running advice (stop) follow Femoral neck bone stress injury, "
+                "ranked 3 (possible), not the top-ranked Gluteus medius tendinopathy") in text
+        assert text.count("ranked 3 (possible)") == 1  # one reason for both decisions, said once
         assert "safety first" in text
         assert "not a probability" in text
 

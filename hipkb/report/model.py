@@ -174,6 +174,13 @@ def decisions(kb: KnowledgeBase, inference: Inference) -> dict[str, dict[str, An
                     f"and a {h['band']} {h['label'].lower()} is enough to act on; the ranking says what fits "
                     "the findings best, not what would be most harmful to miss.")
         out[kind] = {"hypotheses": hyps, "red_flags": flags, "note": note}
+    triage, running = out["triage"], out["running"]
+    if triage["note"] and running["note"] and (triage["hypotheses"], triage["red_flags"]) == (
+            running["hypotheses"], running["red_flags"]):
+        # One reason for both decisions: say it once.
+        advice = (inference.running.value if inference.running else "").replace("_", " ")
+        triage["note"] = triage["note"].replace(") follows", f") and the running advice ({advice}) follow", 1)
+        running["note"] = ""
     return out
 
 
