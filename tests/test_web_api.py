@@ -305,6 +305,9 @@ def test_loopback_server_answers_only_loopback_names(kb):
     guarded = TestClient(create_app(kb, allowed_hosts=LOOPBACK_HOSTS), base_url="http://127.0.0.1")
     assert guarded.get("/api/v1/knowledge").status_code == 200
     assert guarded.get("/api/v1/knowledge", headers={"Host": "evil.example"}).status_code == 400
+    assert guarded.get("/api/v1/knowledge", headers={"Host": "127.0.0.1.evil.example:8000"}).status_code == 400
+    for host in ("localhost:8000", "[::1]:8000", "127.0.0.1"):
+        assert guarded.get("/api/v1/knowledge", headers={"Host": host}).status_code == 200, host
 
 
 # -- hipkb serve --------------------------------------------------------------------

@@ -18,13 +18,13 @@ from __future__ import annotations
 import mimetypes
 from pathlib import Path, PurePath
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from hipkb import __version__
 from hipkb.engine.reasoner import Reasoner
@@ -177,13 +177,24 @@ def create_app(kb: KnowledgeBase, *, templates: Path | None = None,
                     "Every POST endpoint takes one hipkb-case/1 case as its body (JSON or YAML).",
         docs_url=None, redoc_url=None, openapi_url="/api/v1/openapi.json",
     )
-    if allowed_hosts:
-        # A loopback server answers only to loopback names: a web page
-        # elsewhere cannot reach it through DNS rebinding.
-        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
+    allowed = {h.strip("[]").lower() for h in allowed_hosts} if allowed_hosts else None
 
     @app.middleware("http")
     async def headers(request: Request, call_next: Any) -> Response:
+        if allowed is not None:
+            # A loopback server answers only to loopback names: a web page
+            # elsewhere cannot reach it through DNS rebinding. (Starlette's
+            # TrustedHostMiddleware cuts "[::1]:8000" at the first colon.)
+            try:
+                name = urlsplit("//" + request.headers.get("host", "")).hostname or ""
+            except ValueError:
+                name = ""
+            if name.lower() not in allowed:
+                response = JSONResponse({"error": "request: Host: not a name this server answers to"},
+                                        status_code=400)
+                for key, value in SECURITY_HEADERS.items():
+                    response.headers[key] = value
+                return response
         response = await call_next(request)
         for key, value in SECURITY_HEADERS.items():
             response.headers.setdefault(key, value)
