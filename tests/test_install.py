@@ -173,3 +173,22 @@ def test_fhir_form_in_and_bundle_out_work_installed(installed):
     risk = bundle["entry"][0]["resource"]
     assert (bundle["resourceType"], risk["resourceType"]) == ("Bundle", "RiskAssessment")
     assert risk["basis"] == [{"reference": "QuestionnaireResponse/r1", "type": "QuestionnaireResponse"}]
+
+
+def test_web_app_and_its_assets_ship_in_the_wheel(installed):
+    """``pip install .`` then ``hipkb serve``: FastAPI and uvicorn come along, every page asset is inside."""
+    code = (
+        "import json, uvicorn\n"
+        "from hipkb import api\n"
+        "from hipkb.web.app import STATIC, create_app\n"
+        "app = create_app(api.load_kb())\n"
+        "print(json.dumps({'static': str(STATIC), 'files': sorted(p.name for p in STATIC.iterdir())}))\n"
+    )
+    proc = _run([str(installed["python"]), "-c", code], installed["cwd"])
+    assert proc.returncode == 0, proc.stderr
+    found = json.loads(proc.stdout)
+    assert "site-packages" in Path(found["static"]).parts
+    source = sorted(p.name for p in (ROOT / "hipkb" / "web" / "static").iterdir() if p.is_file())
+    assert found["files"] == source
+    helped = _run([str(installed["hipkb"]), "serve", "--help"], installed["cwd"])
+    assert helped.returncode == 0 and "127.0.0.1" in helped.stdout

@@ -28,6 +28,8 @@ from hipkb.knowledge.conditions import Condition, ConditionSyntaxError
 from hipkb.knowledge.index import RuleIndex
 from hipkb.knowledge.kinds import KINDS, Kind, KindSpec, Subject, Target
 from hipkb.knowledge.scales import RED_FLAGS, RUNNING_ADVICE, TRIAGE_LEVELS
+from hipkb.knowledge.teaching import FILE as TEACHING_FILE
+from hipkb.knowledge.teaching import LearningPoints, load_teaching
 from hipkb.knowledge.vocabulary import Field, Vocabulary
 from hipkb.knowledge.vocabulary import word as as_word
 from hipkb.load.safeload import load_file
@@ -38,8 +40,9 @@ SCALES = {Target.TRIAGE_LEVEL: TRIAGE_LEVELS, Target.RUNNING_ADVICE: RUNNING_ADV
 
 RULE_ID = re.compile(r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)*$")
 MANIFEST = "kb.yaml"
-# YAML files of a rules directory that hold data beside the rules, not rules.
-DATA_FILES = (MANIFEST, CODES_FILE)
+# YAML files of a rules directory that hold data beside the rules, not rules:
+# the rule loader skips them, and the module that owns each one loads it.
+DATA_FILES: tuple[str, ...] = (MANIFEST, CODES_FILE, TEACHING_FILE)
 
 @dataclass(frozen=True)
 class Conclusion:
@@ -163,6 +166,7 @@ class KnowledgeBase:
     referrals: Mapping[str, Referral] = field(default_factory=dict)
     safety: Safety = field(default_factory=Safety)
     codes: Codes = field(default_factory=Codes)
+    teaching: Mapping[str, LearningPoints] = field(default_factory=dict)
 
     @cached_property
     def by_id(self) -> dict[str, RuleDef]:
@@ -317,6 +321,7 @@ def _load(rules_dir: Path, vocabulary: Vocabulary, facts_dir: Path | None,
         referrals=referrals,
         safety=safety,
         codes=load_codes(rules_dir / CODES_FILE, hypotheses, red_flags),
+        teaching=load_teaching(rules_dir),
     )
 
 

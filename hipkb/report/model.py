@@ -24,6 +24,10 @@ model key           from
 ``derived``         ``inference.derived`` with its justifications (educator)
 ``why_not``         each kb hypothesis not in the result -> :func:`hipkb.results.explain.why_not`
 ``how_top``         the top hypothesis unfolded to findings -> :func:`hipkb.results.explain.how`
+``decisions``       what triage and running rest on; a note when that is not the top hypothesis
+``certainty_note``  what a certainty is (and is not)
+``what_if``         single-finding changes that change the call -> :func:`hipkb.results.whatif.what_if` (educator)
+``teaching``        learning points of the ranked hypotheses, from ``rules/teaching.yaml`` (educator)
 ==================  ===============================================================
 """
 
@@ -33,14 +37,21 @@ from typing import Any
 
 from hipkb import __version__
 from hipkb.engine.record import Inference
+from hipkb.knowledge import conditions as cond
 from hipkb.knowledge.rules import KnowledgeBase
 from hipkb.report.svg import body_map, layout_graph
 from hipkb.results import explain as ex
 from hipkb.results.partial import Analyzer
+from hipkb.results.whatif import shared_reasoner, what_if
 
 AUDIENCES = ("clinician", "educator")
 DISCLAIMER = ("Decision support, not a diagnosis: hipkb reasons only from what the case says, "
               "with rules a clinician can read; a clinician makes the call.")
+CERTAINTY_NOTE = ("Certainty is a combined belief score, not a probability: the weights of the rules "
+                  "for and against a hypothesis are pooled with MYCIN's certainty-factor algebra "
+                  "(EMYCIN form). It says how strongly the evidence found points to a hypothesis; "
+                  "the scores of different hypotheses do not add up to 1, and a low score is not a "
+                  "small chance.")
 
 
 def build_model(kb: KnowledgeBase, inference: Inference, result: dict[str, Any], *,
@@ -81,10 +92,10 @@ def build_model(kb: KnowledgeBase, inference: Inference, result: dict[str, Any],
         "bodymap": body_map(regions, str(origin) if origin else None, region_labels),
     }
     model["top"] = model["hypotheses"][0] if model["hypotheses"] else None
+    model["decisions"] = decisions(kb, inference)
+    model["certainty_note"] = CERTAINTY_NOTE
     model["unknown_count"] = sum(len(g["fields"]) for g in model["unknown"])
-    graph = _graph(kb, inference)
-    layout = layout_graph(graph["nodes"], graph["edges"])
-    model["graph"] = {**graph, "layout": layout, "chains": _chains(graph, layout)}
+    model["graph"] = reasoning_graph(kb, inference)
     if educator:
         model["steps"] = ex.trace(kb, inference)
         model["derived"] = [
@@ -96,10 +107,82 @@ def build_model(kb: KnowledgeBase, inference: Inference, result: dict[str, Any],
         concluded = {h["id"] for h in result["hypotheses"]}
         analyzer = Analyzer(kb, inference)
         model["why_not"] = [ex.why_not(kb, inference, hid, analyzer) for hid in kb.hypotheses if hid not in concluded]
+        for info in model["why_not"]:
+            for group in info["ruled_out_groups"]:
+                # One line per group: every condition that failed, then (in
+                # the template) the rules they rule out, never split apart.
+                group["unmet_text"] = "; and ".join(
+                    f"needs {u['condition']}; " + (f"the case says {u['found']}" if u["found"] else u["note"])
+                    for u in group["unmet"])
         model["how_top"] = ex.how(kb, inference, model["top"]["id"]) if model["top"] else None
+        model["what_if"] = what_if(shared_reasoner(kb), inference.case, inference)
+        model["teaching"] = [
+            {"id": h["id"], "label": h["label"], **kb.teaching[h["id"]].to_dict()}
+            for h in result["hypotheses"] if h["id"] in kb.teaching
+        ]
     else:
         model["steps"], model["derived"], model["why_not"], model["how_top"] = [], [], [], None
+        model["what_if"], model["teaching"] = None, []
     return model
+
+
+def reasoning_graph(kb: KnowledgeBase, inference: Inference) -> dict[str, Any]:
+    """The reasoning graph of one case with its layout, as reports and the case page draw it."""
+    graph = _graph(kb, inference)
+    layout = layout_graph(graph["nodes"], graph["edges"])
+    return {**graph, "layout": layout, "chains": _chains(graph, layout)}
+
+
+def decisions(kb: KnowledgeBase, inference: Inference) -> dict[str, dict[str, Any]]:
+    """What the triage and the running advice rest on, and a note when it is not the top hypothesis.
+
+    For each decision: the hypotheses and red flags its winning rules read
+    (``hypotheses``: ``[{"id", "label", "rank", "band"}]``, ``red_flags``)
+    and ``note``, the sentence a report prints. A decision that follows a
+    hypothesis ranked below the first says so, and why: safety first, the
+    most urgent conclusion wins, and a possible bone stress injury is enough
+    to act on whatever fits the findings best.
+    """
+    ranked = inference.ranked()
+    rank = {s.hypothesis: i for i, s in enumerate(ranked, start=1)}
+    top = ranked[0].hypothesis if ranked else None
+    out: dict[str, dict[str, Any]] = {}
+    for kind, choice in (("triage", inference.triage), ("running", inference.running)):
+        read_h: list[str] = []
+        read_f: list[str] = []
+        for rid in (choice.because if choice else ()):
+            rule = kb.rule(rid)
+            for c in (rule.conditions if rule else ()):
+                if c.kind == cond.HYPOTHESIS and c.subject in rank and c.subject not in read_h:
+                    read_h.append(c.subject)
+                if c.kind == cond.RED_FLAG:
+                    read_f.extend(f for f in (c.values or tuple(inference.red_flags))
+                                  if f in inference.red_flags and f not in read_f)
+        hyps = [{"id": h, "label": kb.hypotheses[h].label, "rank": rank[h],
+                 "band": inference.scores[h].band} for h in sorted(read_h, key=rank.__getitem__)]
+        flags = [{"id": f, "label": kb.red_flags[f].label} for f in read_f]
+        what = "The triage" if kind == "triage" else "The running advice"
+        value = (choice.value if choice else "").replace("_", " ")
+        note = ""
+        if flags:
+            note = (f"{what} ({value}) follows the red flag{'s' if len(flags) > 1 else ''} "
+                    + ", ".join(f["label"] for f in flags)
+                    + ", whatever the differential: safety first.")
+        elif hyps and top is not None and all(h["id"] != top for h in hyps):
+            h = hyps[0]
+            note = (f"{what} ({value}) follows {h['label']}, ranked {h['rank']} ({h['band']}), not the "
+                    f"top-ranked {kb.hypotheses[top].label}: safety first. The most urgent conclusion wins, "
+                    f"and a {h['band']} {str(h['label']).lower()} is enough to act on; the ranking says what fits "
+                    "the findings best, not what would be most harmful to miss.")
+        out[kind] = {"hypotheses": hyps, "red_flags": flags, "note": note}
+    triage, running = out["triage"], out["running"]
+    if triage["note"] and running["note"] and (triage["hypotheses"], triage["red_flags"]) == (
+            running["hypotheses"], running["red_flags"]):
+        # One reason for both decisions: say it once.
+        advice = (inference.running.value if inference.running else "").replace("_", " ")
+        triage["note"] = triage["note"].replace(") follows", f") and the running advice ({advice}) follow", 1)
+        running["note"] = ""
+    return out
 
 
 def _rules(kb: KnowledgeBase, ids: list[str]) -> list[dict[str, str]]:

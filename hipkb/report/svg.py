@@ -21,7 +21,7 @@ FRONT_X, BACK_X = 105, 315
 BODYMAP_SIZE = (420, 360)
 
 
-def _figure(cx: int) -> list[str]:
+def figure_outline(cx: int) -> list[str]:
     """Outline paths of one standing figure centred on *cx* (same shape front and back)."""
     def p(points: Sequence[tuple[float, float]]) -> str:
         return "M " + " L ".join(f"{cx + x:g},{y:g}" for x, y in points) + " Z"
@@ -48,6 +48,7 @@ REGION_SHAPES: dict[str, tuple[tuple[str, float, float, float, float], ...]] = {
     "buttock": (("back", 16, 174, 15, 13),),
     "posterior_thigh": (("back", 18, 230, 11, 26),),
     "lower_back": (("back", 0, 136, 22, 11),),
+    "knee": (("front", -19, 276, 9, 11), ("back", 19, 276, 9, 11)),
 }
 
 
@@ -61,8 +62,8 @@ def body_map(regions: Iterable[str], origin: str | None, labels: Mapping[str, st
     """
     marked = set(regions)
     views = [
-        {"name": "front", "x": FRONT_X, "outline": _figure(FRONT_X)},
-        {"name": "back", "x": BACK_X, "outline": _figure(BACK_X)},
+        {"name": "front", "x": FRONT_X, "outline": figure_outline(FRONT_X)},
+        {"name": "back", "x": BACK_X, "outline": figure_outline(BACK_X)},
     ]
     centres = {"front": FRONT_X, "back": BACK_X}
     items = []
