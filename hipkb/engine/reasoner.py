@@ -38,6 +38,10 @@ from hipkb.knowledge.scales import RUNNING_ADVICE, TRIAGE_LEVELS
 watchers = experta.watchers
 
 MAX_FIRINGS = 5000
+# A rule base that settles fires each rule a few times at most (once per
+# matching combination of facts); the bound grows with the rule base, so a
+# large one with no cycle is never mistaken for a runaway.
+FIRINGS_PER_RULE = 8
 FALLBACK_TRIAGE = "routine"
 FALLBACK_RUNNING = "reduce"
 
@@ -210,10 +214,10 @@ def _winner(votes: dict[str, list[Justification]], scale: tuple[str, ...], fallb
 class Reasoner:
     """Reasons about cases with one knowledge base; build once, run many."""
 
-    def __init__(self, kb: KnowledgeBase, *, max_firings: int = MAX_FIRINGS,
+    def __init__(self, kb: KnowledgeBase, *, max_firings: int | None = None,
                  engine: type[StockEngine] | None = None) -> None:
         self.kb = kb
-        self.max_firings = max_firings
+        self.max_firings = max_firings or max(MAX_FIRINGS, FIRINGS_PER_RULE * len(kb.rules))
         self.engine_class = build_engine_class(kb, engine or Engine)
         self.engine = self.engine_class()
         self._groups = self.engine_class.group_classes
