@@ -63,6 +63,16 @@ class InferenceError(HipkbError):
     exit_code = 1
 
 
+class WorkerError(HipkbError):
+    """Worker processes that could not start or kept dying: the command cannot go on."""
+
+    exit_code = 1
+
+
+class ClusterError(HipkbError):
+    """A Dask cluster that cannot be used: not installed, or no scheduler answers at the address."""
+
+
 def did_you_mean(found: object, allowed: Iterable[str]) -> str:
     """Return `` (did you mean 'x'?)`` when one allowed word is close to *found*."""
     if not isinstance(found, str):

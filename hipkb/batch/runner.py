@@ -40,6 +40,7 @@ from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
+from hipkb.batch.pool import default_jobs
 from hipkb.errors import HipkbError
 from hipkb.load.inputs import CaseSource, InputGuard, expand
 
@@ -144,23 +145,29 @@ def _chunks(items: Iterator[tuple[int, CaseSource]], size: int) -> Iterator[list
         yield chunk
 
 
-def default_jobs() -> int:
-    """Every core this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+def _lost(chunk: list[tuple[int, CaseSource]], reason: str) -> list[Outcome]:
+    """The outcomes of a chunk whose worker kept dying: each case failed, with why."""
+    return [Outcome(index, source.name, error={"file": source.name, "field": "",
+                                               "error": f"not run: {reason} while running it"})
+            for index, source in chunk]
 
 
 def process(sources: Iterable[CaseSource], settings: Settings, *, jobs: int | None = None,
-            chunksize: int = DEFAULT_CHUNKSIZE, own_process: bool = False) -> Iterator[Outcome]:
+            chunksize: int = DEFAULT_CHUNKSIZE, own_process: bool = False,
+            cluster: str | None = None) -> Iterator[Outcome]:
     """Run every source and yield its :class:`Outcome`, in input order.
 
-    ``jobs`` worker processes (default: every core; 1 runs in this process).
+    ``jobs`` worker processes (default: every core; 1 runs in this process),
+    or the Dask cluster at *cluster* (``tcp://host:8786``, or ``local:N``).
     Nothing raises for a bad case: its outcome carries the error.
     ``own_process``: this process is hipkb's alone (the CLI), so a batch run
     in it may tune the garbage collector as workers do.
     """
+    if cluster is not None:
+        from hipkb.batch import cluster as dask_cluster
+
+        yield from dask_cluster.process(enumerate(sources), settings, cluster, chunksize=chunksize)
+        return
     jobs = default_jobs() if jobs is None else max(1, jobs)
     numbered = enumerate(sources)
     head = list(islice(numbered, MIN_POOL_CASES))
@@ -176,25 +183,19 @@ def process(sources: Iterable[CaseSource], settings: Settings, *, jobs: int | No
 
 def _pooled(numbered: Iterator[tuple[int, CaseSource]], settings: Settings, jobs: int,
             chunksize: int) -> Iterator[Outcome]:
-    import multiprocessing
+    from hipkb.batch.pool import LostWork, ordered_map, uses_fork
 
-    # fork is the cheapest start on Linux: the parent's loaded modules and
-    # knowledge base are shared copy-on-write; elsewhere the platform default.
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if sys.platform == "linux" and "fork" in methods else None)
-    if context.get_start_method() == "fork":
+    if uses_fork():
         # Build the engine here, once: forked workers inherit it (and their
         # initializer finds it built) instead of each building its own.
         _init_worker(settings)
-    window = jobs * WINDOW_PER_JOB
-    with context.Pool(jobs, initializer=_init_worker, initargs=(settings, True)) as pool:
-        pending: deque[Any] = deque()
-        for chunk in _chunks(numbered, chunksize):
-            pending.append(pool.apply_async(_run_chunk, (chunk,)))
-            if len(pending) >= window:
-                yield from pending.popleft().get()
-        while pending:
-            yield from pending.popleft().get()
+    for outcomes in ordered_map(_run_chunk, _chunks(numbered, chunksize), jobs=jobs,
+                                initializer=_init_worker, initargs=(settings, True),
+                                window=jobs * WINDOW_PER_JOB):
+        if isinstance(outcomes, LostWork):
+            yield from _lost(outcomes.task, outcomes.reason)
+        else:
+            yield from outcomes
 
 
 # -- a whole run: outputs, errors file, summary ------------------------------
@@ -305,7 +306,8 @@ class _Progress:
 def run(arguments: Iterable[str], settings: Settings, *, jobs: int | None = None,
         output: Path | None = None, errors: Path | None = None, stdout: IO[str] | None = None,
         stderr: IO[str] | None = None, progress: bool | None = None,
-        chunksize: int = DEFAULT_CHUNKSIZE, stdin: Any = None, own_process: bool = False) -> Summary:
+        chunksize: int = DEFAULT_CHUNKSIZE, stdin: Any = None, own_process: bool = False,
+        cluster: str | None = None) -> Summary:
     """Run every case the arguments name (files, directories, ``-``) and write the results.
 
     Output goes to *stdout* (JSON Lines for ``json``), or to *output*: a file
@@ -361,8 +363,10 @@ def run(arguments: Iterable[str], settings: Settings, *, jobs: int | None = None
     errors_file = _ErrorsFile(errors)
     bar = _Progress(stderr) if (progress if progress is not None else _isatty(stderr)) else None
     completed = False
+    restore = _catch_signals() if own_process else None
     try:
-        for outcome in process(stream, settings, jobs=jobs, chunksize=chunksize, own_process=own_process):
+        for outcome in process(stream, settings, jobs=jobs, chunksize=chunksize, own_process=own_process,
+                               cluster=cluster):
             summary.add(outcome)
             if outcome.error is not None:
                 errors_file.add(outcome.error)
@@ -379,7 +383,19 @@ def run(arguments: Iterable[str], settings: Settings, *, jobs: int | None = None
             if bar is not None:
                 bar.update(summary)
         completed = True
+    except KeyboardInterrupt:
+        # Ctrl-C or SIGTERM: say what ran before going (the caller exits 130 or 143).
+        if bar is not None:
+            bar.close()
+        errors_file.close(keep=False)
+        stderr.write("\n".join(summary.lines(None)) + "\n")
+        stderr.write(f"  interrupted after {summary.total} cases; no errors file written\n"
+                     if errors is not None else f"  interrupted after {summary.total} cases\n")
+        stderr.flush()
+        raise
     finally:
+        if restore is not None:
+            restore()
         if bar is not None:
             bar.close()
         # A complete errors file, or none: an interrupted run leaves no half list.
@@ -388,6 +404,34 @@ def run(arguments: Iterable[str], settings: Settings, *, jobs: int | None = None
         stderr.write("\n".join(summary.lines(errors)) + "\n")
     stderr.flush()
     return summary
+
+
+def _catch_signals() -> Callable[[], None] | None:
+    """Make SIGINT and SIGTERM raise :class:`~hipkb.batch.pool.Interrupted`; return how to undo it.
+
+    SIGTERM would otherwise end the process at once, leaving the errors
+    file's temporary behind and the workers to print their own tracebacks.
+    """
+    import signal
+    import threading
+
+    from hipkb.batch.pool import Interrupted
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def interrupt(signum: int, frame: Any) -> None:
+        # Once: a second signal during the clean-up must not cut it short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise Interrupted(signum)
+
+    previous = {signum: signal.signal(signum, interrupt) for signum in (signal.SIGINT, signal.SIGTERM)}
+
+    def restore() -> None:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return restore
 
 
 def _error_args(error: dict[str, str]) -> dict[str, str]:

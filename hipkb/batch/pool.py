@@ -1,0 +1,214 @@
+"""Worker processes that never hang: ordered results, a bounded window, dead workers noticed.
+
+One pool for every command that spreads work over the cores (``hipkb run
+--jobs``, ``hipkb check --exhaustive``). Built on
+:class:`concurrent.futures.ProcessPoolExecutor`, which, unlike
+``multiprocessing.Pool``, notices a worker that dies (``kill -9``, the
+out-of-memory killer) and fails the work in flight with
+``BrokenProcessPool`` instead of waiting for it for ever. Here:
+
+- a task lost with a dead worker is run again in a fresh pool, at most
+  :data:`MAX_LOSSES` times; past that it is given up with
+  :class:`LostWork`, which the caller turns into one clear error per case, so
+  every item is accounted for and the run ends in bounded time;
+- a worker whose initializer fails (an ImportError, a knowledge base that no
+  longer loads) makes every task fail with :class:`~hipkb.errors.WorkerError`:
+  the command ends with that one line instead of starting workers for ever;
+- workers ignore SIGINT, so a Ctrl-C reaches the parent alone: it stops the
+  pool and prints what ran, and no worker prints a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from hipkb.errors import WorkerError
+
+if TYPE_CHECKING:  # imported where used: a one-case run never starts a pool, nor pays for these
+    from concurrent.futures import Future, ProcessPoolExecutor
+
+#: How many times one task may be lost with a dead worker before it is given up.
+MAX_LOSSES = 2
+
+
+@dataclass(frozen=True)
+class LostWork:
+    """A task given up after its worker died :data:`MAX_LOSSES` times; the caller fails its items."""
+
+    task: Any
+    reason: str
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM during a run; ``signum`` says which (the exit status is 128 + it)."""
+
+    def __init__(self, signum: int = signal.SIGINT) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+# -- in the worker -------------------------------------------------------------
+
+_INIT_ERROR: list[str] = []
+
+
+def _start_worker(initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:
+    # The parent handles Ctrl-C for the whole run; a worker that also took it
+    # would print a KeyboardInterrupt traceback from the middle of a case.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if initializer is None:
+        return
+    try:
+        initializer(*initargs)
+    except BaseException as error:  # noqa: BLE001 - reported to the parent by every task, below
+        # Raising here would make the executor log a traceback and break the
+        # pool with no reason given; keep the reason and give it to the parent.
+        _INIT_ERROR.append(f"{type(error).__name__}: {error}")
+
+
+def _call(function: Callable[[Any], Any], task: Any) -> Any:
+    if _INIT_ERROR:
+        raise WorkerError("hipkb", "", f"worker processes could not start ({_INIT_ERROR[0]})")
+    return function(task)
+
+
+# -- in the parent ---------------------------------------------------------------
+
+def uses_fork() -> bool:
+    """Whether workers start by fork here, and so inherit what the parent has built."""
+    import multiprocessing
+
+    return sys.platform == "linux" and "fork" in multiprocessing.get_all_start_methods()
+
+
+def _context() -> Any:
+    import multiprocessing
+
+    # fork is the cheapest start on Linux: loaded modules and a knowledge base
+    # built in the parent are shared copy-on-write. Elsewhere, the default.
+    return multiprocessing.get_context("fork" if uses_fork() else None)
+
+
+class _Pool:
+    """One executor, replaced by a fresh one when a worker dies."""
+
+    def __init__(self, jobs: int, initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:
+        self.jobs = jobs
+        self.initializer = initializer
+        self.initargs = initargs
+        self.executor = self._start()
+
+    def _start(self) -> ProcessPoolExecutor:
+        from concurrent.futures import ProcessPoolExecutor
+
+        return ProcessPoolExecutor(self.jobs, mp_context=_context(), initializer=_start_worker,
+                                   initargs=(self.initializer, self.initargs))
+
+    def submit(self, function: Callable[[Any], Any], task: Any) -> Future[Any]:
+        return self.executor.submit(_call, function, task)
+
+    def death(self) -> str:
+        """Why the pool broke, as far as the dead workers' exit codes tell."""
+        processes = getattr(self.executor, "_processes", None) or {}
+        codes = sorted({p.exitcode for p in list(processes.values()) if p.exitcode not in (None, 0)})
+        if not codes:
+            return "a worker process died"
+        signals = [f"signal {-c} ({signal.Signals(-c).name})" for c in codes if c < 0 and -c in signal.valid_signals()]
+        exits = [f"exit status {c}" for c in codes if c > 0]
+        return "a worker process died (" + ", ".join(signals + exits) + ")"
+
+    def restart(self) -> None:
+        self.stop()
+        self.executor = self._start()
+
+    def stop(self) -> None:
+        """End the workers now: nothing they still hold is wanted."""
+        processes = list((getattr(self.executor, "_processes", None) or {}).values())
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+        for process in processes:
+            process.join(timeout=5)
+
+
+def ordered_map(function: Callable[[Any], Any], tasks: Iterable[Any], *, jobs: int,
+                initializer: Callable[..., None] | None = None, initargs: tuple[Any, ...] = (),
+                window: int | None = None) -> Iterator[Any]:
+    """``function(task)`` for every task in worker processes, yielded in task order.
+
+    At most *window* tasks (default ``4 * jobs``) are in flight, so tasks are
+    drawn from *tasks* only as results are taken: memory stays flat however
+    long the stream. A task whose worker died is run again (in a fresh pool);
+    one lost :data:`MAX_LOSSES` times is yielded as :class:`LostWork`.
+    Raises :class:`~hipkb.errors.WorkerError` when the workers cannot start,
+    and whatever *function* raises.
+    """
+    from concurrent.futures import Future
+    from concurrent.futures.process import BrokenProcessPool
+
+    window = window or 4 * jobs
+    pool = _Pool(jobs, initializer, initargs)
+    source = iter(tasks)
+    # (task, future, times lost) in task order
+    pending: deque[list[Any]] = deque()
+    exhausted = False
+    fruitless = 0  # pools in a row that broke before any task came back from them
+    try:
+        while True:
+            while not exhausted and len(pending) < window:
+                try:
+                    task = next(source)
+                except StopIteration:
+                    exhausted = True
+                    break
+                pending.append([task, pool.submit(function, task), 0])
+            if not pending:
+                return
+            entry = pending[0]
+            try:
+                result = entry[1].result()
+            except BrokenProcessPool:
+                reason = pool.death()
+                fruitless += 1
+                if fruitless > MAX_LOSSES:
+                    # Workers that die before finishing anything would be
+                    # started again and again: that is no run, say so.
+                    raise WorkerError("hipkb", "", f"worker processes keep dying before finishing any work "
+                                      f"({reason.removeprefix('a worker process died').strip(' ()') or 'no exit status'})"
+                                      ) from None
+                pool.restart()
+                # Every task in flight went down with the pool: the one that
+                # killed it is among them, so each is charged one loss.
+                for item in pending:
+                    item[2] += 1
+                    if item[2] < MAX_LOSSES:
+                        item[1] = pool.submit(function, item[0])
+                        continue
+                    lost: Future[Any] = Future()
+                    lost.set_result(LostWork(item[0], reason))
+                    item[1] = lost
+                continue
+            pending.popleft()
+            if not isinstance(result, LostWork):
+                fruitless = 0
+            yield result
+    finally:
+        pool.stop()
+
+
+def default_jobs() -> int:
+    """Every core this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+__all__ = ["Interrupted", "LostWork", "MAX_LOSSES", "default_jobs", "ordered_map", "uses_fork"]
