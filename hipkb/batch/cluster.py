@@ -250,4 +250,4 @@ def ordered_map(client: Any, function: Callable[..., Any], tasks: Iterable[Any],
             future.cancel()
 
 
-__all__ = ["Bundle", "CONNECT_TIMEOUT", "check_address", "connect", "ordered_map", "process"]
+__all__ = ["CONNECT_TIMEOUT", "Bundle", "check_address", "connect", "ordered_map", "process"]

@@ -66,7 +66,7 @@ def _start_worker(initializer: Callable[..., None] | None, initargs: tuple[Any, 
         return
     try:
         initializer(*initargs)
-    except BaseException as error:  # noqa: BLE001 - reported to the parent by every task, below
+    except BaseException as error:
         # Raising here would make the executor log a traceback and break the
         # pool with no reason given; keep the reason and give it to the parent.
         _INIT_ERROR.append(f"{type(error).__name__}: {error}")
@@ -181,8 +181,7 @@ def ordered_map(function: Callable[[Any], Any], tasks: Iterable[Any], *, jobs: i
                     # Workers that die before finishing anything would be
                     # started again and again: that is no run, say so.
                     raise WorkerError("hipkb", "", f"worker processes keep dying before finishing any work "
-                                      f"({reason.removeprefix('a worker process died').strip(' ()') or 'no exit status'})"
-                                      ) from None
+                                      f"({reason})") from None
                 pool.restart()
                 # Every task in flight went down with the pool: the one that
                 # killed it is among them, so each is charged one loss.
@@ -211,4 +210,4 @@ def default_jobs() -> int:
         return os.cpu_count() or 1
 
 
-__all__ = ["Interrupted", "LostWork", "MAX_LOSSES", "default_jobs", "ordered_map", "uses_fork"]
+__all__ = ["MAX_LOSSES", "Interrupted", "LostWork", "default_jobs", "ordered_map", "uses_fork"]

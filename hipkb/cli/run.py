@@ -35,7 +35,8 @@ AUDIENCES = ("clinician", "educator")
               help="Also write every failed case to FILE, as JSON Lines of file, field and error.")
 @kb_options
 def command(cases: tuple[str, ...], fmt: str, audience: str, templates: Path | None, output: Path | None,
-            jobs: int | None, cluster: str | None, errors: Path | None, rules_dir: Path | None, facts_dir: Path | None) -> None:
+            jobs: int | None, cluster: str | None, errors: Path | None, rules_dir: Path | None,
+            facts_dir: Path | None) -> None:
     """Reason about CASES (files, directories, or - for stdin) and print the results.
 
     Directories are searched recursively for *.yaml, *.yml and *.json; stdin
