@@ -250,4 +250,79 @@ def ordered_map(client: Any, function: Callable[..., Any], tasks: Iterable[Any],
             future.cancel()
 
 
-__all__ = ["CONNECT_TIMEOUT", "Bundle", "check_address", "connect", "ordered_map", "process"]
+# -- hipkb check --exhaustive --cluster ------------------------------------------
+
+def _remote_span(bundle: Bundle, axes: Any, base: Any, span: tuple[int, int]) -> Any:
+    """On a worker: one span of combinations, with the subject built once per bundle and axes."""
+    import json
+
+    from hipkb.verify import exhaustive
+
+    dirs = bundle.unpack()
+    key = (bundle.key, json.dumps([repr(axes), base], sort_keys=True, default=str))
+    if exhaustive._WORKER.get("cluster_key") != key:
+        exhaustive._init(str(dirs["rules"]), str(dirs["facts"]), axes, base)
+        exhaustive._WORKER["cluster_key"] = key
+    return exhaustive._work(span)
+
+
+def remote_exhaustive(address: str, spans: Iterable[tuple[int, int]], args: tuple[Any, ...],
+                      lost: Callable[[Any, str], Any]) -> Iterator[Any]:
+    """The outcome of each span of an exhaustive run (``args`` as for its workers' initializer), in order."""
+    rules_dir, facts_dir, axes, base = args
+    bundle = Bundle.of(rules=Path(rules_dir), facts=Path(facts_dir))
+    with connect(address) as client:
+        yield from ordered_map(client, _remote_span, spans, shared=(bundle, axes, base), lost=lost)
+
+
+# -- hipkb compare --cluster --------------------------------------------------------
+
+_ENGINES: dict[str, Any] = {}
+
+
+def _engine(bundle: Bundle) -> Any:
+    if bundle.key not in _ENGINES:
+        from hipkb.engine.reasoner import Reasoner
+        from hipkb.knowledge.rules import KnowledgeBase
+
+        dirs = bundle.unpack()
+        kb = KnowledgeBase.load(dirs["rules"], dirs["facts"])
+        _ENGINES[bundle.key] = (kb, Reasoner(kb))
+    return _ENGINES[bundle.key]
+
+
+def _remote_compare(bundle_a: Bundle, bundle_b: Bundle, chunk: list[Any]) -> list[Any]:
+    from hipkb.results.compare import compare_case
+
+    a, b = _engine(bundle_a), _engine(bundle_b)
+    return [compare_case(a, b, source) for _, source in chunk]
+
+
+def remote_compare(address: str, dirs_a: tuple[Path, Path], dirs_b: tuple[Path, Path], sources: Iterable[Any], *,
+                   chunksize: int = 16) -> Iterator[Any]:
+    """Each case's :class:`~hipkb.results.compare.CaseDiff` under rule bases A and B, in order, on the cluster."""
+    from hipkb.results.compare import CaseDiff
+
+    bundle_a = Bundle.of(rules=dirs_a[0], facts=dirs_a[1])
+    bundle_b = Bundle.of(rules=dirs_b[0], facts=dirs_b[1])
+
+    def chunks() -> Iterator[list[tuple[int, Any]]]:
+        chunk: list[tuple[int, Any]] = []
+        for index, source in enumerate(sources):
+            chunk.append(_portable(index, source))
+            if len(chunk) == chunksize:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
+    def lost(chunk: list[tuple[int, Any]], reason: str) -> list[Any]:
+        return [CaseDiff(source.default_id, source.name, error=f"not run: {reason}") for _, source in chunk]
+
+    with connect(address) as client:
+        for diffs in ordered_map(client, _remote_compare, chunks(), shared=(bundle_a, bundle_b), lost=lost):
+            yield from diffs
+
+
+__all__ = ["CONNECT_TIMEOUT", "Bundle", "check_address", "connect", "ordered_map", "process", "remote_compare",
+           "remote_exhaustive"]
