@@ -48,6 +48,11 @@ class HipkbError(Exception):
     def as_dict(self) -> dict[str, str]:
         return {"file": self.source, "field": self.where, "error": self.message}
 
+    def __reduce__(self) -> tuple[type, tuple[str, str, str]]:
+        # Pickled as its three parts: a worker process raises these, and the
+        # default (the formatted message alone) would not rebuild one.
+        return type(self), (self.source, self.where, self.message)
+
 
 class CaseError(HipkbError):
     """A case file that does not follow hipkb-case/1."""

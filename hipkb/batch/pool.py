@@ -62,6 +62,9 @@ def _start_worker(initializer: Callable[..., None] | None, initargs: tuple[Any, 
     # The parent handles Ctrl-C for the whole run; a worker that also took it
     # would print a KeyboardInterrupt traceback from the middle of a case.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A forked worker inherits the parent's SIGTERM handler, which turns the
+    # signal into an exception: the executor's terminate() must simply end it.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if initializer is None:
         return
     try:
@@ -102,21 +105,44 @@ class _Pool:
         self.jobs = jobs
         self.initializer = initializer
         self.initargs = initargs
+        self.processes: dict[int, Any] = {}
         self.executor = self._start()
 
-    def _start(self) -> ProcessPoolExecutor:
+    def _start(self, fork: bool = True) -> ProcessPoolExecutor:
+        import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        return ProcessPoolExecutor(self.jobs, mp_context=_context(), initializer=_start_worker,
+        if fork:
+            context = _context()
+        else:
+            # Forking now could copy a lock some thread of the broken pool
+            # still holds, and the new workers would wait on it for ever.
+            methods = multiprocessing.get_all_start_methods()
+            context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+        return ProcessPoolExecutor(self.jobs, mp_context=context, initializer=_start_worker,
                                    initargs=(self.initializer, self.initargs))
 
     def submit(self, function: Callable[[Any], Any], task: Any) -> Future[Any]:
-        return self.executor.submit(_call, function, task)
+        from concurrent.futures import Future
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            future = self.executor.submit(_call, function, task)
+            # The executor forgets its processes once it breaks; keep them to
+            # tell how they died.
+            self.processes.update(getattr(self.executor, "_processes", None) or {})
+            return future
+        except BrokenProcessPool as broken:
+            # Broke between two submits: this task is in flight like the others.
+            failed: Future[Any] = Future()
+            failed.set_exception(broken)
+            return failed
 
     def death(self) -> str:
         """Why the pool broke, as far as the dead workers' exit codes tell."""
-        processes = getattr(self.executor, "_processes", None) or {}
-        codes = sorted({p.exitcode for p in list(processes.values()) if p.exitcode not in (None, 0)})
+        for process in self.processes.values():
+            process.join(timeout=1)  # the dead one is gone already; this only collects its status
+        codes = sorted({p.exitcode for p in self.processes.values() if p.exitcode not in (None, 0)})
         if not codes:
             return "a worker process died"
         signals = [f"signal {-c} ({signal.Signals(-c).name})" for c in codes if c < 0 and -c in signal.valid_signals()]
@@ -124,18 +150,32 @@ class _Pool:
         return "a worker process died (" + ", ".join(signals + exits) + ")"
 
     def restart(self) -> None:
-        self.stop()
-        self.executor = self._start()
+        settled = self.stop()
+        self.processes = {}
+        # Fork again only once the broken pool's threads are gone (they hold
+        # the locks of its queues); else start workers afresh.
+        self.executor = self._start(fork=settled)
 
-    def stop(self) -> None:
-        """End the workers now: nothing they still hold is wanted."""
-        processes = list((getattr(self.executor, "_processes", None) or {}).values())
-        self.executor.shutdown(wait=False, cancel_futures=True)
+    def stop(self) -> bool:
+        """End the workers now: nothing they still hold is wanted. Whether the pool's threads ended too."""
+        import threading
+
+        processes = list({**self.processes, **(getattr(self.executor, "_processes", None) or {})}.values())
         for process in processes:
             if process.is_alive():
                 process.terminate()
         for process in processes:
-            process.join(timeout=5)
+            process.join(timeout=2)
+            if process.is_alive():  # stuck on a lock the dead one held: no more waiting
+                process.kill()
+                process.join(timeout=2)
+        # shutdown(wait=True) joins the executor's threads; in a thread of its
+        # own, so that one stuck on a dead pipe cannot hang the run.
+        closer = threading.Thread(target=self.executor.shutdown, kwargs={"wait": True, "cancel_futures": True},
+                                  daemon=True)
+        closer.start()
+        closer.join(timeout=5)
+        return not closer.is_alive()
 
 
 def ordered_map(function: Callable[[Any], Any], tasks: Iterable[Any], *, jobs: int,
