@@ -128,10 +128,22 @@ class Bundle:
         return cls(digest.hexdigest(), tuple(files))
 
     def unpack(self) -> dict[str, Path]:
-        """The bundle as directories on this machine, once per process and bundle."""
+        """The bundle as directories on this machine, once per process and bundle.
+
+        Removed when the worker process ends (templates are read as reports
+        are rendered, so they must stay while it runs).
+        """
         if self.key in _UNPACKED:
             return _UNPACKED[self.key]
+        import atexit
+        import shutil
+        from multiprocessing import util
+
         root = Path(tempfile.mkdtemp(prefix=f"hipkb-kb-{self.key[:12]}-"))
+        atexit.register(shutil.rmtree, root, ignore_errors=True)
+        # A Dask worker is often a multiprocessing child, which ends without
+        # running atexit but runs these finalizers.
+        util.Finalize(None, shutil.rmtree, args=(root,), kwargs={"ignore_errors": True}, exitpriority=1)
         dirs: dict[str, Path] = {}
         for role, name, content in self.files:
             directory = dirs.setdefault(role, root / role)
@@ -139,6 +151,19 @@ class Bundle:
             (directory / name).write_bytes(content)
         _UNPACKED[self.key] = dirs
         return dirs
+
+
+    def tidy(self) -> None:
+        """Remove the files read once loaded (all but templates): a worker killed later leaves less behind."""
+        import shutil
+
+        # Unpacked again (anew) if this process ever needs the files again.
+        dirs = _UNPACKED.pop(self.key, {})
+        for role in ("rules", "facts"):
+            if role in dirs:
+                shutil.rmtree(dirs[role], ignore_errors=True)
+        if "templates" not in dirs and dirs:
+            shutil.rmtree(next(iter(dirs.values())).parent, ignore_errors=True)
 
 
 _UNPACKED: dict[str, dict[str, Path]] = {}
@@ -161,6 +186,7 @@ def _remote_chunk(bundle: Bundle, settings: Any, chunk: list[tuple[int, Any]]) -
                     templates=dirs.get("templates"))
     if runner._STATE.get("settings") != local:
         runner._init_worker(local, worker=True)
+        bundle.tidy()
     return runner._run_chunk(chunk)
 
 
@@ -263,6 +289,7 @@ def _remote_span(bundle: Bundle, axes: Any, base: Any, span: tuple[int, int]) ->
     if exhaustive._WORKER.get("cluster_key") != key:
         exhaustive._init(str(dirs["rules"]), str(dirs["facts"]), axes, base)
         exhaustive._WORKER["cluster_key"] = key
+        bundle.tidy()
     return exhaustive._work(span)
 
 
@@ -288,6 +315,7 @@ def _engine(bundle: Bundle) -> Any:
         dirs = bundle.unpack()
         kb = KnowledgeBase.load(dirs["rules"], dirs["facts"])
         _ENGINES[bundle.key] = (kb, Reasoner(kb))
+        bundle.tidy()
     return _ENGINES[bundle.key]
 
 
