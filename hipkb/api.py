@@ -36,7 +36,9 @@ def load_kb(rules_dir: str | Path | None = None, facts_dir: str | Path | None = 
 
 @lru_cache(maxsize=8)
 def _load_kb(rules_dir: Path, facts_dir: Path) -> KnowledgeBase:
-    return KnowledgeBase.load(rules_dir, facts_dir)
+    from hipkb.knowledge.cache import cached_load
+
+    return cached_load(rules_dir, facts_dir, KnowledgeBase.load)
 
 
 @lru_cache(maxsize=8)
