@@ -36,6 +36,9 @@ from hipkb.errors import ClusterError, HipkbError
 CONNECT_TIMEOUT = float(os.environ.get("HIPKB_CLUSTER_TIMEOUT", "10"))
 INSTALL_HINT = "needs Dask: pip install 'hipkb[dask]'"
 WINDOW_PER_WORKER = 4
+#: Cases per task: each task costs a round trip to the scheduler and one to a
+#: worker for its result, so tasks carry more cases than a local chunk does.
+CHUNKSIZE = 128
 MAX_BUNDLE_BYTES = 64 * 1024 * 1024
 
 
@@ -181,13 +184,17 @@ def _remote_chunk(bundle: Bundle, settings: Any, chunk: list[tuple[int, Any]]) -
     """On a worker: the outcomes of one chunk of cases, with the engine built once per bundle."""
     from hipkb.batch import runner
 
-    dirs = bundle.unpack()
-    local = replace(settings, rules_dir=dirs["rules"], facts_dir=dirs["facts"],
-                    templates=dirs.get("templates"))
-    if runner._STATE.get("settings") != local:
-        runner._init_worker(local, worker=True)
+    key = (bundle.key, settings)
+    if _READY.get("run") != key:
+        dirs = bundle.unpack()
+        runner._init_worker(replace(settings, rules_dir=dirs["rules"], facts_dir=dirs["facts"],
+                                    templates=dirs.get("templates")), worker=True)
         bundle.tidy()
+        _READY["run"] = key
     return runner._run_chunk(chunk)
+
+
+_READY: dict[str, Any] = {}  # what this worker process has built, by command
 
 
 def _portable(index: int, source: Any) -> tuple[int, Any]:
@@ -208,7 +215,7 @@ def _portable(index: int, source: Any) -> tuple[int, Any]:
 
 
 def process(numbered: Iterable[tuple[int, Any]], settings: Any, address: str, *,
-            chunksize: int = 16) -> Iterator[Any]:
+            chunksize: int = CHUNKSIZE) -> Iterator[Any]:
     """Every case's :class:`~hipkb.batch.runner.Outcome`, in input order, computed on the cluster."""
     from hipkb.batch.runner import Outcome
 
@@ -284,12 +291,12 @@ def _remote_span(bundle: Bundle, axes: Any, base: Any, span: tuple[int, int]) ->
 
     from hipkb.verify import exhaustive
 
-    dirs = bundle.unpack()
     key = (bundle.key, json.dumps([repr(axes), base], sort_keys=True, default=str))
-    if exhaustive._WORKER.get("cluster_key") != key:
+    if _READY.get("exhaustive") != key:
+        dirs = bundle.unpack()
         exhaustive._init(str(dirs["rules"]), str(dirs["facts"]), axes, base)
-        exhaustive._WORKER["cluster_key"] = key
         bundle.tidy()
+        _READY["exhaustive"] = key
     return exhaustive._work(span)
 
 
@@ -327,7 +334,7 @@ def _remote_compare(bundle_a: Bundle, bundle_b: Bundle, chunk: list[Any]) -> lis
 
 
 def remote_compare(address: str, dirs_a: tuple[Path, Path], dirs_b: tuple[Path, Path], sources: Iterable[Any], *,
-                   chunksize: int = 16) -> Iterator[Any]:
+                   chunksize: int = CHUNKSIZE) -> Iterator[Any]:
     """Each case's :class:`~hipkb.results.compare.CaseDiff` under rule bases A and B, in order, on the cluster."""
     from hipkb.results.compare import CaseDiff
 

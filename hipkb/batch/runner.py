@@ -166,7 +166,8 @@ def process(sources: Iterable[CaseSource], settings: Settings, *, jobs: int | No
     if cluster is not None:
         from hipkb.batch import cluster as dask_cluster
 
-        yield from dask_cluster.process(enumerate(sources), settings, cluster, chunksize=chunksize)
+        yield from dask_cluster.process(enumerate(sources), settings, cluster,
+                                        chunksize=max(chunksize, dask_cluster.CHUNKSIZE))
         return
     jobs = default_jobs() if jobs is None else max(1, jobs)
     numbered = enumerate(sources)
