@@ -40,7 +40,6 @@ from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
-from hipkb.batch.pool import default_jobs
 from hipkb.errors import HipkbError
 from hipkb.load.inputs import CaseSource, InputGuard, expand
 
@@ -143,6 +142,13 @@ def _run_chunk(chunk: list[tuple[int, CaseSource]]) -> list[Outcome]:
 def _chunks(items: Iterator[tuple[int, CaseSource]], size: int) -> Iterator[list[tuple[int, CaseSource]]]:
     while chunk := list(islice(items, size)):
         yield chunk
+
+
+def default_jobs() -> int:
+    """Every core this process may use."""
+    from hipkb.batch import pool  # here: a one-case run never needs the pool module
+
+    return pool.default_jobs()
 
 
 def _lost(chunk: list[tuple[int, CaseSource]], reason: str) -> list[Outcome]:
