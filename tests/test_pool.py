@@ -175,3 +175,26 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     proc.wait(timeout=HANG)
 
 
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_sigterm_ends_an_exhaustive_check_and_its_workers(tmp_path):
+    err = tmp_path / "err.txt"
+    with err.open("wb") as stderr:
+        proc = subprocess.Popen([sys.executable, "-c", SCRIPT, "check", "--exhaustive", "--jobs", "2"],
+                                stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
+    try:
+        deadline = time.monotonic() + HANG
+        while not _children(proc.pid):
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)
+        workers = _children(proc.pid)
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=HANG) == 143
+    finally:
+        _kill_group(proc)
+    text = err.read_text(encoding="utf-8")
+    assert "Traceback" not in text
+    assert text.rstrip().endswith("hipkb: interrupted")
+    for pid in workers:  # no worker left behind
+        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()

@@ -20,6 +20,7 @@ out-of-memory killer) and fails the work in flight with
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -63,8 +64,11 @@ def _start_worker(initializer: Callable[..., None] | None, initargs: tuple[Any, 
     # would print a KeyboardInterrupt traceback from the middle of a case.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # A forked worker inherits the parent's SIGTERM handler, which turns the
-    # signal into an exception: the executor's terminate() must simply end it.
+    # signal into an exception, and the signals the parent held while it
+    # forked: the executor's terminate() must simply end it.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
     if initializer is None:
         return
     try:
@@ -98,6 +102,25 @@ def _context() -> Any:
     return multiprocessing.get_context("fork" if uses_fork() else None)
 
 
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back while the executor forks workers.
+
+    A handler that raises while ``os.fork`` runs its at-fork hooks has its
+    exception printed and dropped: the signal would be lost, and a traceback
+    shown. Held back, it is delivered the moment the fork is done.
+    """
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 class _Pool:
     """One executor, replaced by a fresh one when a worker dies."""
 
@@ -127,7 +150,8 @@ class _Pool:
         from concurrent.futures.process import BrokenProcessPool
 
         try:
-            future = self.executor.submit(_call, function, task)
+            with _signals_held():
+                future = self.executor.submit(_call, function, task)
             # The executor forgets its processes once it breaks; keep them to
             # tell how they died.
             self.processes.update(getattr(self.executor, "_processes", None) or {})
@@ -242,6 +266,32 @@ def ordered_map(function: Callable[[Any], Any], tasks: Iterable[Any], *, jobs: i
         pool.stop()
 
 
+def catch_signals() -> Callable[[], None] | None:
+    """Make SIGINT and SIGTERM raise :class:`Interrupted` in this process; return how to undo it.
+
+    For a command's own process only (the CLI): SIGTERM would otherwise end
+    it at once, leaving temporary files behind and workers without a parent.
+    None where signals cannot be caught (not the main thread).
+    """
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def interrupt(signum: int, frame: Any) -> None:
+        # Once: a second signal during the clean-up must not cut it short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise Interrupted(signum)
+
+    previous = {signum: signal.signal(signum, interrupt) for signum in (signal.SIGINT, signal.SIGTERM)}
+
+    def restore() -> None:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return restore
+
+
 def default_jobs() -> int:
     """Every core this process may use."""
     try:
@@ -250,4 +300,4 @@ def default_jobs() -> int:
         return os.cpu_count() or 1
 
 
-__all__ = ["MAX_LOSSES", "Interrupted", "LostWork", "default_jobs", "ordered_map", "uses_fork"]
+__all__ = ["MAX_LOSSES", "Interrupted", "LostWork", "catch_signals", "default_jobs", "ordered_map", "uses_fork"]

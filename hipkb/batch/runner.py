@@ -370,7 +370,12 @@ def run(arguments: Iterable[str], settings: Settings, *, jobs: int | None = None
     errors_file = _ErrorsFile(errors)
     bar = _Progress(stderr) if (progress if progress is not None else _isatty(stderr)) else None
     completed = False
-    restore = _catch_signals() if own_process else None
+    if own_process:
+        from hipkb.batch.pool import catch_signals
+
+        restore = catch_signals()
+    else:
+        restore = None
     try:
         for outcome in process(stream, settings, jobs=jobs, chunksize=chunksize, own_process=own_process,
                                cluster=cluster):
@@ -411,34 +416,6 @@ def run(arguments: Iterable[str], settings: Settings, *, jobs: int | None = None
         stderr.write("\n".join(summary.lines(errors)) + "\n")
     stderr.flush()
     return summary
-
-
-def _catch_signals() -> Callable[[], None] | None:
-    """Make SIGINT and SIGTERM raise :class:`~hipkb.batch.pool.Interrupted`; return how to undo it.
-
-    SIGTERM would otherwise end the process at once, leaving the errors
-    file's temporary behind and the workers to print their own tracebacks.
-    """
-    import signal
-    import threading
-
-    from hipkb.batch.pool import Interrupted
-
-    if threading.current_thread() is not threading.main_thread():
-        return None
-
-    def interrupt(signum: int, frame: Any) -> None:
-        # Once: a second signal during the clean-up must not cut it short.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        raise Interrupted(signum)
-
-    previous = {signum: signal.signal(signum, interrupt) for signum in (signal.SIGINT, signal.SIGTERM)}
-
-    def restore() -> None:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-    return restore
 
 
 def _error_args(error: dict[str, str]) -> dict[str, str]:

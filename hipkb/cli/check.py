@@ -120,8 +120,15 @@ def _exhaustive(rules_dir, facts_dir, fields, base, jobs, max_combinations, outp
         step["last"] = percent
 
     options = {} if max_combinations is None else {"max_combinations": max_combinations}
-    result = ex.run(kb, fields or None, base=base_data, jobs=jobs, progress=progress, announce=announce,
-                    cluster=cluster, **options)
+    from hipkb.batch.pool import catch_signals
+
+    restore = catch_signals()  # SIGTERM too ends the sweep cleanly, its workers with it
+    try:
+        result = ex.run(kb, fields or None, base=base_data, jobs=jobs, progress=progress, announce=announce,
+                        cluster=cluster, **options)
+    finally:
+        if restore is not None:
+            restore()
     report.findings = sort_findings(result.findings())
     report.stats["exhaustive"] = {"fields": result.fields, "combinations": result.combinations,
                                   "checked": result.checked, "violating": result.violating,
