@@ -176,3 +176,19 @@ def test_without_dask_cluster_says_how_to_install_it():
                             capture_output=True, timeout=HANG)
     assert result.returncode == 2
     assert result.stderr.decode().strip() == "hipkb: --cluster: needs Dask: pip install 'hipkb[dask]'"
+
+
+def test_a_scheduler_without_workers_is_one_line_and_exit_2():
+    import logging
+
+    with distributed.LocalCluster(n_workers=0, processes=True, host="127.0.0.1", dashboard_address=None,
+                                  silence_logs=logging.ERROR) as empty:
+        started = time.monotonic()
+        result = hipkb("run", Path(__file__).parent.parent / "facts" / "cases", "--cluster", empty.scheduler_address,
+                       env={"HIPKB_CLUSTER_TIMEOUT": "2"})
+    assert time.monotonic() - started < 60
+    assert result.returncode == 2
+    assert result.stdout == b""
+    lines = result.stderr.decode().splitlines()
+    assert len(lines) == 1, lines
+    assert "has no workers (none joined within 2 s)" in lines[0]

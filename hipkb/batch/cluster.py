@@ -90,6 +90,12 @@ def connect(address: str) -> Iterator[Any]:
             cluster.close()
         raise
     try:
+        try:
+            # A scheduler with no worker would take the work and never give it back.
+            client.wait_for_workers(1, timeout=CONNECT_TIMEOUT)
+        except (OSError, TimeoutError) as error:
+            raise ClusterError("--cluster", "", f"the Dask scheduler at {address} has no workers (none joined "
+                               f"within {CONNECT_TIMEOUT:g} s)") from error
         yield client
     finally:
         client.close()
@@ -250,6 +256,9 @@ def ordered_map(client: Any, function: Callable[..., Any], tasks: Iterable[Any],
     flight (default: 4 per worker thread). A task Dask gives up on after its
     workers died (``KilledWorker``) is yielded as ``lost(task, reason)``.
     """
+    import asyncio
+    from concurrent.futures import CancelledError
+
     distributed = _distributed()
     if window is None:
         threads = sum(client.nthreads().values()) or 1
@@ -275,6 +284,10 @@ def ordered_map(client: Any, function: Callable[..., Any], tasks: Iterable[Any],
                 result = future.result()
             except distributed.KilledWorker:
                 result = lost(task, "the workers running it kept dying (Dask gave up on it)")
+            except (OSError, TimeoutError, CancelledError, asyncio.CancelledError) as error:
+                # The scheduler went away mid-run: nothing more will come back.
+                raise ClusterError("--cluster", "", f"lost the Dask cluster mid-run ({type(error).__name__}: "
+                                   f"{error})") from None
             finally:
                 future.release()
             yield result
