@@ -157,3 +157,16 @@ def test_the_cli_gives_the_same_bytes_from_a_cold_and_a_warm_cache(tmp_path):
     assert runs[0].returncode == runs[1].returncode == 0
     assert runs[0].stdout == runs[1].stdout
     assert len(entries(tmp_path / "cache")) == 1
+
+
+def test_a_change_to_hipkb_code_misses_the_cache(kb_dirs, tmp_path, monkeypatch):
+    rules, facts = kb_dirs
+    package = tmp_path / "pkg" / "hipkb"
+    (package / "knowledge").mkdir(parents=True)
+    module = package / "knowledge" / "rules.py"
+    module.write_text("# the loader\n", encoding="utf-8")
+    monkeypatch.setattr(cache, "__file__", str(package / "knowledge" / "cache.py"))
+    before = cache.fingerprint(rules, facts)
+    assert cache.fingerprint(rules, facts) == before
+    module.write_text("# the loader, edited\n", encoding="utf-8")
+    assert cache.fingerprint(rules, facts) != before

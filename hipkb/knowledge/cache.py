@@ -5,7 +5,9 @@ about 20 ms of a 180 ms cold start; reading the cached knowledge base back
 costs about 1 ms. The cache is keyed by the content of every file at the top
 of the rules and facts directories (and by those directories, hipkb's
 version and Python's), so changing any rule or vocabulary file misses it and
-the knowledge base is loaded, checked, and cached anew.
+the knowledge base is loaded, checked, and cached anew. hipkb's own code is
+part of the key too (each module's size and modification time), so an
+edited checkout never reads back objects pickled by other code.
 
 Where: ``$HIPKB_CACHE_DIR``, else ``$XDG_CACHE_HOME/hipkb``, else
 ``~/.cache/hipkb``; ``HIPKB_NO_CACHE=1`` turns it off.
@@ -54,6 +56,13 @@ def fingerprint(rules_dir: Path, facts_dir: Path) -> str | None:
     for part in (__version__, sys.version, str(rules_dir), str(facts_dir)):
         digest.update(part.encode("utf-8", "surrogateescape") + b"\0")
     try:
+        # The code that loads and defines the knowledge base's objects: a
+        # pickle made by other code (an edited checkout, an upgrade that kept
+        # the version) must not be read back into these classes.
+        package = Path(__file__).resolve().parent.parent
+        for path in sorted(package.rglob("*.py")):
+            info = path.stat()
+            digest.update(f"{path.relative_to(package)}\0{info.st_size}\0{info.st_mtime_ns}\0".encode())
         for role, directory in (("rules", rules_dir), ("facts", facts_dir)):
             for path in sorted(directory.iterdir()):
                 if path.name.startswith(".") or not path.is_file():
