@@ -49,6 +49,11 @@ class HipkbError(Exception):
     def as_dict(self) -> dict[str, str]:
         return {"file": self.source, "field": self.where, "error": self.message}
 
+    def __reduce__(self) -> tuple[type, tuple[str, str, str]]:
+        # Pickled as its three parts: a worker process raises these, and the
+        # default (the formatted message alone) would not rebuild one.
+        return type(self), (self.source, self.where, self.message)
+
 
 class CaseError(HipkbError):
     """A case file that does not follow hipkb-case/1."""
@@ -114,6 +119,16 @@ class PropertyFailure(AssertionError):
         text = yaml.safe_dump(case, sort_keys=False, default_flow_style=None, allow_unicode=True)
         lines = [title, *[f"  - {d}" for d in self.details], "case:", text.rstrip()]
         super().__init__("\n".join(lines))
+
+
+class WorkerError(HipkbError):
+    """Worker processes that could not start or kept dying: the command cannot go on."""
+
+    exit_code = 1
+
+
+class ClusterError(HipkbError):
+    """A Dask cluster that cannot be used: not installed, or no scheduler answers at the address."""
 
 
 def did_you_mean(found: object, allowed: Iterable[str]) -> str:

@@ -30,10 +30,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import sys
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
@@ -147,21 +146,35 @@ def _chunks(items: Iterator[tuple[int, CaseSource]], size: int) -> Iterator[list
 
 def default_jobs() -> int:
     """Every core this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+    from hipkb.batch import pool  # here: a one-case run never needs the pool module
+
+    return pool.default_jobs()
+
+
+def _lost(chunk: list[tuple[int, CaseSource]], reason: str) -> list[Outcome]:
+    """The outcomes of a chunk whose worker kept dying: each case failed, with why."""
+    return [Outcome(index, source.name, error={"file": source.name, "field": "",
+                                               "error": f"not run: {reason} while running it"})
+            for index, source in chunk]
 
 
 def process(sources: Iterable[CaseSource], settings: Settings, *, jobs: int | None = None,
-            chunksize: int = DEFAULT_CHUNKSIZE, own_process: bool = False) -> Iterator[Outcome]:
+            chunksize: int = DEFAULT_CHUNKSIZE, own_process: bool = False,
+            cluster: str | None = None) -> Iterator[Outcome]:
     """Run every source and yield its :class:`Outcome`, in input order.
 
-    ``jobs`` worker processes (default: every core; 1 runs in this process).
+    ``jobs`` worker processes (default: every core; 1 runs in this process),
+    or the Dask cluster at *cluster* (``tcp://host:8786``, or ``local:N``).
     Nothing raises for a bad case: its outcome carries the error.
     ``own_process``: this process is hipkb's alone (the CLI), so a batch run
     in it may tune the garbage collector as workers do.
     """
+    if cluster is not None:
+        from hipkb.batch import cluster as dask_cluster
+
+        yield from dask_cluster.process(enumerate(sources), settings, cluster,
+                                        chunksize=max(chunksize, dask_cluster.CHUNKSIZE))
+        return
     jobs = default_jobs() if jobs is None else max(1, jobs)
     numbered = enumerate(sources)
     head = list(islice(numbered, MIN_POOL_CASES))
@@ -177,25 +190,19 @@ def process(sources: Iterable[CaseSource], settings: Settings, *, jobs: int | No
 
 def _pooled(numbered: Iterator[tuple[int, CaseSource]], settings: Settings, jobs: int,
             chunksize: int) -> Iterator[Outcome]:
-    import multiprocessing
+    from hipkb.batch.pool import LostWork, ordered_map, uses_fork
 
-    # fork is the cheapest start on Linux: the parent's loaded modules and
-    # knowledge base are shared copy-on-write; elsewhere the platform default.
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if sys.platform == "linux" and "fork" in methods else None)
-    if context.get_start_method() == "fork":
+    if uses_fork():
         # Build the engine here, once: forked workers inherit it (and their
         # initializer finds it built) instead of each building its own.
         _init_worker(settings)
-    window = jobs * WINDOW_PER_JOB
-    with context.Pool(jobs, initializer=_init_worker, initargs=(settings, True)) as pool:
-        pending: deque[Any] = deque()
-        for chunk in _chunks(numbered, chunksize):
-            pending.append(pool.apply_async(_run_chunk, (chunk,)))
-            if len(pending) >= window:
-                yield from pending.popleft().get()
-        while pending:
-            yield from pending.popleft().get()
+    for outcomes in ordered_map(_run_chunk, _chunks(numbered, chunksize), jobs=jobs,
+                                initializer=_init_worker, initargs=(settings, True),
+                                window=jobs * WINDOW_PER_JOB):
+        if isinstance(outcomes, LostWork):
+            yield from _lost(outcomes.task, outcomes.reason)
+        else:
+            yield from outcomes
 
 
 # -- a whole run: outputs, errors file, summary ------------------------------
@@ -337,7 +344,8 @@ class _Progress:
 def run(arguments: Iterable[str], settings: Settings, *, jobs: int | None = None,
         output: Path | None = None, errors: Path | None = None, stdout: IO[str] | None = None,
         stderr: IO[str] | None = None, progress: bool | None = None,
-        chunksize: int = DEFAULT_CHUNKSIZE, stdin: Any = None, own_process: bool = False) -> Summary:
+        chunksize: int = DEFAULT_CHUNKSIZE, stdin: Any = None, own_process: bool = False,
+        cluster: str | None = None) -> Summary:
     """Run every case the arguments name (files, directories, ``-``) and write the results.
 
     Output goes to *stdout* (JSON Lines for ``json``), or to *output*: a file
@@ -396,8 +404,15 @@ def run(arguments: Iterable[str], settings: Settings, *, jobs: int | None = None
     errors_file = _ErrorsFile(errors)
     bar = _Progress(stderr) if (progress if progress is not None else _isatty(stderr)) else None
     completed = False
+    if own_process:
+        from hipkb.batch.pool import catch_signals
+
+        restore = catch_signals()
+    else:
+        restore = None
     try:
-        for outcome in process(stream, settings, jobs=jobs, chunksize=chunksize, own_process=own_process):
+        for outcome in process(stream, settings, jobs=jobs, chunksize=chunksize, own_process=own_process,
+                               cluster=cluster):
             summary.add(outcome)
             if outcome.error is not None:
                 errors_file.add(outcome.error)
@@ -414,7 +429,19 @@ def run(arguments: Iterable[str], settings: Settings, *, jobs: int | None = None
             if bar is not None:
                 bar.update(summary)
         completed = True
+    except KeyboardInterrupt:
+        # Ctrl-C or SIGTERM: say what ran before going (the caller exits 130 or 143).
+        if bar is not None:
+            bar.close()
+        errors_file.close(keep=False)
+        stderr.write("\n".join(summary.lines(None)) + "\n")
+        stderr.write(f"  interrupted after {summary.total} cases; no errors file written\n"
+                     if errors is not None else f"  interrupted after {summary.total} cases\n")
+        stderr.flush()
+        raise
     finally:
+        if restore is not None:
+            restore()
         if bar is not None:
             bar.close()
         # A complete errors file, or none: an interrupted run leaves no half list.

@@ -65,9 +65,9 @@ class LazyGroup(click.Group):
         except BrokenPipeError:
             sys.stderr.close()
             ctx.exit(1)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as interrupt:
             click.echo("hipkb: interrupted", err=True)
-            ctx.exit(130)
+            ctx.exit(128 + getattr(interrupt, "signum", 2))  # 130 for Ctrl-C, 143 for SIGTERM
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             with contextlib.suppress(OSError, ValueError):
                 sys.stdout.flush()

@@ -33,13 +33,16 @@ def _split(values: tuple[str, ...]) -> list[str]:
               help="With --exhaustive: a case file whose findings the fields not enumerated keep.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
               help="With --exhaustive: worker processes (default: every core).")
+@click.option("--cluster", "cluster", metavar="ADDRESS", default=None,
+              help="With --exhaustive: run on the Dask cluster at ADDRESS (tcp://host:8786, or local:N). Needs "
+                   "pip install 'hipkb[dask]'.")
 @click.option("--max-combinations", type=click.IntRange(min=1), default=None,
               help="With --exhaustive: refuse to run more combinations than this (default 1,000,000).")
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="With --exhaustive: also write each counterexample as a case file into this directory.")
 def command(rules_dir: Path | None, facts_dir: Path | None, fmt: str, generated: int | None, no_cases: bool,
             exhaustive: bool, fields: tuple[str, ...], base: Path | None, jobs: int | None,
-            max_combinations: int | None, output: Path | None) -> None:
+            cluster: str | None, max_combinations: int | None, output: Path | None) -> None:
     """Verify a rule base: each finding with its rule ids and a one-line explanation.
 
     Static checks: load errors (unknown facts or values, duplicate ids), rules
@@ -55,10 +58,17 @@ def command(rules_dir: Path | None, facts_dir: Path | None, fmt: str, generated:
     """
     from hipkb.verify import report as fmt_report
 
-    if not exhaustive and (fields or base or jobs or max_combinations or output):
-        raise click.UsageError("--fields, --base, --jobs, --max-combinations and -o go with --exhaustive")
+    if not exhaustive and (fields or base or jobs or cluster or max_combinations or output):
+        raise click.UsageError("--fields, --base, --jobs, --cluster, --max-combinations and -o go with --exhaustive")
+    if cluster is not None and jobs is not None:
+        raise click.UsageError("--jobs and --cluster go apart: the cluster's workers do the work")
+    if cluster is not None:
+        from hipkb.batch.cluster import check_address
+
+        check_address(cluster)
     if exhaustive:
-        report = _exhaustive(rules_dir, facts_dir, _split(fields), base, jobs, max_combinations, output, fmt)
+        report = _exhaustive(rules_dir, facts_dir, _split(fields), base, jobs, max_combinations, output, fmt,
+                             cluster)
     else:
         from hipkb.verify import verify
 
@@ -77,7 +87,7 @@ def _search():
     return search
 
 
-def _exhaustive(rules_dir, facts_dir, fields, base, jobs, max_combinations, output, fmt):
+def _exhaustive(rules_dir, facts_dir, fields, base, jobs, max_combinations, output, fmt, cluster=None):
     from hipkb.cli.common import load_kb_from
     from hipkb.errors import HipkbError
     from hipkb.knowledge.resources import shipped
@@ -119,8 +129,15 @@ def _exhaustive(rules_dir, facts_dir, fields, base, jobs, max_combinations, outp
         step["last"] = percent
 
     options = {} if max_combinations is None else {"max_combinations": max_combinations}
-    result = ex.run(kb, fields or None, base=base_data, jobs=jobs, progress=progress, announce=announce,
-                    **options)
+    from hipkb.batch.pool import catch_signals
+
+    restore = catch_signals()  # SIGTERM too ends the sweep cleanly, its workers with it
+    try:
+        result = ex.run(kb, fields or None, base=base_data, jobs=jobs, progress=progress, announce=announce,
+                        cluster=cluster, **options)
+    finally:
+        if restore is not None:
+            restore()
     report.findings = sort_findings(result.findings())
     report.stats["exhaustive"] = {"fields": result.fields, "combinations": result.combinations,
                                   "checked": result.checked, "violating": result.violating,

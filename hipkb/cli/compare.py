@@ -18,9 +18,12 @@ from hipkb.cli.common import DIR
               help="Vocabulary directory: once for both, or twice (A then B); default: the shipped one.")
 @click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True,
               help="text for people; json: one object with every differing case.")
+@click.option("--cluster", "cluster", metavar="ADDRESS", default=None,
+              help="Run the cases on the Dask cluster at ADDRESS (tcp://host:8786, or local:N). Needs "
+                   "pip install 'hipkb[dask]'.")
 @click.option("--all", "show_all", is_flag=True, help="With --format json, list the cases that agree too.")
 def command(cases: tuple[str, ...], rules_dirs: tuple[Path, ...], facts_dirs: tuple[Path, ...], fmt: str,
-            show_all: bool) -> None:
+            show_all: bool, cluster: str | None) -> None:
     """Run CASES (files, directories, or -) under rule bases A and B; list the cases that differ, and why.
 
     A case differs when its ranking of hypotheses, its triage, its running
@@ -39,10 +42,21 @@ def command(cases: tuple[str, ...], rules_dirs: tuple[Path, ...], facts_dirs: tu
         raise click.UsageError("give --facts at most twice")
     facts: list[Path | None] = [*facts_dirs] or [None]
     facts_a, facts_b = facts[0], facts[-1]
+    if cluster is not None:
+        from hipkb.batch.cluster import check_address
+
+        check_address(cluster)
     kb_a = load_kb_from(rules_dirs[0], facts_a)
     kb_b = load_kb_from(rules_dirs[1], facts_b)
     sources = list(expand(cases))
-    diffs = cmp.compare(kb_a, kb_b, sources)
+    if cluster is not None:
+        from hipkb.batch.cluster import remote_compare
+
+        assert kb_a.facts_dir is not None and kb_b.facts_dir is not None
+        diffs = list(remote_compare(cluster, (kb_a.rules_dir, kb_a.facts_dir), (kb_b.rules_dir, kb_b.facts_dir),
+                                    sources))
+    else:
+        diffs = cmp.compare(kb_a, kb_b, sources)
     changes = cmp.rule_changes(kb_a, kb_b)
     differing = [d for d in diffs if d.differs]
     if fmt == "json":

@@ -27,11 +27,15 @@ from hipkb.report.output import OUTPUT_FORMATS as FORMATS
               help="Write to FILE (one case) or into DIR (one file per case) instead of stdout.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
               help="Worker processes for a batch; default: every core; 1 runs in this process.")
+@click.option("--cluster", "cluster", metavar="ADDRESS", default=None,
+              help="Run the batch on the Dask cluster at ADDRESS (tcp://host:8786), or on a local one of N "
+                   "worker processes (local:N). Needs pip install 'hipkb[dask]'.")
 @click.option("--errors", "errors", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write every failed case to FILE, as JSON Lines of file, field and error.")
 @kb_options
 def command(cases: tuple[str, ...], fmt: str, audience: str, templates: Path | None, output: Path | None,
-            jobs: int | None, errors: Path | None, rules_dir: Path | None, facts_dir: Path | None) -> None:
+            jobs: int | None, cluster: str | None, errors: Path | None, rules_dir: Path | None,
+            facts_dir: Path | None) -> None:
     """Reason about CASES (files, directories, or - for stdin) and print the results.
 
     Directories are searched recursively for *.yaml, *.yml and *.json; stdin
@@ -44,12 +48,20 @@ def command(cases: tuple[str, ...], fmt: str, audience: str, templates: Path | N
     usage or a single bad case.
     """
     from hipkb.batch import runner as batch
+
+    if cluster is not None and jobs is not None:
+        raise click.UsageError("--jobs and --cluster go apart: the cluster's workers do the work")
+    if cluster is not None:
+        from hipkb.batch.cluster import check_address
+
+        check_address(cluster)
     load_kb_from(rules_dir, facts_dir)  # a bad knowledge base stops here, before any case
     ctx = click.get_current_context()
     settings = batch.Settings(
         fmt=fmt, audience=audience, templates=templates, rules_dir=rules_dir, facts_dir=facts_dir,
         verbose=(ctx.find_root().obj or {}).get("verbose", 0),
     )
-    summary = batch.run(cases, settings, jobs=jobs, output=output, errors=errors, own_process=True)
+    summary = batch.run(cases, settings, jobs=jobs, output=output, errors=errors, own_process=True,
+                        cluster=cluster)
     if summary.failed:
         raise click.exceptions.Exit(1)

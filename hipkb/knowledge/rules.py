@@ -208,7 +208,9 @@ def load_kb(rules_dir: Path, facts_dir: Path) -> KnowledgeBase:
     key = (rules_dir, facts_dir, content_key(rules_dir, facts_dir))
     kb = _LOADED.get(key)
     if kb is None:
-        kb = KnowledgeBase.load(rules_dir, facts_dir)
+        from hipkb.knowledge.cache import cached_load  # the on-disk cache, for a cold start
+
+        kb = cached_load(rules_dir, facts_dir, KnowledgeBase.load)
         _LOADED[key] = kb
         while len(_LOADED) > _LOADED_MAX:
             _LOADED.popitem(last=False)

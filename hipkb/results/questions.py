@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from hipkb.engine.record import Inference
 from hipkb.knowledge import conditions as cond
-from hipkb.knowledge.rules import KnowledgeBase
+from hipkb.knowledge.rules import KnowledgeBase, RuleDef
 from hipkb.knowledge.scales import RUNNING_ADVICE, TRIAGE_LEVELS, running_rank, triage_rank
 from hipkb.results.partial import UNKNOWN, Analyzer, RuleStatus
 
@@ -75,6 +75,30 @@ def _stake(kb: KnowledgeBase, inference: Inference, status: RuleStatus) -> tuple
     return 0.0, ""
 
 
+def _may_matter(inference: Inference, rule: RuleDef, fired: set[str]) -> bool:
+    """Whether :func:`_stake` could find a stake in *rule*, judged from its conclusion alone.
+
+    Only these rules need a status: a fired rule waits on nothing, and the
+    rest have no stake whatever their conditions (statuses do not depend on
+    the order or the set of rules analysed, so the questions are the same).
+    """
+    if rule.id in fired:
+        return False
+    c = rule.conclusion
+    if c.kind in ("red_flag", "supports"):
+        return True
+    if c.kind == "triage":
+        triage = inference.triage.value if inference.triage else TRIAGE_LEVELS[-1]
+        return triage_rank(c.target) < triage_rank(triage)
+    if c.kind == "running":
+        running = inference.running.value if inference.running else RUNNING_ADVICE[-1]
+        return running_rank(c.target) < running_rank(running)
+    if c.kind == "against":
+        score = inference.scores.get(c.target)
+        return (score.certainty if score else 0.0) > 0
+    return False
+
+
 def next_questions(kb: KnowledgeBase, inference: Inference, limit: int = MAX_QUESTIONS) -> list[Question]:
     analyzer = Analyzer(kb, inference)
     vocabulary = kb.vocabulary
@@ -85,7 +109,7 @@ def next_questions(kb: KnowledgeBase, inference: Inference, limit: int = MAX_QUE
     avoid.update(other for path, _ in inference.case.facts() for other in vocabulary.same_finding(path))
     scores: dict[str, float] = defaultdict(float)
     reasons: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    for status in analyzer.rules():
+    for status in analyzer.rules([r for r in kb.rules if _may_matter(inference, r, analyzer.fired)]):
         waits = status.waits_on - avoid
         if not waits:
             continue

@@ -24,7 +24,6 @@ import functools
 import itertools
 import json
 import math
-import multiprocessing
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -286,8 +285,13 @@ def _work(span: tuple[int, int]) -> tuple[int, bytes, list[tuple[dict, dict, tup
 def run(kb: KnowledgeBase, fields: Iterable[str] | None = None, *, base: dict[str, Any] | None = None,
         jobs: int | None = None, max_combinations: int = DEFAULT_MAX_COMBINATIONS,
         progress: Callable[[int, int], None] | None = None,
-        announce: Callable[[list[Axis], int], None] | None = None) -> ExhaustiveReport:
-    """Run every combination of *fields* (default: :func:`default_fields`) and check the invariants."""
+        announce: Callable[[list[Axis], int], None] | None = None,
+        cluster: str | None = None) -> ExhaustiveReport:
+    """Run every combination of *fields* (default: :func:`default_fields`) and check the invariants.
+
+    The work is spread over *jobs* worker processes, or over the Dask cluster
+    at *cluster* (``tcp://host:8786`` or ``local:N``).
+    """
     paths = list(fields) if fields else default_fields(kb)
     if len(set(paths)) != len(paths):
         raise HipkbError("--fields", "", "a field is named twice")
@@ -319,14 +323,13 @@ def run(kb: KnowledgeBase, fields: Iterable[str] | None = None, *, base: dict[st
         if progress:
             progress(report.checked, total)
 
-    if jobs == 1 or total <= chunk:
+    if cluster is None and (jobs == 1 or total <= chunk):
         _init(*args)
         for span in spans:
             collect(_work(span))
     else:
-        with multiprocessing.get_context().Pool(jobs, initializer=_init, initargs=args) as pool:
-            for outcome in pool.imap_unordered(_work, spans):
-                collect(outcome)
+        for outcome in _pooled(spans, args, jobs, cluster):
+            collect(outcome)
     unique: dict[str, Counterexample] = {}
     for minimal, data, codes, messages in sorted(raw, key=lambda r: json.dumps(r[0], sort_keys=True)):
         unique.setdefault(_key(kb, minimal, codes), Counterexample(minimal, codes, messages, data))
@@ -335,6 +338,25 @@ def run(kb: KnowledgeBase, fields: Iterable[str] | None = None, *, base: dict[st
     report.counterexamples = sorted(unique.values(), key=lambda c: (c.codes, json.dumps(c.case, sort_keys=True)))
     report.seconds = time.monotonic() - started
     return report
+
+
+def _pooled(spans: list[tuple[int, int]], args: tuple[Any, ...], jobs: int,
+            cluster: str | None) -> Iterable[tuple[int, bytes, list, list[str], int]]:
+    """Each span's outcome from worker processes (or a cluster); a span lost with its workers, as errors."""
+    def lost(span: tuple[int, int], reason: str) -> tuple[int, bytes, list, list[str], int]:
+        start, stop = span
+        errors = [f"combinations {start}-{stop - 1}: not run: {reason}"]
+        return start, bytes([_NO_RESULT]) * (stop - start), [], errors, 0
+
+    if cluster is not None:
+        from hipkb.batch.cluster import remote_exhaustive
+
+        yield from remote_exhaustive(cluster, spans, args, lost)
+        return
+    from hipkb.batch.pool import LostWork, ordered_map
+
+    for outcome in ordered_map(_work, spans, jobs=jobs, initializer=_init, initargs=args):
+        yield lost(outcome.task, outcome.reason) if isinstance(outcome, LostWork) else outcome
 
 
 def _key(kb: KnowledgeBase, case: dict[str, Any], codes: tuple[str, ...]) -> str:

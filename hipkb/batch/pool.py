@@ -1,0 +1,303 @@
+"""Worker processes that never hang: ordered results, a bounded window, dead workers noticed.
+
+One pool for every command that spreads work over the cores (``hipkb run
+--jobs``, ``hipkb check --exhaustive``). Built on
+:class:`concurrent.futures.ProcessPoolExecutor`, which, unlike
+``multiprocessing.Pool``, notices a worker that dies (``kill -9``, the
+out-of-memory killer) and fails the work in flight with
+``BrokenProcessPool`` instead of waiting for it for ever. Here:
+
+- a task lost with a dead worker is run again in a fresh pool, at most
+  :data:`MAX_LOSSES` times; past that it is given up with
+  :class:`LostWork`, which the caller turns into one clear error per case, so
+  every item is accounted for and the run ends in bounded time;
+- a worker whose initializer fails (an ImportError, a knowledge base that no
+  longer loads) makes every task fail with :class:`~hipkb.errors.WorkerError`:
+  the command ends with that one line instead of starting workers for ever;
+- workers ignore SIGINT, so a Ctrl-C reaches the parent alone: it stops the
+  pool and prints what ran, and no worker prints a traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from hipkb.errors import WorkerError
+
+if TYPE_CHECKING:  # imported where used: a one-case run never starts a pool, nor pays for these
+    from concurrent.futures import Future, ProcessPoolExecutor
+
+#: How many times one task may be lost with a dead worker before it is given up.
+MAX_LOSSES = 2
+
+
+@dataclass(frozen=True)
+class LostWork:
+    """A task given up after its worker died :data:`MAX_LOSSES` times; the caller fails its items."""
+
+    task: Any
+    reason: str
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM during a run; ``signum`` says which (the exit status is 128 + it)."""
+
+    def __init__(self, signum: int = signal.SIGINT) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+# -- in the worker -------------------------------------------------------------
+
+_INIT_ERROR: list[str] = []
+
+
+def _start_worker(initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:
+    # The parent handles Ctrl-C for the whole run; a worker that also took it
+    # would print a KeyboardInterrupt traceback from the middle of a case.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A forked worker inherits the parent's SIGTERM handler, which turns the
+    # signal into an exception, and the signals the parent held while it
+    # forked: the executor's terminate() must simply end it.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+    if initializer is None:
+        return
+    try:
+        initializer(*initargs)
+    except BaseException as error:
+        # Raising here would make the executor log a traceback and break the
+        # pool with no reason given; keep the reason and give it to the parent.
+        _INIT_ERROR.append(f"{type(error).__name__}: {error}")
+
+
+def _call(function: Callable[[Any], Any], task: Any) -> Any:
+    if _INIT_ERROR:
+        raise WorkerError("hipkb", "", f"worker processes could not start ({_INIT_ERROR[0]})")
+    return function(task)
+
+
+# -- in the parent ---------------------------------------------------------------
+
+def uses_fork() -> bool:
+    """Whether workers start by fork here, and so inherit what the parent has built."""
+    import multiprocessing
+
+    return sys.platform == "linux" and "fork" in multiprocessing.get_all_start_methods()
+
+
+def _context() -> Any:
+    import multiprocessing
+
+    # fork is the cheapest start on Linux: loaded modules and a knowledge base
+    # built in the parent are shared copy-on-write. Elsewhere, the default.
+    return multiprocessing.get_context("fork" if uses_fork() else None)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back while the executor forks workers.
+
+    A handler that raises while ``os.fork`` runs its at-fork hooks has its
+    exception printed and dropped: the signal would be lost, and a traceback
+    shown. Held back, it is delivered the moment the fork is done.
+    """
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+class _Pool:
+    """One executor, replaced by a fresh one when a worker dies."""
+
+    def __init__(self, jobs: int, initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:
+        self.jobs = jobs
+        self.initializer = initializer
+        self.initargs = initargs
+        self.processes: dict[int, Any] = {}
+        self.executor = self._start()
+
+    def _start(self, fork: bool = True) -> ProcessPoolExecutor:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        if fork:
+            context = _context()
+        else:
+            # Forking now could copy a lock some thread of the broken pool
+            # still holds, and the new workers would wait on it for ever.
+            methods = multiprocessing.get_all_start_methods()
+            context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+        return ProcessPoolExecutor(self.jobs, mp_context=context, initializer=_start_worker,
+                                   initargs=(self.initializer, self.initargs))
+
+    def submit(self, function: Callable[[Any], Any], task: Any) -> Future[Any]:
+        from concurrent.futures import Future
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            with _signals_held():
+                future = self.executor.submit(_call, function, task)
+            # The executor forgets its processes once it breaks; keep them to
+            # tell how they died.
+            self.processes.update(getattr(self.executor, "_processes", None) or {})
+            return future
+        except BrokenProcessPool as broken:
+            # Broke between two submits: this task is in flight like the others.
+            failed: Future[Any] = Future()
+            failed.set_exception(broken)
+            return failed
+
+    def death(self) -> str:
+        """Why the pool broke, as far as the dead workers' exit codes tell."""
+        for process in self.processes.values():
+            process.join(timeout=1)  # the dead one is gone already; this only collects its status
+        codes = sorted({p.exitcode for p in self.processes.values() if p.exitcode not in (None, 0)})
+        if not codes:
+            return "a worker process died"
+        signals = [f"signal {-c} ({signal.Signals(-c).name})" for c in codes if c < 0 and -c in signal.valid_signals()]
+        exits = [f"exit status {c}" for c in codes if c > 0]
+        return "a worker process died (" + ", ".join(signals + exits) + ")"
+
+    def restart(self) -> None:
+        settled = self.stop()
+        self.processes = {}
+        # Fork again only once the broken pool's threads are gone (they hold
+        # the locks of its queues); else start workers afresh.
+        self.executor = self._start(fork=settled)
+
+    def stop(self) -> bool:
+        """End the workers now: nothing they still hold is wanted. Whether the pool's threads ended too."""
+        import threading
+
+        processes = list({**self.processes, **(getattr(self.executor, "_processes", None) or {})}.values())
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+        for process in processes:
+            process.join(timeout=2)
+            if process.is_alive():  # stuck on a lock the dead one held: no more waiting
+                process.kill()
+                process.join(timeout=2)
+        # shutdown(wait=True) joins the executor's threads; in a thread of its
+        # own, so that one stuck on a dead pipe cannot hang the run.
+        closer = threading.Thread(target=self.executor.shutdown, kwargs={"wait": True, "cancel_futures": True},
+                                  daemon=True)
+        closer.start()
+        closer.join(timeout=5)
+        return not closer.is_alive()
+
+
+def ordered_map(function: Callable[[Any], Any], tasks: Iterable[Any], *, jobs: int,
+                initializer: Callable[..., None] | None = None, initargs: tuple[Any, ...] = (),
+                window: int | None = None) -> Iterator[Any]:
+    """``function(task)`` for every task in worker processes, yielded in task order.
+
+    At most *window* tasks (default ``4 * jobs``) are in flight, so tasks are
+    drawn from *tasks* only as results are taken: memory stays flat however
+    long the stream. A task whose worker died is run again (in a fresh pool);
+    one lost :data:`MAX_LOSSES` times is yielded as :class:`LostWork`.
+    Raises :class:`~hipkb.errors.WorkerError` when the workers cannot start,
+    and whatever *function* raises.
+    """
+    from concurrent.futures import Future
+    from concurrent.futures.process import BrokenProcessPool
+
+    window = window or 4 * jobs
+    pool = _Pool(jobs, initializer, initargs)
+    source = iter(tasks)
+    # (task, future, times lost) in task order
+    pending: deque[list[Any]] = deque()
+    exhausted = False
+    fruitless = 0  # pools in a row that broke before any task came back from them
+    try:
+        while True:
+            while not exhausted and len(pending) < window:
+                try:
+                    task = next(source)
+                except StopIteration:
+                    exhausted = True
+                    break
+                pending.append([task, pool.submit(function, task), 0])
+            if not pending:
+                return
+            entry = pending[0]
+            try:
+                result = entry[1].result()
+            except BrokenProcessPool:
+                reason = pool.death()
+                fruitless += 1
+                if fruitless > MAX_LOSSES:
+                    # Workers that die before finishing anything would be
+                    # started again and again: that is no run, say so.
+                    raise WorkerError("hipkb", "", f"worker processes keep dying before finishing any work "
+                                      f"({reason})") from None
+                pool.restart()
+                # Every task in flight went down with the pool: the one that
+                # killed it is among them, so each is charged one loss.
+                for item in pending:
+                    item[2] += 1
+                    if item[2] < MAX_LOSSES:
+                        item[1] = pool.submit(function, item[0])
+                        continue
+                    lost: Future[Any] = Future()
+                    lost.set_result(LostWork(item[0], reason))
+                    item[1] = lost
+                continue
+            pending.popleft()
+            if not isinstance(result, LostWork):
+                fruitless = 0
+            yield result
+    finally:
+        pool.stop()
+
+
+def catch_signals() -> Callable[[], None] | None:
+    """Make SIGINT and SIGTERM raise :class:`Interrupted` in this process; return how to undo it.
+
+    For a command's own process only (the CLI): SIGTERM would otherwise end
+    it at once, leaving temporary files behind and workers without a parent.
+    None where signals cannot be caught (not the main thread).
+    """
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def interrupt(signum: int, frame: Any) -> None:
+        # Once: a second signal during the clean-up must not cut it short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise Interrupted(signum)
+
+    previous = {signum: signal.signal(signum, interrupt) for signum in (signal.SIGINT, signal.SIGTERM)}
+
+    def restore() -> None:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return restore
+
+
+def default_jobs() -> int:
+    """Every core this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+__all__ = ["MAX_LOSSES", "Interrupted", "LostWork", "catch_signals", "default_jobs", "ordered_map", "uses_fork"]

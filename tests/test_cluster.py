@@ -1,0 +1,194 @@
+"""Batches on a Dask cluster: byte for byte a local run, no case lost or run twice, clear failures.
+
+One LocalCluster (processes, 2 workers, loopback) serves the module: the
+tests start it and close it. The CLI runs in processes of its own and reaches
+the cluster at its ``tcp://127.0.0.1:PORT`` address, as it would a scheduler
+started by hand.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from test_batch import generated, write_cases
+
+distributed = pytest.importorskip("distributed")
+
+SCRIPT = "import sys; from hipkb.cli import main; sys.exit(main())"
+HANG = 300  # seconds: only a hang reaches it
+
+
+def hipkb(*args: object, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+    import os
+
+    return subprocess.run([sys.executable, "-c", SCRIPT, *map(str, args)], capture_output=True, timeout=HANG,
+                          env={**os.environ, **(env or {})})
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    import logging
+
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None, silence_logs=logging.ERROR) as local, \
+            distributed.Client(local) as client:
+        yield local.scheduler_address, client
+
+
+@pytest.fixture(scope="module")
+def corrupted(tmp_path_factory, kb) -> Path:
+    """500 generated cases, 5% of them corrupted in ways the loader refuses."""
+    directory = tmp_path_factory.mktemp("cluster") / "cases"
+    cases = generated(kb, 500, seed=13)
+    rng = random.Random(13)
+    for case in rng.sample(cases, 25):
+        case["runner"] = {"age": "old"} if rng.random() < 0.5 else {"no_such_field": 1}
+    paths = write_cases(directory, cases)
+    paths[7].write_text('{"pain": ', encoding="utf-8")  # not even JSON
+    return directory
+
+
+def test_cluster_output_is_byte_for_byte_that_of_jobs_2(cluster, corrupted, tmp_path):
+    address, _ = cluster
+    local = hipkb("run", corrupted, "--jobs", "2", "--errors", tmp_path / "local.jsonl")
+    remote = hipkb("run", corrupted, "--cluster", address, "--errors", tmp_path / "remote.jsonl")
+    assert local.returncode == remote.returncode == 1, remote.stderr.decode()
+    assert remote.stdout == local.stdout
+    assert len(remote.stdout.splitlines()) > 400
+    assert (tmp_path / "remote.jsonl").read_bytes() == (tmp_path / "local.jsonl").read_bytes()
+    assert remote.stderr.replace(b"remote.jsonl", b"local.jsonl") == local.stderr
+    assert b"hipkb: 500 cases: " in remote.stderr
+
+
+def test_cluster_reports_into_a_directory_are_those_of_jobs_2(cluster, corrupted, tmp_path):
+    address, _ = cluster
+    (tmp_path / "local").mkdir()
+    (tmp_path / "remote").mkdir()
+    local = hipkb("run", corrupted, "--jobs", "2", "--format", "md", "-o", tmp_path / "local")
+    remote = hipkb("run", corrupted, "--cluster", address, "--format", "md", "-o", tmp_path / "remote")
+    assert local.returncode == remote.returncode == 1
+    names = sorted(p.name for p in (tmp_path / "local").iterdir())
+    assert names == sorted(p.name for p in (tmp_path / "remote").iterdir())
+    assert len(names) > 400
+    for name in names:
+        assert (tmp_path / "remote" / name).read_bytes() == (tmp_path / "local" / name).read_bytes()
+
+
+def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(cluster, kb, tmp_path):
+    address, client = cluster
+    directory = tmp_path / "cases"
+    write_cases(directory, generated(kb, 1500, seed=17))
+    expected = hipkb("run", directory, "--jobs", "2")
+    out = tmp_path / "out.jsonl"
+    with out.open("wb") as stdout:
+        proc = subprocess.Popen([sys.executable, "-c", SCRIPT, "run", str(directory), "--cluster", address],
+                                stdout=stdout, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + HANG
+        while out.read_bytes().count(b"\n") < 16:
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)
+        pids = client.run(lambda: __import__("os").getpid())
+        victim = sorted(pids.values())[0]
+        import os
+
+        os.kill(victim, signal.SIGKILL)  # a real worker process, mid-run
+        _, stderr = proc.communicate(timeout=HANG)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+    assert proc.returncode == 0, stderr.decode()
+    assert out.read_bytes() == expected.stdout  # every case once, in order
+    client.wait_for_workers(2, timeout=60)  # the nanny brings the worker back for the next test
+
+
+def test_check_exhaustive_on_the_cluster_finds_what_local_workers_find(cluster):
+    address, _ = cluster
+    fields = "systemic.fever,neuro.weakness,behaviour.trend,neuro.saddle_numbness"
+    local = hipkb("check", "--exhaustive", "--fields", fields, "--format", "json", "--jobs", "2")
+    remote = hipkb("check", "--exhaustive", "--fields", fields, "--format", "json", "--cluster", address)
+    assert local.returncode == remote.returncode == 0, remote.stderr.decode()
+    a, b = json.loads(local.stdout), json.loads(remote.stdout)
+    for report in (a, b):
+        report["stats"]["exhaustive"].pop("seconds")
+    assert a == b
+    assert b["stats"]["exhaustive"]["checked"] == 3 * 3 * 4 * 3
+
+
+def test_compare_on_the_cluster_is_compare_here(cluster, rules_dir, tmp_path):
+    import shutil
+
+    address, _ = cluster
+    changed = tmp_path / "rules"
+    shutil.copytree(rules_dir, changed)
+    # Rule base B: one rule file fewer, so some cases come out differently.
+    victim = sorted(p for p in changed.glob("*.yaml") if p.name != "kb.yaml")[0]
+    victim.unlink()
+    args = ("compare", Path(rules_dir).parent / "facts" / "cases", "--rules", rules_dir, "--rules", changed)
+    here = hipkb(*args, "--format", "json", "--all")
+    there = hipkb(*args, "--format", "json", "--all", "--cluster", address)
+    assert here.returncode == there.returncode, there.stderr.decode()
+    assert there.stdout == here.stdout
+
+
+def test_a_local_cluster_by_count(corrupted, tmp_path):
+    remote = hipkb("run", corrupted, "--cluster", "local:1")
+    local = hipkb("run", corrupted, "--jobs", "1")
+    assert remote.returncode == local.returncode == 1
+    assert remote.stdout == local.stdout
+
+
+def test_an_address_where_no_scheduler_answers_is_one_line_and_exit_2():
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = time.monotonic()
+    result = hipkb("run", Path(__file__).parent.parent / "facts" / "cases", "--cluster", f"tcp://127.0.0.1:{port}",
+                   env={"HIPKB_CLUSTER_TIMEOUT": "2"})
+    assert time.monotonic() - started < 60
+    assert result.returncode == 2
+    assert result.stdout == b""
+    lines = result.stderr.decode().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"hipkb: --cluster: no Dask scheduler answers at tcp://127.0.0.1:{port} within 2 s")
+
+
+@pytest.mark.parametrize("address", ["local:0", "local:x", "two words"])
+def test_a_malformed_address_is_bad_usage(address):
+    result = hipkb("run", "whatever.yaml", "--cluster", address)
+    assert result.returncode == 2
+    assert len(result.stderr.splitlines()) == 1
+    assert result.stderr.startswith(b"hipkb: --cluster: ")
+
+
+def test_without_dask_cluster_says_how_to_install_it():
+    script = "import sys; sys.modules['distributed'] = None; from hipkb.cli import main; sys.exit(main())"
+    result = subprocess.run([sys.executable, "-c", script, "run", "x.yaml", "--cluster", "local:2"],
+                            capture_output=True, timeout=HANG)
+    assert result.returncode == 2
+    assert result.stderr.decode().strip() == "hipkb: --cluster: needs Dask: pip install 'hipkb[dask]'"
+
+
+def test_a_scheduler_without_workers_is_one_line_and_exit_2():
+    import logging
+
+    with distributed.LocalCluster(n_workers=0, processes=True, host="127.0.0.1", dashboard_address=None,
+                                  silence_logs=logging.ERROR) as empty:
+        started = time.monotonic()
+        result = hipkb("run", Path(__file__).parent.parent / "facts" / "cases", "--cluster", empty.scheduler_address,
+                       env={"HIPKB_CLUSTER_TIMEOUT": "2"})
+    assert time.monotonic() - started < 60
+    assert result.returncode == 2
+    assert result.stdout == b""
+    lines = result.stderr.decode().splitlines()
+    assert len(lines) == 1, lines
+    assert "has no workers (none joined within 2 s)" in lines[0]
