@@ -120,7 +120,8 @@ def test_recoding_onset_or_run_behaviour_keeps_a_bsi_with_a_bone_sign(subject, r
 
 def test_completed_fracture_signs_count_for_the_bsi_at_the_site_not_only_as_a_red_flag(subject):
     for regions, bsi in ((["groin"], "femoral_neck_bsi"), (["buttock"], "pelvic_bsi")):
-        for sign in ({"systemic": {"unable_to_bear_weight": "yes"}}, {"history": {"felt_crack": "yes"}}):
+        for sign in ({"systemic": {"unable_to_bear_weight": "yes"}},
+                     {"history": {"felt_crack": "yes"}, "behaviour": {"limp": "yes"}}):
             result = run(subject, {"pain": {"regions": regions}, **sign})
             assert result["hypotheses"][0]["id"] == bsi, (regions, sign)
             assert result["triage"]["level"] == "emergency"
