@@ -182,7 +182,7 @@ def test_parse_answer(kb, path, text, expected):
     ("behaviour.during_run", "worse", "did you mean 'worsens'"),
     ("behaviour.during_run", "9", "a number from 1 to"),
     ("behaviour.night_pain", "maybe", "allowed: yes, no"),
-    ("pain.regions", "groin, knee", "found 'knee'"),
+    ("pain.regions", "groin, ankle", "found 'ankle'"),
     ("pain.regions", "groin, lower leg", "found 'lower'"),
     ("pain.regions", "[]", "at least 1"),
     ("runner.age", "34.5", "whole number"),
