@@ -17,9 +17,9 @@ import yaml
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from hipkb.levels import running_rank, triage_rank
-from hipkb.testing import properties as props
+from hipkb.knowledge.scales import running_rank, triage_rank
 from hipkb.testing import strategies as hs
+from hipkb.verify import invariants
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = ROOT / "facts" / "cases"
@@ -50,7 +50,7 @@ SETTINGS = settings(max_examples=60, deadline=None, derandomize=True, database=N
 
 @pytest.fixture(scope="module")
 def subject():
-    return props.load()
+    return invariants.load()
 
 
 def run(subject, data):
@@ -168,7 +168,7 @@ def test_positional_night_pain_with_tendon_signs_is_never_urgent(subject, data):
                               lean_towards="gluteus_medius_tendinopathy"))
     result = run(subject, case)
     assert "night_pain" not in {f["id"] for f in result["red_flags"]}
-    assert triage_rank(result["triage"]["level"]) > triage_rank("urgent"), props.case_yaml(case)
+    assert triage_rank(result["triage"]["level"]) > triage_rank("urgent"), invariants.case_yaml(case)
 
 
 def test_gluteal_night_pain_recorded_the_old_way_is_not_a_red_flag(subject):
@@ -280,11 +280,11 @@ def test_adding_a_bone_sign_never_lowers_bsi_certainty_triage_or_running_restric
     lean = data.draw(st.sampled_from([None, *BSI, "gluteus_medius_tendinopathy", "proximal_hamstring_tendinopathy"]))
     case = data.draw(hs.cases(subject.kb, lean_towards=lean), label="case")
     sign = data.draw(st.sampled_from(BONE_SIGNS), label="bone sign")
-    more = props.add_findings(case, sign, subject)
+    more = invariants.add_findings(case, sign, subject)
     if more is None:
         return  # the case already records that finding otherwise: a change, not an addition
     before, after = run(subject, case), run(subject, more)
-    where = props.case_yaml(case) + f"adding {sign}"
+    where = invariants.case_yaml(case) + f"adding {sign}"
     for hid in BSI:
         assert certainty(after, hid) >= certainty(before, hid) - 1e-9, (hid, where)
     assert triage_rank(after["triage"]["level"]) <= triage_rank(before["triage"]["level"]), where

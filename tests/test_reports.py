@@ -242,8 +242,10 @@ def test_clinician_report_names_top_hypothesis_with_its_rules_and_sources(kb, re
             assert item["rule"] in text, (case.case_id, item["rule"])
             if fmt != "txt":  # txt wraps long lines; sources are checked in md and html
                 assert item["source"] in text, (case.case_id, item["source"])
-        # Ranked: every hypothesis appears, in the result's order.
-        positions = [text.index(h["label"]) for h in result["hypotheses"]]
+        # Ranked: every hypothesis appears in the differential, in the result's order (a label may
+        # also appear earlier, where the triage says which hypothesis it follows).
+        start = text.index({"md": "## Differential", "html": 'id="differential"', "txt": "DIFFERENTIAL"}[fmt])
+        positions = [text.index(h["label"], start) for h in result["hypotheses"]]
         assert positions == sorted(positions), case.case_id
         assert result["triage"]["level"] in text
         assert result["running"]["advice"] in text

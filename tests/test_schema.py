@@ -63,16 +63,7 @@ def test_schema_output_is_deterministic(cli_module):
     assert cli_module("schema").stdout == cli_module("schema").stdout
 
 
-# `hipkb schema` does not yet list `expect.triage_at_most`, which `hipkb check`
-# reads (a shell gap, reported with issue 9: hipkb/schema.py needs the key
-# beside `triage_at_least`). Strict: this fails once the shell is fixed, so
-# the marker is removed then.
-_SCHEMA_GAP = pytest.mark.xfail(strict=True, reason="hipkb schema lacks expect.triage_at_most (shell fix pending)")
-_EXAMPLE_PARAMS = [pytest.param(p, id=p.name, marks=_SCHEMA_GAP if "triage_at_most" in p.read_text() else ())
-                   for p in EXAMPLES]
-
-
-@pytest.mark.parametrize("path", _EXAMPLE_PARAMS)
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
 def test_schema_accepts_every_example_case(validator, path):
     data = load_file(path)
     errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(data)]

@@ -63,6 +63,7 @@ def case_schema(vocabulary: Vocabulary, hypotheses: Sequence[str] = ()) -> dict[
                 "includes": hypothesis_list,
                 "excludes": hypothesis_list,
                 "triage_at_least": {"enum": list(TRIAGE_LEVELS)},
+                "triage_at_most": {"enum": list(TRIAGE_LEVELS)},
                 "running": {"enum": list(RUNNING_ADVICE)},
             },
         },
