@@ -157,7 +157,7 @@ def test_output_files_take_the_umask_and_a_replaced_file_keeps_its_mode(work):
     assert ran.code == 0, ran.stderr
     assert stat.S_IMODE(kept.stat().st_mode) == 0o644
     assert json.loads(kept.read_text(encoding="utf-8"))["case_id"] == "fnbsi-classic"
-    (work / "bad.yaml").write_text("pain: {regions: [knee]}\n", encoding="utf-8")
+    (work / "bad.yaml").write_text("pain: {regions: [ankle]}\n", encoding="utf-8")
     (work / "out").mkdir()
     ran = hipkb("run", "case.yaml", "bad.yaml", "-o", "out", "--errors", "errors.jsonl", cwd=work, umask=0o022)
     assert ran.code == 1
@@ -242,7 +242,7 @@ def test_any_command_writing_to_a_full_disk_says_so_in_one_line(work, args):
 
 def test_a_batch_with_a_full_disk_goes_on_and_lists_every_case(work):
     other_case(work)
-    (work / "bad.yaml").write_text("pain: {regions: [knee]}\n", encoding="utf-8")
+    (work / "bad.yaml").write_text("pain: {regions: [ankle]}\n", encoding="utf-8")
     (work / "out").mkdir()
     ran = hipkb("run", "case.yaml", "bad.yaml", "other.yaml", "-o", "out", "--errors", "/dev/full", cwd=work)
     assert ran.code == 1

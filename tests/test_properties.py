@@ -177,3 +177,44 @@ def test_the_ten_line_file_of_the_docs_fails_on_broken_rules(tmp_path, rules_dir
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "1 failed, 1 passed" in proc.stdout
     assert "triage is routine" in proc.stdout and "case:" in proc.stdout
+
+
+# -- recording robustness (issue 9): the checks catch rule sets that break it --------------------
+
+def _with_rule(tmp_path: Path, rules_dir: Path, *planted: dict) -> Path:
+    rules = tmp_path / "rules"
+    shutil.copytree(rules_dir, rules)
+    entries = [{"title": "planted", "source": "test", **rule} for rule in planted]
+    (rules / "zz-broken.yaml").write_text(yaml.safe_dump({"rules": entries}))
+    return rules
+
+
+def test_bone_sign_monotonicity_catches_a_sign_that_counts_against_bone(tmp_path, rules_dir):
+    rules = _with_rule(tmp_path, rules_dir, *(
+        {"id": f"PLANTED-LIMP-AGAINST-{n}", "when": {"behaviour.limp": "yes"}, "then": {"against": bsi, "weight": 0.95}}
+        for n, bsi in enumerate(("femoral_neck_bsi", "pelvic_bsi", "femoral_shaft_bsi"))))
+    with pytest.raises(AssertionError, match=r"bone-sign monotonicity: adding behaviour\.limp=yes"):
+        props.check_bone_sign_monotonicity(rules, max_examples=300)
+
+
+def test_recording_robustness_catches_an_onset_that_hides_a_bsi(tmp_path, rules_dir):
+    rules = _with_rule(tmp_path, rules_dir, {
+        "id": "PLANTED-SUDDEN-AGAINST", "when": {"history.onset": "sudden"},
+        "then": {"against": "femoral_neck_bsi", "weight": 0.95}})
+    with pytest.raises(AssertionError, match=r"recording robustness: recording history\.onset=sudden pushed"):
+        props.check_recording_robustness(rules, max_examples=300)
+
+
+def test_benign_patterns_catch_positional_night_pain_made_urgent(tmp_path, rules_dir):
+    rules = _with_rule(tmp_path, rules_dir, {
+        "id": "PLANTED-NIGHT-URGENT", "when": {"behaviour.night_pain_kind": "positional"},
+        "then": {"triage": "urgent", "summary": "Wrongly urgent."}})
+    with pytest.raises(AssertionError, match="benign: positional night pain with gluteal tendon signs triaged urgent"):
+        props.check_benign_patterns(rules, max_examples=50)
+
+
+def test_benign_case_is_the_pattern_with_its_chosen_optional_findings(shipped):
+    pattern = shipped.kb.safety.benign[0]
+    data = invariants.benign_case(pattern, ["exam.trochanter_palpation"])
+    assert data["exam"] == {"trochanter_palpation": "painful"}
+    assert data["behaviour"]["night_pain_kind"] == "positional"

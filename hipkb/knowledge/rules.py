@@ -147,6 +147,27 @@ class Safety:
 
     alarm_hypotheses: tuple[str, ...] = ()
     unsafe_tests: tuple[str, ...] = ()
+    #: The alarm hypotheses that are bone stress injuries, which strong bone signs point to.
+    bone_stress_injuries: tuple[str, ...] = ()
+    #: The derived fact every value of which is a strong bone sign: adding a
+    #: finding that concludes it never lowers an alarm hypothesis's certainty,
+    #: the triage or the running restriction.
+    bone_sign: str = ""
+    #: Recordings that must not hide an alarm hypothesis that bone signs put in
+    #: the top three (``{"history.onset": "sudden"}``: a BSI can declare itself suddenly).
+    neutral_recodings: tuple[Mapping[str, Any], ...] = ()
+    #: Benign presentations that must never be triaged above a level.
+    benign: tuple[BenignPattern, ...] = ()
+
+
+@dataclass(frozen=True)
+class BenignPattern:
+    """Findings of a benign presentation; with any of the optional ones added, triage stays at most *ceiling*."""
+
+    name: str
+    findings: Mapping[str, Any]
+    optional: Mapping[str, Any]
+    ceiling: str
 
 
 @dataclass(frozen=True, eq=False)
@@ -288,7 +309,7 @@ def _load(rules_dir: Path, vocabulary: Vocabulary, facts_dir: Path | None,
     if not isinstance(sections, list) or not all(isinstance(s, str) for s in sections):
         raise RuleError(src, "seed_sections", "expected a list of the seed article's section titles")
     seed_sections = tuple(sections)
-    safety = _safety(manifest, src, hypotheses, vocabulary)
+    safety = _safety(manifest, src, hypotheses, vocabulary, derived)
     parser = _RuleParser(vocabulary, hypotheses, derived, red_flags, seed_sections, referrals)
 
     rules: list[RuleDef] = []
@@ -327,12 +348,17 @@ def _load(rules_dir: Path, vocabulary: Vocabulary, facts_dir: Path | None,
     )
 
 
-def _safety(manifest: dict, src: str, hypotheses: Mapping[str, Hypothesis], vocabulary: Vocabulary) -> Safety:
+SAFETY_KEYS = ("alarm_hypotheses", "unsafe_tests", "bone_stress_injuries", "bone_sign", "neutral_recodings", "benign")
+
+
+def _safety(manifest: dict, src: str, hypotheses: Mapping[str, Hypothesis], vocabulary: Vocabulary,
+            derived: Mapping[str, DerivedFact]) -> Safety:
     spec = manifest.get("safety") or {}
-    if not isinstance(spec, dict) or set(spec) - {"alarm_hypotheses", "unsafe_tests"}:
-        raise RuleError(src, "safety", "expected a mapping with alarm_hypotheses and unsafe_tests")
+    if not isinstance(spec, dict) or set(spec) - set(SAFETY_KEYS):
+        raise RuleError(src, "safety", f"expected a mapping with any of {', '.join(SAFETY_KEYS)}")
     lists = {}
-    for key, known in (("alarm_hypotheses", hypotheses), ("unsafe_tests", vocabulary.fields)):
+    for key, known in (("alarm_hypotheses", hypotheses), ("unsafe_tests", vocabulary.fields),
+                       ("bone_stress_injuries", hypotheses)):
         items = spec.get(key) or []
         if not isinstance(items, list):
             raise RuleError(src, f"safety.{key}", "expected a list")
@@ -341,7 +367,46 @@ def _safety(manifest: dict, src: str, hypotheses: Mapping[str, Hypothesis], voca
                 raise RuleError(src, f"safety.{key}[{index}]", f"found {describe(item)}; allowed: "
                                 + allowed_list(sorted(known)) + did_you_mean(str(item), known))
         lists[key] = tuple(items)
-    return Safety(**lists)
+    bone_sign = spec.get("bone_sign") or ""
+    if bone_sign and bone_sign not in derived:
+        raise RuleError(src, "safety.bone_sign", f"found {describe(bone_sign)}; expected a derived fact of kb.yaml"
+                        + did_you_mean(str(bone_sign), derived))
+    recodings = spec.get("neutral_recodings") or []
+    if not isinstance(recodings, list):
+        raise RuleError(src, "safety.neutral_recodings", "expected a list of findings (group.field: value)")
+    neutral = tuple(_findings(item, vocabulary, src, f"safety.neutral_recodings[{n}]")
+                    for n, item in enumerate(recodings))
+    benign = []
+    for n, item in enumerate(spec.get("benign") or []):
+        where = f"safety.benign[{n}]"
+        if not isinstance(item, dict) or set(item) - {"name", "findings", "optional", "triage_at_most"}:
+            raise RuleError(src, where, "expected name, findings, optional and triage_at_most")
+        ceiling = item.get("triage_at_most")
+        if ceiling not in TRIAGE_LEVELS:
+            raise RuleError(src, f"{where}.triage_at_most", f"found {describe(ceiling)}; allowed: "
+                            + allowed_list(TRIAGE_LEVELS))
+        benign.append(BenignPattern(str(item.get("name") or f"benign {n}"),
+                                    _findings(item.get("findings"), vocabulary, src, f"{where}.findings"),
+                                    _findings(item.get("optional") or {}, vocabulary, src, f"{where}.optional"),
+                                    ceiling))
+    return Safety(**lists, bone_sign=bone_sign, neutral_recodings=neutral, benign=tuple(benign))
+
+
+def _findings(raw: Any, vocabulary: Vocabulary, src: str, where: str) -> dict[str, Any]:
+    """``{group.field: value}`` as a case would hold it, each checked against the vocabulary."""
+    if not isinstance(raw, dict) or not raw:
+        raise RuleError(src, where, "expected a mapping of group.field: value")
+    found: dict[str, Any] = {}
+    for path, value in raw.items():
+        spec = vocabulary.fields.get(path)
+        if spec is None:
+            raise RuleError(src, f"{where}.{path}", "unknown field" + did_you_mean(str(path), vocabulary.fields))
+        values = value if isinstance(value, list) else [value]
+        words = [as_word(v) for v in values]
+        if spec.type in ("choice", "set") and not all(w in spec.values for w in words):
+            raise RuleError(src, f"{where}.{path}", f"found {describe(value)}; allowed: {allowed_list(spec.values)}")
+        found[path] = words if spec.type == "set" else (value if spec.is_numeric else words[0])
+    return found
 
 
 def _unproduced(rules: Iterable[RuleDef]) -> Iterator[RuleError]:

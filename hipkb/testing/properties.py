@@ -60,10 +60,14 @@ from hipkb.verify.invariants import (
     PropertyFailure,
     Subject,
     Violation,
+    add_findings,
+    assert_benign,
+    assert_bone_sign_monotone,
     assert_consistent_advice,
     assert_deterministic,
     assert_monotone,
     assert_order_independent,
+    assert_recording_robust,
     assert_safe,
     assert_terminates,
     assert_traceable,
@@ -80,10 +84,13 @@ __all__ = [
     "Violation",
     "case_yaml",
     "check_all",
+    "check_benign_patterns",
+    "check_bone_sign_monotonicity",
     "check_consistent_advice",
     "check_determinism",
     "check_monotonicity",
     "check_order_independence",
+    "check_recording_robustness",
     "check_safety",
     "check_termination",
     "check_traceability",
@@ -94,6 +101,15 @@ __all__ = [
 
 # --------------------------------------------------------------------------
 # hypothesis-driven checks over a rule directory
+
+
+@functools.cache
+def _alarm_cases(subject: Subject) -> Any:
+    """Cases of which half lean towards an alarm hypothesis (a bone stress injury, a fracture ...)."""
+    alarms = [h for h in subject.kb.safety.alarm_hypotheses if h in subject.kb.hypotheses]
+    if not alarms:
+        return _cases(subject)
+    return st.one_of(_cases(subject), st.one_of([hs.cases(subject.kb, lean_towards=h) for h in alarms]))
 
 
 @functools.cache
@@ -213,9 +229,13 @@ def check_monotonicity(rules_dir: str | Path | Subject | None = None, facts_dir:
 
 def check_safety(rules_dir: str | Path | Subject | None = None, facts_dir: str | Path | None = None, *,
                  max_examples: int | None = None, settings: Settings | None = None) -> None:
-    """The safety invariants hold for every case (see the module's docstring)."""
+    """The safety invariants hold for every case (see the module's docstring).
+
+    Half the cases lean towards an alarm hypothesis of the knowledge base
+    (``safety.alarm_hypotheses``), where a broken safety rule shows.
+    """
     subject = subject_of(rules_dir, facts_dir)
-    _run("check_safety", subject, lambda data: assert_safe(subject, data.draw(_cases(subject), "case")),
+    _run("check_safety", subject, lambda data: assert_safe(subject, data.draw(_alarm_cases(subject), "case")),
          max_examples, settings)
 
 
@@ -227,6 +247,56 @@ def check_consistent_advice(rules_dir: str | Path | Subject | None = None, facts
          lambda data: assert_consistent_advice(subject, data.draw(_cases(subject), "case")), max_examples, settings)
 
 
+def check_bone_sign_monotonicity(rules_dir: str | Path | Subject | None = None, facts_dir: str | Path | None = None,
+                                 *, max_examples: int | None = None, settings: Settings | None = None) -> None:
+    """Adding a strong bone sign never lowers a bone stress injury's certainty, the triage or the running advice."""
+    subject = subject_of(rules_dir, facts_dir)
+    signs = subject.bone_sign_findings
+    if not signs:
+        return  # the knowledge base names no bone sign (safety.bone_sign)
+
+    def body(data: Any) -> None:
+        case = data.draw(_alarm_cases(subject), label="case")
+        assert_bone_sign_monotone(subject, case, data.draw(st.sampled_from(signs), label="bone sign"))
+
+    _run("check_bone_sign_monotonicity", subject, body, max_examples, settings)
+
+
+def check_recording_robustness(rules_dir: str | Path | Subject | None = None, facts_dir: str | Path | None = None,
+                               *, max_examples: int | None = None, settings: Settings | None = None) -> None:
+    """Recoding the onset (``safety.neutral_recodings``) never pushes a BSI with bone signs out of the top three."""
+    subject = subject_of(rules_dir, facts_dir)
+    recodings = [dict(r) for r in subject.kb.safety.neutral_recodings]
+    if not recodings or not subject.bone_sign_findings:
+        return
+
+    def body(data: Any) -> None:
+        case = data.draw(_alarm_cases(subject), label="case")
+        signs = data.draw(st.lists(st.sampled_from(subject.bone_sign_findings), min_size=1, max_size=2,
+                                   unique_by=repr), label="bone signs")
+        for sign in signs:
+            case = add_findings(case, sign, subject) or case
+        assert_recording_robust(subject, case, data.draw(st.sampled_from(recodings), label="recoding"))
+
+    _run("check_recording_robustness", subject, body, max_examples, settings)
+
+
+def check_benign_patterns(rules_dir: str | Path | Subject | None = None, facts_dir: str | Path | None = None, *,
+                          max_examples: int | None = None, settings: Settings | None = None) -> None:
+    """A benign presentation (``safety.benign``), with any of its optional findings, stays under its triage ceiling."""
+    subject = subject_of(rules_dir, facts_dir)
+    patterns = list(subject.kb.safety.benign)
+    if not patterns:
+        return
+
+    def body(data: Any) -> None:
+        pattern = data.draw(st.sampled_from(patterns), label="pattern")
+        extra = data.draw(st.lists(st.sampled_from(sorted(pattern.optional)), unique=True), label="optional findings")
+        assert_benign(subject, pattern, extra)
+
+    _run("check_benign_patterns", subject, body, max_examples, settings, minimizes=False)
+
+
 #: Every property check, in the order :func:`check_all` runs them.
 CHECKS: tuple[Callable[..., None], ...] = (
     check_termination,
@@ -236,6 +306,9 @@ CHECKS: tuple[Callable[..., None], ...] = (
     check_safety,
     check_consistent_advice,
     check_monotonicity,
+    check_bone_sign_monotonicity,
+    check_recording_robustness,
+    check_benign_patterns,
 )
 
 

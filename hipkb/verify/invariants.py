@@ -27,7 +27,7 @@ import yaml
 from hipkb.engine.reasoner import Reasoner
 from hipkb.engine.record import Inference
 from hipkb.errors import HipkbError, InferenceError, PropertyFailure
-from hipkb.knowledge.rules import KnowledgeBase
+from hipkb.knowledge.rules import BenignPattern, KnowledgeBase
 from hipkb.knowledge.scales import running_rank, triage_rank
 from hipkb.load.case import Case, validate
 from hipkb.results.result import build_result, to_json
@@ -120,6 +120,24 @@ class Subject:
                     if value is not None and {c.subject: value} not in found:
                         found.append({c.subject: value})
         return found
+
+    @cached_property
+    def bone_sign_findings(self) -> list[dict[str, Any]]:
+        """Single findings that conclude a strong bone sign (``safety.bone_sign`` in kb.yaml)."""
+        from hipkb.verify.logic import value_for
+
+        name = self.kb.safety.bone_sign
+        found: list[dict[str, Any]] = []
+        for rule in self.kb.rules:
+            if rule.conclusion.kind != "derive" or rule.conclusion.target != name:
+                continue
+            for alternative in self._expander.rule(rule) or []:
+                flat = {c.subject: value_for(self.kb.vocabulary.fields[c.subject], [c]) for c in alternative}
+                # A sign that needs other findings too (a region) comes with them.
+                if all(v is not None for v in flat.values()) and flat not in found:
+                    found.append(flat)
+        return found
+
 
 _SUBJECTS: dict[tuple, Subject] = {}
 
@@ -489,3 +507,129 @@ def lowers(subject: Subject, data: dict[str, Any], findings: dict[str, Any]) -> 
     except HipkbError:
         return False
     return triage_rank(after["triage"]["level"]) > triage_rank(before["triage"]["level"])
+
+
+# --------------------------------------------------------------------------
+# recording robustness: the same patient, recorded another way
+
+
+def _bsi_certainty(subject: Subject, result: dict[str, Any]) -> float:
+    """The highest certainty of any bone stress injury (``safety.bone_stress_injuries``), 0 if none is ranked."""
+    bsis = subject.kb.safety.bone_stress_injuries
+    return max((h["certainty"] for h in result["hypotheses"] if h["id"] in bsis), default=0.0)
+
+
+def assert_bone_sign_monotone(subject: Subject, data: dict[str, Any], sign: dict[str, Any]) -> None:
+    """Adding a strong bone sign never lowers the certainty of a bone stress injury, the triage or the running advice.
+
+    The highest certainty among the bone stress injuries: a sign can move the
+    suspicion from one site to another (an MRI names the site), never away from bone.
+    """
+    more = add_findings(data, sign, subject)
+    if more is None:
+        return  # the case already says otherwise: a change, not an addition
+    _, _, before = subject.infer(data)
+    _, _, after = subject.infer(more)
+    added = ", ".join(f"{k}={v}" for k, v in sign.items())
+    problems = []
+    was, now = _bsi_certainty(subject, before), _bsi_certainty(subject, after)
+    if now < was - 1e-9:
+        problems.append(f"bone stress injury certainty {was:g} -> {now:g}")
+    if triage_rank(after["triage"]["level"]) > triage_rank(before["triage"]["level"]):
+        problems.append(f"triage {before['triage']['level']} -> {after['triage']['level']}")
+    if running_rank(after["running"]["advice"]) > running_rank(before["running"]["advice"]):
+        problems.append(f"running {before['running']['advice']} -> {after['running']['advice']}")
+    if problems:
+        _fail(f"bone-sign monotonicity: adding {added} lowered the alarm", data, problems,
+              functools.partial(_bone_sign_lowers, subject, sign),
+              functools.partial(_bone_sign_recheck, subject, sign))
+
+
+def _bone_sign_lowers(subject: Subject, sign: dict[str, Any], data: dict[str, Any]) -> bool:
+    try:
+        assert_bone_sign_monotone(subject, data, sign)
+    except (PropertyFailure, HipkbError):
+        return True
+    return False
+
+
+def _bone_sign_recheck(subject: Subject, sign: dict[str, Any], data: dict[str, Any]) -> None:
+    assert_bone_sign_monotone(subject, data, sign)
+
+
+def _recoded(data: dict[str, Any], recoding: dict[str, Any]) -> dict[str, Any]:
+    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
+    for path, value in recoding.items():
+        group, _, name = path.partition(".")
+        out.setdefault(group, {})
+        out[group] = {**out[group], name: value}
+    return out
+
+
+def assert_recording_robust(subject: Subject, data: dict[str, Any], recoding: dict[str, Any]) -> None:
+    """A suspected bone stress injury that bone signs put in the top three stays there however the onset is recorded.
+
+    Only another alarm hypothesis (an avulsion, a fracture) may take its place.
+    """
+    _, inference, before = subject.infer(data)
+    name = subject.kb.safety.bone_sign
+    if not name or not inference.derived_values(name):
+        return
+    top3 = [h["id"] for h in before["hypotheses"][:3]]
+    # A suspected one: possible or likely (an MRI that rules it out is not a recording of it).
+    alarms = [h["id"] for h in before["hypotheses"][:3]
+              if h["id"] in subject.kb.safety.bone_stress_injuries and h["band"] in BSI_ALARM_BANDS]
+    if not alarms:
+        return
+    recoded = _recoded(data, recoding)
+    _, after_inference, after = subject.infer(recoded)
+    if not after_inference.derived_values(name):
+        return  # the recoding took the bone signs away: not the same findings
+    ranked = [h["id"] for h in after["hypotheses"]]
+    now = ranked[:3]
+    alarm = set(subject.kb.safety.alarm_hypotheses)
+
+    def pushed_out(hid: str) -> bool:
+        # Crowded out by other alarm hypotheses is still safe; by a benign one, it is hidden.
+        above = ranked[:ranked.index(hid)] if hid in ranked else ranked
+        return hid not in now and not set(above) <= alarm
+
+    lost = [hid for hid in alarms if pushed_out(hid)]
+    if lost:
+        what = ", ".join(f"{k}={v}" for k, v in recoding.items())
+        _fail(f"recording robustness: recording {what} pushed {', '.join(lost)} out of the top three", data,
+              [f"top three before: {', '.join(top3)}", f"top three after: {', '.join(now)}"],
+              functools.partial(_recording_fails, subject, recoding),
+              functools.partial(_recording_recheck, subject, recoding))
+
+
+def _recording_fails(subject: Subject, recoding: dict[str, Any], data: dict[str, Any]) -> bool:
+    try:
+        assert_recording_robust(subject, data, recoding)
+    except (PropertyFailure, HipkbError):
+        return True
+    return False
+
+
+def _recording_recheck(subject: Subject, recoding: dict[str, Any], data: dict[str, Any]) -> None:
+    assert_recording_robust(subject, data, recoding)
+
+
+def benign_case(pattern: BenignPattern, extra: Iterable[str]) -> dict[str, Any]:
+    """The case of a benign pattern with the named optional findings added."""
+    findings = {**pattern.findings, **{path: pattern.optional[path] for path in extra}}
+    data: dict[str, Any] = {}
+    for path, value in findings.items():
+        group, _, name = path.partition(".")
+        data.setdefault(group, {})[name] = value
+    return data
+
+
+def assert_benign(subject: Subject, pattern: BenignPattern, extra: Iterable[str]) -> None:
+    """A benign presentation, with any of its optional findings, is never triaged above its ceiling."""
+    data = benign_case(pattern, extra)
+    _, _, result = subject.infer(data)
+    level = result["triage"]["level"]
+    if triage_rank(level) < triage_rank(pattern.ceiling):
+        _fail(f"benign: {pattern.name} triaged {level}, above {pattern.ceiling}", data,
+              [f"because {', '.join(result['triage']['because'])}"])
