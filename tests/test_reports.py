@@ -490,3 +490,21 @@ def test_html_is_self_contained():
     assert "<script" not in html and "<link" not in html and "@import" not in html
     assert not re.search(r"(src|href)=\"(https?:)?//", html)
     assert "@media print" in html
+
+
+def test_body_map_draws_the_side_that_hurts(kb, reasoner):
+    from hipkb.report.svg import body_map
+
+    def lit(side):
+        drawn = body_map(["groin", "lower_back"], None, {}, side)
+        return {r["id"]: sorted(s["cx"] for s in r["shapes"]) for r in drawn["regions"] if r["on"]}
+
+    right, left, both = lit(None), lit("left"), lit("both")
+    assert left["groin"] != right["groin"] and left["lower_back"] == right["lower_back"]  # the midline stays
+    assert both["groin"] == sorted(right["groin"] + left["groin"])
+    case = api.load_case(CASES[0], kb)
+    data = {**case.to_data(), "pain": {**case.to_data()["pain"], "side": "left"}}
+    from hipkb.load.case import validate
+
+    html = api.report(reasoner, validate(data, kb.vocabulary, "side", hypotheses=kb.hypotheses), "html")
+    assert "(left side)</title>" in html

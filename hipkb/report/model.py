@@ -89,7 +89,8 @@ def build_model(kb: KnowledgeBase, inference: Inference, result: dict[str, Any],
         "unknown": _unknown(kb, inference),
         "regions": [region_labels.get(r, r) for r in regions],
         "origin": region_labels.get(str(origin), str(origin)) if origin else None,
-        "bodymap": body_map(regions, str(origin) if origin else None, region_labels),
+        "bodymap": body_map(regions, str(origin) if origin else None, region_labels,
+                            str(case.get("pain.side")) if case.get("pain.side") else None),
     }
     model["top"] = model["hypotheses"][0] if model["hypotheses"] else None
     model["decisions"] = decisions(kb, inference)

@@ -14,9 +14,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 # -- body map ----------------------------------------------------------------
-# Two simple figures, front and back, drawn by hand in a 420 x 360 box. The
-# painful side is not recorded in a case, so regions are drawn on the runner's
-# right: the viewer's left in the front view, the viewer's right in the back.
+# Two simple figures, front and back, drawn by hand in a 420 x 360 box.
+# Regions are drawn on the side that hurts (``pain.side``); when a case does
+# not say, on the runner's right: the viewer's left in the front view, the
+# viewer's right in the back.
 FRONT_X, BACK_X = 105, 315
 BODYMAP_SIZE = (420, 360)
 
@@ -52,7 +53,19 @@ REGION_SHAPES: dict[str, tuple[tuple[str, float, float, float, float], ...]] = {
 }
 
 
-def body_map(regions: Iterable[str], origin: str | None, labels: Mapping[str, str]) -> dict[str, Any]:
+def _on_side(shapes: tuple[tuple[str, float, float, float, float], ...],
+             side: str | None) -> tuple[tuple[str, float, float, float, float], ...]:
+    """The shapes of a region (drawn on the runner's right) on the painful side: mirrored, or both."""
+    mirrored = tuple((view, -dx, cy, rx, ry) for view, dx, cy, rx, ry in shapes if dx)
+    if side == "left":
+        return tuple((view, -dx, cy, rx, ry) for view, dx, cy, rx, ry in shapes)
+    if side == "both":
+        return shapes + mirrored
+    return shapes
+
+
+def body_map(regions: Iterable[str], origin: str | None, labels: Mapping[str, str],
+             side: str | None = None) -> dict[str, Any]:
     """The body map of a case: figure outlines, every region (marked or not), the origin.
 
     Returns ``{"width", "height", "views": [{"name", "x", "outline": [d...]}],
@@ -70,7 +83,7 @@ def body_map(regions: Iterable[str], origin: str | None, labels: Mapping[str, st
     origin_mark = None
     for rid, shapes in REGION_SHAPES.items():
         drawn = [{"view": view, "cx": centres[view] + dx, "cy": cy, "rx": rx, "ry": ry}
-                 for view, dx, cy, rx, ry in shapes]
+                 for view, dx, cy, rx, ry in _on_side(shapes, side)]
         items.append({"id": rid, "label": labels.get(rid, rid.replace("_", " ")), "on": rid in marked,
                       "origin": rid == origin, "shapes": drawn})
         if rid == origin:
@@ -81,7 +94,7 @@ def body_map(regions: Iterable[str], origin: str | None, labels: Mapping[str, st
     items.sort(key=lambda r: (r["on"], order[str(r["id"])]))
     width, height = BODYMAP_SIZE
     return {
-        "width": width, "height": height, "views": views, "regions": items, "origin": origin_mark,
+        "width": width, "height": height, "views": views, "regions": items, "origin": origin_mark, "side": side,
         "marked": [labels.get(r, r) for r in REGION_SHAPES if r in marked],
     }
 
