@@ -38,8 +38,11 @@ def hipkb(*args: object, env: dict[str, str] | None = None) -> subprocess.Comple
 def cluster():
     import logging
 
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None, silence_logs=logging.ERROR) as local, \
+    from hipkb.batch.cluster import environment_kept
+
+    with environment_kept(), \
+            distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                     dashboard_address=None, silence_logs=logging.ERROR) as local, \
             distributed.Client(local) as client:
         yield local.scheduler_address, client
 
@@ -181,8 +184,10 @@ def test_without_dask_cluster_says_how_to_install_it():
 def test_a_scheduler_without_workers_is_one_line_and_exit_2():
     import logging
 
-    with distributed.LocalCluster(n_workers=0, processes=True, host="127.0.0.1", dashboard_address=None,
-                                  silence_logs=logging.ERROR) as empty:
+    from hipkb.batch.cluster import environment_kept
+
+    with environment_kept(), distributed.LocalCluster(n_workers=0, processes=True, host="127.0.0.1",
+                                                      dashboard_address=None, silence_logs=logging.ERROR) as empty:
         started = time.monotonic()
         result = hipkb("run", Path(__file__).parent.parent / "facts" / "cases", "--cluster", empty.scheduler_address,
                        env={"HIPKB_CLUSTER_TIMEOUT": "2"})
@@ -192,3 +197,14 @@ def test_a_scheduler_without_workers_is_one_line_and_exit_2():
     lines = result.stderr.decode().splitlines()
     assert len(lines) == 1, lines
     assert "has no workers (none joined within 2 s)" in lines[0]
+
+
+def test_a_local_cluster_leaves_the_environment_as_it_was(cli):
+    import os
+
+    before = dict(os.environ)
+    result = cli("run", Path(__file__).parent.parent / "facts" / "cases" / "fnbsi-classic.yaml",
+                              Path(__file__).parent.parent / "facts" / "cases" / "sacral-stress.yaml",
+                              "--cluster", "local:1")
+    assert result.exit_code == 0, result.output
+    assert dict(os.environ) == before

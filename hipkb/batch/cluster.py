@@ -63,8 +63,31 @@ def check_address(address: str) -> None:
 
 
 @contextlib.contextmanager
+def environment_kept() -> Iterator[None]:
+    """Undo what Dask writes into this process's environment (``MALLOC_TRIM_THRESHOLD_``, ``PYTHONHASHSEED``, ...).
+
+    Starting a :class:`distributed.LocalCluster` sets them in ``os.environ`` for
+    its worker processes, and leaves them there: every later child of this
+    process (a library user's, a test's) would inherit a changed allocator
+    and hash seed.
+    """
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        for key in set(os.environ) - set(saved):
+            del os.environ[key]
+        os.environ.update(saved)
+
+
+@contextlib.contextmanager
 def connect(address: str) -> Iterator[Any]:
     """A :class:`distributed.Client` for *address*, closed (with a local cluster) on leaving."""
+    with environment_kept():
+        yield from _connect(address)
+
+
+def _connect(address: str) -> Iterator[Any]:
     check_address(address)
     distributed = _distributed()
     import logging
