@@ -128,6 +128,18 @@ def _connect(address: str) -> Iterator[Any]:
 
 # -- the knowledge base, shipped to the workers --------------------------------
 
+def _chunks(numbered: Iterable[tuple[int, Any]], chunksize: int) -> Iterator[list[tuple[int, Any]]]:
+    """Numbered case sources as lists of *chunksize* portable cases (the case texts, read here)."""
+    chunk: list[tuple[int, Any]] = []
+    for index, source in numbered:
+        chunk.append(_portable(index, source))
+        if len(chunk) == chunksize:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
 @dataclass(frozen=True)
 class Bundle:
     """The files of a knowledge base (and templates), by role; ``key`` is the hash of them all."""
@@ -251,23 +263,14 @@ def process(numbered: Iterable[tuple[int, Any]], settings: Any, address: str, *,
     bundle = Bundle.of(rules=_shipped(settings.rules_dir, "rules"), facts=_shipped(settings.facts_dir, "facts"),
                        templates=settings.templates)
 
-    def chunks() -> Iterator[list[tuple[int, Any]]]:
-        chunk: list[tuple[int, Any]] = []
-        for index, source in numbered:
-            chunk.append(_portable(index, source))
-            if len(chunk) == chunksize:
-                yield chunk
-                chunk = []
-        if chunk:
-            yield chunk
-
     def lost(chunk: list[tuple[int, Any]], reason: str) -> list[Any]:
         return [Outcome(index, source.name, error={"file": source.name, "field": "",
                                                    "error": f"not run: {reason}"})
                 for index, source in chunk]
 
     with connect(address) as client:
-        for outcomes in ordered_map(client, _remote_chunk, chunks(), shared=(bundle, settings), lost=lost):
+        for outcomes in ordered_map(client, _remote_chunk, _chunks(numbered, chunksize),
+                                    shared=(bundle, settings), lost=lost):
             yield from outcomes
 
 
@@ -377,21 +380,12 @@ def remote_compare(address: str, dirs_a: tuple[Path, Path], dirs_b: tuple[Path, 
     bundle_a = Bundle.of(rules=dirs_a[0], facts=dirs_a[1])
     bundle_b = Bundle.of(rules=dirs_b[0], facts=dirs_b[1])
 
-    def chunks() -> Iterator[list[tuple[int, Any]]]:
-        chunk: list[tuple[int, Any]] = []
-        for index, source in enumerate(sources):
-            chunk.append(_portable(index, source))
-            if len(chunk) == chunksize:
-                yield chunk
-                chunk = []
-        if chunk:
-            yield chunk
-
     def lost(chunk: list[tuple[int, Any]], reason: str) -> list[Any]:
         return [CaseDiff(source.default_id, source.name, error=f"not run: {reason}") for _, source in chunk]
 
     with connect(address) as client:
-        for diffs in ordered_map(client, _remote_compare, chunks(), shared=(bundle_a, bundle_b), lost=lost):
+        for diffs in ordered_map(client, _remote_compare, _chunks(enumerate(sources), chunksize),
+                                 shared=(bundle_a, bundle_b), lost=lost):
             yield from diffs
 
 

@@ -513,6 +513,21 @@ def lowers(subject: Subject, data: dict[str, Any], findings: dict[str, Any]) -> 
 # recording robustness: the same patient, recorded another way
 
 
+def _fails_with(check: Callable[[Subject, dict[str, Any], dict[str, Any]], None], subject: Subject,
+                extra: dict[str, Any], data: dict[str, Any]) -> bool:
+    """Whether *check* still fails on *data* (for :func:`minimize`), with its extra argument bound first."""
+    try:
+        check(subject, data, extra)
+    except (PropertyFailure, HipkbError):
+        return True
+    return False
+
+
+def _check_with(check: Callable[[Subject, dict[str, Any], dict[str, Any]], None], subject: Subject,
+                extra: dict[str, Any], data: dict[str, Any]) -> None:
+    check(subject, data, extra)
+
+
 def _bsi_certainty(subject: Subject, result: dict[str, Any]) -> float:
     """The highest certainty of any bone stress injury (``safety.bone_stress_injuries``), 0 if none is ranked."""
     bsis = subject.kb.safety.bone_stress_injuries
@@ -541,20 +556,8 @@ def assert_bone_sign_monotone(subject: Subject, data: dict[str, Any], sign: dict
         problems.append(f"running {before['running']['advice']} -> {after['running']['advice']}")
     if problems:
         _fail(f"bone-sign monotonicity: adding {added} lowered the alarm", data, problems,
-              functools.partial(_bone_sign_lowers, subject, sign),
-              functools.partial(_bone_sign_recheck, subject, sign))
-
-
-def _bone_sign_lowers(subject: Subject, sign: dict[str, Any], data: dict[str, Any]) -> bool:
-    try:
-        assert_bone_sign_monotone(subject, data, sign)
-    except (PropertyFailure, HipkbError):
-        return True
-    return False
-
-
-def _bone_sign_recheck(subject: Subject, sign: dict[str, Any], data: dict[str, Any]) -> None:
-    assert_bone_sign_monotone(subject, data, sign)
+              functools.partial(_fails_with, assert_bone_sign_monotone, subject, sign),
+              functools.partial(_check_with, assert_bone_sign_monotone, subject, sign))
 
 
 def _recoded(data: dict[str, Any], recoding: dict[str, Any]) -> dict[str, Any]:
@@ -599,20 +602,8 @@ def assert_recording_robust(subject: Subject, data: dict[str, Any], recoding: di
         what = ", ".join(f"{k}={v}" for k, v in recoding.items())
         _fail(f"recording robustness: recording {what} pushed {', '.join(lost)} out of the top three", data,
               [f"top three before: {', '.join(top3)}", f"top three after: {', '.join(now)}"],
-              functools.partial(_recording_fails, subject, recoding),
-              functools.partial(_recording_recheck, subject, recoding))
-
-
-def _recording_fails(subject: Subject, recoding: dict[str, Any], data: dict[str, Any]) -> bool:
-    try:
-        assert_recording_robust(subject, data, recoding)
-    except (PropertyFailure, HipkbError):
-        return True
-    return False
-
-
-def _recording_recheck(subject: Subject, recoding: dict[str, Any], data: dict[str, Any]) -> None:
-    assert_recording_robust(subject, data, recoding)
+              functools.partial(_fails_with, assert_recording_robust, subject, recoding),
+              functools.partial(_check_with, assert_recording_robust, subject, recoding))
 
 
 def benign_case(pattern: BenignPattern, extra: Iterable[str]) -> dict[str, Any]:
