@@ -56,3 +56,19 @@ from hypothesis import settings as _hypothesis_settings  # noqa: E402
 _hypothesis_settings.register_profile("thorough", max_examples=1000, deadline=None)
 if _os.environ.get("HIPKB_HYPOTHESIS_PROFILE"):
     _hypothesis_settings.load_profile(_os.environ["HIPKB_HYPOTHESIS_PROFILE"])
+
+
+# The environment as the session found it: a test that changes it (a library
+# that sets variables for its own child processes, as Dask does) must not
+# change what later tests and the processes they start see.
+_SESSION_ENVIRON = dict(_os.environ)
+
+
+@pytest.fixture(autouse=True)
+def _environment_restored():
+    yield
+    for key in [k for k in _os.environ if k not in _SESSION_ENVIRON and not k.startswith("PYTEST_")]:
+        del _os.environ[key]
+    for key, value in _SESSION_ENVIRON.items():
+        if _os.environ.get(key) != value:
+            _os.environ[key] = value
