@@ -593,9 +593,10 @@ def assert_recording_robust(subject: Subject, data: dict[str, Any], recoding: di
     alarm = set(subject.kb.safety.alarm_hypotheses)
 
     def pushed_out(hid: str) -> bool:
-        # Crowded out by other alarm hypotheses is still safe; by a benign one, it is hidden.
+        # Crowded out by other alarm hypotheses is still safe; it is hidden
+        # when three that are not alarms rank above it.
         above = ranked[:ranked.index(hid)] if hid in ranked else ranked
-        return hid not in now and not set(above) <= alarm
+        return hid not in now and len([h for h in above if h not in alarm]) >= 3
 
     lost = [hid for hid in alarms if pushed_out(hid)]
     if lost:
