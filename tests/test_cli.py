@@ -400,3 +400,18 @@ def test_output_through_a_symlink_loop_is_one_line(cli, tmp_path):
     result = cli("run", CASES / "minimal.yaml", "--format", "json", "-o", loop)
     assert result.exit_code == 2
     assert "loop.json" in _one_line(result.stderr)
+
+
+def test_a_large_vocabulary_without_aliases_is_not_an_alias_bomb(cli, facts_dir, tmp_path):
+    """Only what aliases add counts against the expansion bound: 120,000 values written out are loaded."""
+    target = tmp_path / "facts"
+    target.mkdir()
+    data = yaml.safe_load((facts_dir / "vocabulary.yaml").read_text(encoding="utf-8"))
+    listed = [f"v{i}" for i in range(120_000)]
+    text = (facts_dir / "vocabulary.yaml").read_text(encoding="utf-8")
+    text += "\nlong_list: [" + ", ".join(listed) + "]\n"
+    assert "long_list" not in data and len(text.encode()) < 1_000_000
+    (target / "vocabulary.yaml").write_text(text, encoding="utf-8")
+    result = cli("validate", "--facts", target, CASES / "minimal.yaml")
+    assert "expands through aliases" not in result.output
+    assert result.exit_code == 0, result.output

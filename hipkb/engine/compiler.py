@@ -25,9 +25,11 @@ is the same on every run whatever the hash seed.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from functools import update_wrapper
 from typing import Any
 
+from hipkb.engine.matcher import Pattern, PlanMatcher
 from hipkb.engine.templates import Derived, HypothesisFact, RedFlagFact, experta, group_class
 from hipkb.errors import RuleError
 from hipkb.knowledge import conditions as cond
@@ -54,32 +56,67 @@ def _constraint(c: Condition) -> Any:
     return experta.P(predicate(c))
 
 
-def compile_patterns(rule: RuleDef, classes: dict[str, type]) -> tuple[list[Any], list[Binding]]:
-    """The experta LHS of *rule*, and how to read back what it matched."""
-    patterns: list[Any] = []
-    bindings: list[Binding] = []
+def _parts(rule: RuleDef) -> Iterator[tuple[str, str | None, tuple[Condition, ...]]]:
+    """The patterns of *rule*: a bind name, the group of case findings (None for a conclusion), the conditions.
+
+    Conditions on one group of findings make one pattern on that group's
+    fact; each condition on a conclusion makes a pattern of its own.
+    """
     by_group: dict[str, list[Condition]] = defaultdict(list)
     for c in rule.conditions:
         if c.kind == cond.CASE:
             by_group[c.subject.split(".", 1)[0]].append(c)
     for index, (group, conds) in enumerate(sorted(by_group.items())):
-        slots = {c.subject.split(".", 1)[1]: _constraint(c) for c in conds}
-        bind = f"g{index}"
-        patterns.append(bind << classes[group](**slots))
-        bindings.append((bind, tuple((c, c.subject.split(".", 1)[1]) for c in conds)))
+        yield f"g{index}", group, tuple(conds)
     for index, c in enumerate(c for c in rule.conditions if c.kind != cond.CASE):
-        bind = f"d{index}"
-        if c.kind == cond.DERIVED:
+        yield f"d{index}", None, (c,)
+
+
+def _slot(c: Condition) -> str:
+    """The slot of its fact that condition *c* tests."""
+    if c.kind == cond.CASE:
+        return c.subject.split(".", 1)[1]
+    return {cond.DERIVED: "value", cond.HYPOTHESIS: "band", cond.RED_FLAG: "id"}[c.kind]
+
+
+def compile_bindings(rule: RuleDef) -> list[Binding]:
+    """How to read back what *rule* matched: each bound pattern, and the slot of each of its conditions."""
+    return [(bind, tuple((c, _slot(c)) for c in conds)) for bind, _, conds in _parts(rule)
+            if conds[0].kind != cond.RED_FLAG]
+
+
+def compile_patterns(rule: RuleDef, classes: dict[str, type]) -> list[Any]:
+    """The experta LHS of *rule*, for experta's Rete matcher."""
+    patterns: list[Any] = []
+    for bind, group, conds in _parts(rule):
+        c = conds[0]
+        if group is not None:
+            patterns.append(bind << classes[group](**{_slot(c): _constraint(c) for c in conds}))
+        elif c.kind == cond.DERIVED:
             patterns.append(bind << Derived(name=c.subject, value=_constraint(c)))
-            bindings.append((bind, ((c, "value"),)))
         elif c.kind == cond.HYPOTHESIS:
             patterns.append(bind << HypothesisFact(id=c.subject, band=experta.P(predicate(c))))
-            bindings.append((bind, ((c, "band"),)))
         elif c.kind == cond.RED_FLAG:
             # EXISTS: a rule that needs "a red flag" fires once, however many.
             flag = RedFlagFact(id=experta.P(predicate(c))) if c.values else RedFlagFact()
             patterns.append(experta.EXISTS(flag))
-    return patterns, bindings
+    return patterns
+
+
+def compile_plan(rule: RuleDef, classes: dict[str, type]) -> tuple[Pattern, ...]:
+    """The same patterns as :func:`compile_patterns`, for hipkb's matcher (:mod:`hipkb.engine.matcher`)."""
+    plan: list[Pattern] = []
+    for bind, group, conds in _parts(rule):
+        c = conds[0]
+        if group is not None:
+            plan.append(Pattern(classes[group], tests=tuple((_slot(c), predicate(c)) for c in conds), bind=bind))
+        elif c.kind == cond.RED_FLAG:
+            tests = (("id", predicate(c)),) if c.values else ()
+            plan.append(Pattern(RedFlagFact, tests=tests, exists=True))
+        else:
+            fact_type, key = (Derived, "name") if c.kind == cond.DERIVED else (HypothesisFact, "id")
+            plan.append(Pattern(fact_type, (key, c.subject), ((_slot(c), predicate(c)),), bind))
+    return tuple(plan)
 
 
 def _rhs(rule: RuleDef, bindings: list[Binding], has_flags: bool) -> Callable[..., None]:
@@ -99,8 +136,14 @@ def _rhs(rule: RuleDef, bindings: list[Binding], has_flags: bool) -> Callable[..
 
 
 def build_engine_class(kb: KnowledgeBase, base: type) -> type[Any]:
-    """A KnowledgeEngine subclass holding every rule of *kb*, built once."""
+    """A KnowledgeEngine subclass holding every rule of *kb*, built once.
+
+    Each rule carries its ``plan`` for hipkb's matcher; experta's own
+    patterns, which only experta's Rete matcher reads, are built only for an
+    engine that uses it (:class:`~hipkb.engine.reasoner.StockEngine`).
+    """
     classes = group_classes(kb)
+    rete = not issubclass(getattr(base, "__matcher__", object), PlanMatcher)
     attrs: dict[str, Any] = {"group_classes": classes, "kb": kb}
     ordered = sorted(kb.rules, key=lambda r: (r.layer, r.id))
     position: dict[int, int] = defaultdict(int)
@@ -111,14 +154,28 @@ def build_engine_class(kb: KnowledgeBase, base: type) -> type[Any]:
             raise RuleError(rule.file, f"rule {rule.id}",
                             f"more than {MAX_RULES_PER_LAYER} rules in layer {rule.layer}")
         salience = LAYER_SALIENCE[rule.layer] + MAX_RULES_PER_LAYER - position[rule.layer]
-        patterns, bindings = compile_patterns(rule, classes)
         has_flags = any(c.kind == cond.RED_FLAG for c in rule.conditions)
-        attrs[f"rule_{len(attrs)}"] = experta.Rule(*patterns, salience=salience)(
-            _rhs(rule, bindings, has_flags)
-        )
-    attrs["shell_combine"] = experta.Rule(salience=COMBINE_SALIENCE)(_shell("combine"))
-    attrs["shell_decide"] = experta.Rule(salience=DECIDE_SALIENCE)(_shell("decide"))
+        attrs[f"rule_{len(attrs)}"] = _rule(salience, _rhs(rule, compile_bindings(rule), has_flags),
+                                            compile_plan(rule, classes),
+                                            compile_patterns(rule, classes) if rete else ())
+    attrs["shell_combine"] = _rule(COMBINE_SALIENCE, _shell("combine"), ())
+    attrs["shell_decide"] = _rule(DECIDE_SALIENCE, _shell("decide"), ())
     return type("HipkbEngine", (base,), attrs)
+
+
+def _rule(salience: int, fire: Callable[..., None], plan: tuple[Pattern, ...], patterns: Any = ()) -> Any:
+    """An experta ``Rule`` (a CLIPS ``defrule``) firing *fire*, with its plan for hipkb's matcher.
+
+    ``Rule(...)(fire)`` reads the signature of *fire* to pass it only the
+    names it takes; every right-hand side here takes ``**context``, which
+    experta passes on whole, so the rule is made as experta would make it
+    without reading a signature per rule at start-up.
+    """
+    rule = experta.Rule(*patterns, salience=salience)
+    rule._wrapped = fire
+    update_wrapper(rule, fire)
+    rule.plan = plan
+    return rule
 
 
 def _shell(step: str) -> Callable[..., None]:
@@ -129,4 +186,4 @@ def _shell(step: str) -> Callable[..., None]:
     return fire
 
 
-__all__ = ["build_engine_class", "compile_patterns", "group_classes"]
+__all__ = ["build_engine_class", "compile_bindings", "compile_patterns", "compile_plan", "group_classes"]

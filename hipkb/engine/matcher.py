@@ -1,241 +1,189 @@
-"""experta's Rete matcher, with the per-case and per-firing overheads taken out.
+"""A matcher for rules whose patterns share no variables (experta's ``__matcher__`` seam).
 
-The network, the tokens and the matching are experta's own
-(``experta.matchers.rete``); only three bookkeeping steps around them change,
-each giving the same activations in the same order as before:
+experta's matcher is a general Rete network: alpha nodes test one fact,
+beta nodes join tokens on shared variables, and every node copies the token
+it passes on. Rules compiled from a knowledge base never share a variable
+between patterns: each pattern tests one fact with literals and predicates
+(``History(onset='gradual')``, ``Derived(name='load_response', value=P(...))``)
+and a rule holds for every combination of facts its patterns accept. So the
+beta network here has no join tests at all, and a rule's activations are the
+cartesian product of what each of its patterns has accepted so far:
 
-- **reset** walks the network recursively from the root, once per path, so a
-  node shared by many rules is reset many times, with a log call each time.
-  Here the nodes that hold memory are listed once, when the network is
-  built, and each is reset once.
-- **changes** (called before every firing) asks every rule's conflict-set
-  node for its new activations, though a firing touches only a few rules.
-  Here a conflict-set node notes when it receives a token, and only those
-  nodes are asked, in the same order as experta asks them.
-- **facts no pattern reads** (hipkb declares evidence, triage and running
-  votes and the decision as facts, for the record) each sent a token down
-  the network to be turned away by every type test at its root. Every root
-  of experta's alpha network is a type test (``type(fact) == T``), so a fact
-  of a type no root tests can match nothing; it now stays out of the network.
+- **alpha part**: a fact is offered only to the patterns on its type (and,
+  for conclusions named by a slot such as ``Derived.name``, on that name);
+  each pattern tests the fact's slots itself;
+- **beta part**: a pattern that accepts a fact remembers it; once every
+  pattern of the rule has accepted something, each new fact gives the
+  activations that pair it with what the other patterns already hold;
+- ``EXISTS`` (CLIPS ``exists``) is a pattern satisfied once, by its first
+  fact, and contributes no fact to the activation; as in experta, a rule with
+  an ``EXISTS`` pattern or no pattern at all matches the initial fact.
 
-- **alpha tests copy no token that they turn away**: experta's one-input
-  node copies each token before testing it, though most tests fail and a
-  passing test that adds no binding changes nothing. Here the fact is tested
-  first, and the token copied only when a binding is added to it (children
-  that change a token copy it themselves, as before). The tests are the same
-  check objects, called without their MATCH-level log lines (a watcher
-  ``set_verbose`` never turns on).
-
-- **token copies** (every node copies the token it receives) build the same
-  token without re-asserting what a token is (``Token.__new__`` checks its
-  tag, its facts and, through an ABC, its context, on every copy).
-
-Nothing here is monkeypatched into experta: the engine opts in with
-``__matcher__``, and the nodes of its own network get subclasses.
+Facts are only ever added during a run (the knowledge base's rules never
+retract), so activations are only ever added, and a reset clears the
+memories a case filled. The activations (rule, facts, context) are those
+experta's own Rete matcher gives; ``tests/engine/test_differential.py``
+holds every result, trace included, to experta's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from itertools import product
 from typing import Any
 
 from hipkb.engine.templates import experta
 
-_rete: Any = experta.matchers.rete
-_nodes: Any = _rete.nodes
-_check: Any = _rete.check
+_InitialFact = experta.fact.InitialFact
+_Activation = experta.activation.Activation
+_MISSING = object()
 
 
-_Token = _rete.token.Token
-_new_tuple = tuple.__new__
+@dataclass(frozen=True)
+class Pattern:
+    """One pattern of a compiled rule (a CLIPS pattern CE with literal and predicate constraints).
 
+    *key* is a slot whose literal value the pattern requires (``name`` of a
+    derived fact, ``id`` of a hypothesis): the matcher offers the pattern only
+    facts with that value. *tests* are ``(slot, predicate)`` pairs; a fact
+    without the slot does not match (unknown is not no). *bind* is the name
+    the right-hand side receives the fact under; ``EXISTS`` patterns bind none.
+    """
 
-def _copy(token: Any) -> Any:
-    """``Token.copy()``: the same new token, without re-checking what a token already is."""
-    return _new_tuple(_Token, (token.tag, token.data.copy(), token.context.copy()))
+    fact_type: type
+    key: tuple[str, Any] | None = None
+    tests: tuple[tuple[str, Callable[[Any], bool]], ...] = ()
+    bind: str | None = None
+    exists: bool = False
 
-
-class _TrackedConflictSetNode(_nodes.ConflictSetNode):
-    """A conflict-set node that tells its matcher when it has activations to report."""
-
-    def activate(self, token: Any) -> None:
-        self.dirty.add(self)
-        self._activate(_copy(token))
-
-
-class _JoinNode(_nodes.OrdinaryMatchNode):
-    """experta's two-input node, copying tokens without checks or log lines."""
-
-    def activate_left(self, token: Any) -> None:
-        self._activate_left(_copy(token))
-
-    def activate_right(self, token: Any) -> None:
-        self._activate_right(_copy(token))
-
-
-class _NotNode(_nodes.NotNode):
-    """experta's not node, copying tokens without checks or log lines."""
-
-    def activate_left(self, token: Any) -> None:
-        self._activate_left(_copy(token))
-
-    def activate_right(self, token: Any) -> None:
-        self._activate_right(_copy(token))
-
-
-class _AlphaNode(_nodes.FeatureTesterNode):
-    """experta's FeatureTesterNode, testing before it copies."""
-
-    test: Callable[[Any], Any]
-
-    def activate(self, token: Any) -> None:
-        data = token.data
-        if len(data) != 1:
-            raise ValueError("an alpha node takes one fact")
-        for fact in data:
-            match = self.test(fact)
-            break
-        if not match:
-            return
-        if isinstance(match, Mapping):
-            token = _copy(token)
-            context = token.context
-            for key, value in match.items():
-                if isinstance(key, tuple):  # Negated condition
-                    if key[1] in context and context[key[1]] == value:
-                        return
-                else:
-                    if context.get(key, value) != value:
-                        return
-                    if (False, key) in context and context[(False, key)] == value:
-                        return
-            context.update(match)
-        for child in self.children:
-            child.callback(token)
-
-
-def _fast_test(check: Any) -> Callable[[Any], Any]:
-    """The same test as *check*, without its log lines (experta's check.py, inlined)."""
-    if isinstance(check, _check.TypeCheck):
-        fact_type = check.fact_type
-        return lambda fact: type(fact) is fact_type  # experta: ==; classes compare by identity
-    if isinstance(check, _check.FactCapture):
-        bind = check.bind
-        return lambda fact: {bind: fact}
-    if isinstance(check, _check.FeatureCheck) and isinstance(check.what, str) and "__" not in check.what:
-        what, test, expected = check.what, check.check, check.expected
-
-        def feature(fact: Any) -> Any:
-            try:
-                record = fact[what]
-            except (IndexError, KeyError, TypeError):
+    def accepts(self, fact: Any) -> bool:
+        for slot, test in self.tests:
+            value = fact.get(slot, _MISSING)
+            if value is _MISSING or not test(value):
                 return False
-            return test(record, expected)
-
-        return feature
-    return check
+        return True
 
 
-class FastReteMatcher(_rete.ReteMatcher):
-    """experta's ReteMatcher with a flat reset, dirty-node tracking and a type filter at the root."""
+INITIAL = Pattern(_InitialFact)
 
-    def build_network(self) -> None:
-        super().build_network()
-        self._dirty: set[Any] = set()
-        self._adopt()
 
-    def _adopt(self) -> None:
-        """Take over the nodes of the network as it is now: subclasses, memories to reset, the root filter.
+def with_initial(patterns: Iterable[Pattern]) -> tuple[Pattern, ...]:
+    """The patterns as experta matches them: an initial-fact pattern first when there is nothing else to start from.
 
-        Run after the network is built, and again whenever the root gains a
-        child (a pattern on a new fact type), so that a node joining the
-        network later sees facts as it would in experta's own matcher.
-        """
-        dirty = self._dirty
-        seen: dict[int, Any] = {}
-        stack = [self.root_node]
-        while stack:
-            node = stack.pop()
-            if id(node) in seen:
+    experta (as CLIPS) adds the initial fact to a rule with no patterns or
+    with an ``EXISTS``, and that fact is then one of the activation's facts.
+    """
+    patterns = tuple(patterns)
+    if not patterns or any(p.exists for p in patterns):
+        return (INITIAL, *patterns)
+    return patterns
+
+
+def _rules_of(engine_class: type) -> list[Any]:
+    """The engine's rules, each an unbound copy, as experta's Rete matcher holds them.
+
+    experta's ``get_rules`` reads the rules through the instance, and a
+    ``Rule`` read that way binds itself to the instance (``Rule.__get__``),
+    so calling it would pass the engine twice. experta's own matcher works on
+    copies made while preparing the network; so does this one, read from the
+    class without binding.
+    """
+    found: dict[str, Any] = {}
+    for cls in reversed(engine_class.__mro__):
+        for name, value in vars(cls).items():
+            if isinstance(value, experta.Rule):
+                found[name] = value
+    rules = []
+    for name in sorted(found):
+        rule = found[name]
+        own = type(rule).__new__(type(rule), *rule, salience=rule.salience)
+        own.__dict__.update(rule.__dict__)
+        own._wrapped_self = None
+        rules.append(own)
+    return rules
+
+
+class PlanMatcher(experta.abstract.Matcher):
+    """Matches compiled rules (experta ``Rule`` objects carrying a ``plan`` of :class:`Pattern`)."""
+
+    def __init__(self, engine: Any) -> None:
+        super().__init__(engine)
+        self._rules: list[tuple[Any, tuple[Pattern, ...]]] = []
+        self._by_type: dict[type, list[tuple[int, int, Pattern]]] = {}
+        self._by_key: dict[tuple[type, Any], list[tuple[int, int, Pattern]]] = {}
+        self._key_slot: dict[type, str] = {}
+        for rule in _rules_of(type(engine)):
+            plan = getattr(rule, "plan", None)
+            if plan is None:
+                raise TypeError(
+                    f"rule {getattr(rule, '__name__', rule)!r} was not compiled from a knowledge base: "
+                    "hipkb's Engine matches compiled rules only; run hand-written experta rules on StockEngine"
+                )
+            self._add(rule, with_initial(plan))
+        # What the current case has matched: per rule, the facts each pattern accepted.
+        self._memory: dict[int, list[list[Any]]] = {}
+
+    def _add(self, rule: Any, patterns: tuple[Pattern, ...]) -> None:
+        index = len(self._rules)
+        self._rules.append((rule, patterns))
+        for position, pattern in enumerate(patterns):
+            entry = (index, position, pattern)
+            if pattern.key is None:
+                self._by_type.setdefault(pattern.fact_type, []).append(entry)
                 continue
-            seen[id(node)] = node
-            stack.extend(child.node for child in node.children)
-        nodes = list(seen.values())
-        for node in nodes:
-            if type(node) is _nodes.ConflictSetNode:
-                node.__class__ = _TrackedConflictSetNode
-                node.dirty = dirty
-            elif type(node) is _nodes.FeatureTesterNode:
-                node.__class__ = _AlphaNode
-                node.test = _fast_test(node.matcher)
-            elif type(node) is _nodes.OrdinaryMatchNode:
-                node.__class__ = _JoinNode
-            elif type(node) is _nodes.NotNode:
-                node.__class__ = _NotNode
-        # Parents hold their children's entry points as bound methods, bound
-        # before the classes changed: bind them again.
-        for node in nodes:
-            node.children[:] = [
-                _rete.mixins.ChildNode(child.node, getattr(child.node, child.callback.__name__))
-                if getattr(child.callback, "__self__", None) is child.node else child
-                for child in node.children
-            ]
-        # Only nodes with memory need a reset: the rest reset nothing.
-        self._stateful = tuple(n for n in nodes if type(n)._reset is not _rete.mixins.NoMemory._reset)
-        self._csns = tuple(n for n in self._stateful if type(n) is _TrackedConflictSetNode)
-        self._joins = tuple(n for n in self._stateful if type(n) in (_JoinNode, _NotNode))
-        self._others = tuple(n for n in self._stateful if n not in self._csns and n not in self._joins)
-        # experta's own order of conflict-set nodes, so activations are reported as before.
-        # Its method memoises the list (lru_cache) past any change of the
-        # network: walk it afresh.
-        walk = self._get_conflict_set_nodes.__wrapped__
-        self._csn_order = {id(csn): i for i, csn in enumerate(walk(self))}
-        roots = [child.node.matcher for child in self.root_node.children]
-        self._root_count = len(self.root_node.children)
-        self._root_types: frozenset[type] | None = (
-            frozenset(check.fact_type for check in roots)
-            if roots and all(isinstance(check, _check.TypeCheck) for check in roots) else None
-        )
+            slot, value = pattern.key
+            known = self._key_slot.setdefault(pattern.fact_type, slot)
+            if known != slot:
+                raise TypeError(f"patterns on {pattern.fact_type.__name__} are keyed by {known!r} and {slot!r}")
+            self._by_key.setdefault((pattern.fact_type, value), []).append(entry)
 
     def reset(self) -> None:
-        # A node whose memory is empty is already reset; most are, since a
-        # case activates a small part of the network.
-        for node in self._csns:
-            if node.memory or node.added or node.removed:
-                node._reset()
-                # Activations left over from a run that stopped part way
-                # (an error in a rule) must not leak into the next case.
-                node.added = set()
-                node.removed = set()
-        for node in self._joins:
-            if node.left_memory or node.right_memory:
-                node._reset()
-        for node in self._others:
-            node._reset()
-        self._dirty.clear()
+        self._memory.clear()
 
     def changes(self, adding: Any = None, deleting: Any = None) -> tuple[list[Any], list[Any]]:
-        root = self.root_node
-        if len(root.children) != self._root_count:
-            self._adopt()
-        types = self._root_types
         if deleting:
-            for fact in deleting:
-                if types is None or type(fact) in types:
-                    root.remove(fact)
-        if adding:
-            for fact in adding:
-                if types is None or type(fact) in types:
-                    root.add(fact)
+            # hipkb's rules never retract; only a reset empties working memory.
+            raise NotImplementedError("hipkb's Engine does not retract facts during a run")
         added: list[Any] = []
-        removed: list[Any] = []
-        dirty = self._dirty
-        if dirty:
-            order = self._csn_order
-            for csn in sorted(dirty, key=lambda n: order[id(n)]):
-                c_added, c_removed = csn.get_activations()
-                added.extend(c_added)
-                removed.extend(c_removed)
-            dirty.clear()
-        return added, removed
+        for fact in adding or ():
+            kind = type(fact)
+            entries = self._by_type.get(kind, ())
+            slot = self._key_slot.get(kind)
+            if slot is not None:
+                keyed = self._by_key.get((kind, fact.get(slot, _MISSING)))
+                if keyed:
+                    entries = [*entries, *keyed]
+            for index, position, pattern in entries:
+                if pattern.accepts(fact):
+                    self._accept(index, position, pattern, fact, added)
+        return added, []
 
+    def _accept(self, index: int, position: int, pattern: Pattern, fact: Any, added: list[Any]) -> None:
+        rule, patterns = self._rules[index]
+        memory = self._memory.get(index)
+        if memory is None:
+            memory = self._memory[index] = [[] for _ in patterns]
+        held = memory[position]
+        if pattern.exists:
+            if held:
+                return  # already satisfied: a second fact adds no activation
+            held.append(None)
+        else:
+            held.append(fact)
+        others = [memory[i] if i != position else [held[-1]] for i in range(len(patterns))]
+        if not all(others):
+            return
+        for combination in product(*others):
+            facts = []
+            context = {}
+            for p, matched in zip(patterns, combination, strict=True):
+                if matched is None:
+                    continue
+                facts.append(matched)
+                if p.bind is not None:
+                    context[p.bind] = matched
+            added.append(_Activation(rule, facts, context))
+
+
+__all__ = ["INITIAL", "Pattern", "PlanMatcher", "with_initial"]

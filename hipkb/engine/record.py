@@ -107,4 +107,13 @@ class Inference:
 
     def derived_values(self, name: str) -> list[str]:
         """The values concluded for derived fact *name*, in the order concluded."""
-        return [key.split("=", 1)[1] for key in self.derived if key.split("=", 1)[0] == name]
+        # Read for every condition on a derived fact by the analyses after a
+        # run: indexed by name once, and again only if more was concluded.
+        index = self.__dict__.get("_derived_index")
+        if index is None or index[0] != len(self.derived):
+            by_name: dict[str, list[str]] = {}
+            for key in self.derived:
+                fact, value = key.split("=", 1)
+                by_name.setdefault(fact, []).append(value)
+            index = self.__dict__["_derived_index"] = (len(self.derived), by_name)
+        return list(index[1].get(name, ()))

@@ -30,6 +30,11 @@ class _Fact(experta.Fact):
     experta's own path.
     """
 
+    # Set on a fact built from plain values under plain slot names: nothing
+    # in it can be a pattern constraint or a nested accessor, which is what
+    # experta checks again on every declaration (see hipkb.engine.factlist).
+    plain = False
+
     def __init__(self, *args: object, **kwargs: object) -> None:
         if args or not all(type(v) in _PLAIN or (type(v) is tuple and all(type(i) is str for i in v))
                            for v in kwargs.values()):
@@ -37,6 +42,7 @@ class _Fact(experta.Fact):
             return
         dict.update(self, kwargs)
         self._Fact__defaults: dict[str, object] = {}  # what experta's __init__ sets
+        self.plain = not any("__" in k.strip("_") for k in kwargs)
 
 
 class Derived(_Fact):

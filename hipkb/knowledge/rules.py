@@ -56,7 +56,9 @@ class Conclusion:
     facts: tuple[str, ...] = ()
     default: bool = False
 
-    @property
+    # Read on every firing of the rule: worked out once (the dataclass is
+    # frozen, so a cached value never goes stale).
+    @cached_property
     def spec(self) -> KindSpec:
         return KINDS[self.kind]
 
@@ -64,18 +66,22 @@ class Conclusion:
     def layer(self) -> int:
         return KINDS[self.kind].layer
 
-    @property
+    @cached_property
     def key(self) -> str:
         """What the conclusion is recorded under: ``name=value`` for a derived fact, else its target."""
         return f"{self.target}={self.value}" if KINDS[self.kind].target is Target.DERIVED_FACT else self.target
 
-    @property
+    @cached_property
     def cf(self) -> float:
         """Signed certainty factor of evidence: negative counts against."""
         return KINDS[self.kind].sign * self.weight
 
     def asserted(self) -> str:
         """The conclusion as a fact string, as results write it."""
+        return self._asserted
+
+    @cached_property
+    def _asserted(self) -> str:
         target = KINDS[self.kind].target
         if target is Target.DERIVED_FACT:
             return f"{self.target}={self.value}"

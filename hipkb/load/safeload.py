@@ -23,8 +23,9 @@ from hipkb.errors import HipkbError
 MAX_BYTES = 1_000_000
 MAX_DEPTH = 32
 # Where aliases are allowed (the project's own vocabulary, or a --facts
-# directory), the values they expand to are counted: a "billion laughs" file
-# is a few lines that expand to billions of values.
+# directory), the values they add are counted: a "billion laughs" file is a
+# few lines that expand to billions of values. What a file writes out in
+# full is bounded by its size, not by this.
 MAX_EXPANDED = 100_000
 
 
@@ -46,6 +47,7 @@ class _Strict:
     """
 
     allow_aliases = False
+    written = 0  # nodes composed from the text itself, not through an alias
     path_stack: list[str]
     node_paths: dict[int, str]
 
@@ -60,9 +62,12 @@ class _Strict:
         if len(self.path_stack) > MAX_DEPTH:
             mark = self.peek_event().start_mark
             raise _Refused(f"nested more than {MAX_DEPTH} levels deep", mark, _top(here))
-        if self.check_event(yaml.AliasEvent) and not self.allow_aliases:
-            mark = self.peek_event().start_mark
-            raise _Refused("YAML aliases (*name) are not allowed; write the value out", mark, here)
+        if self.check_event(yaml.AliasEvent):
+            if not self.allow_aliases:
+                mark = self.peek_event().start_mark
+                raise _Refused("YAML aliases (*name) are not allowed; write the value out", mark, here)
+        else:
+            self.written += 1
         self.path_stack.append(here)
         try:
             node = super().compose_node(parent, index)
@@ -81,7 +86,7 @@ class _Strict:
                 node.start_mark, here)
         if node is not None:
             self.node_paths.setdefault(id(node), here)
-            if self.allow_aliases and self._expanded(node) > MAX_EXPANDED:
+            if self.allow_aliases and self._expanded(node) - self.written > MAX_EXPANDED:
                 raise _Refused(f"expands through aliases to more than {MAX_EXPANDED} values",
                                node.start_mark, _top(here))
         return node

@@ -39,12 +39,12 @@ from hipkb import __version__
 from hipkb.engine.record import Inference
 from hipkb.knowledge import conditions as cond
 from hipkb.knowledge.rules import KnowledgeBase
+from hipkb.report.output import AUDIENCES
 from hipkb.report.svg import body_map, layout_graph
 from hipkb.results import explain as ex
 from hipkb.results.partial import Analyzer
 from hipkb.results.whatif import shared_reasoner, what_if
 
-AUDIENCES = ("clinician", "educator")
 DISCLAIMER = ("Decision support, not a diagnosis: hipkb reasons only from what the case says, "
               "with rules a clinician can read; a clinician makes the call.")
 CERTAINTY_NOTE = ("Certainty is a combined belief score, not a probability: the weights of the rules "

@@ -11,8 +11,11 @@ from typing import Any
 
 from hipkb.engine.record import Inference
 from hipkb.knowledge.rules import KnowledgeBase
-from hipkb.report.model import AUDIENCES
 from hipkb.results.result import to_json
+
+#: Who a report is written for. Kept here, not beside the report model, so
+#: that a command writing JSON does not import the report machinery.
+AUDIENCES: tuple[str, ...] = ("clinician", "educator")
 
 #: Report formats, rendered by Jinja templates.
 REPORT_FORMATS: tuple[str, ...] = ("md", "html", "txt")

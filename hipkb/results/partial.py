@@ -109,6 +109,9 @@ class Analyzer:
         # A condition on a case finding stands the same wherever it is asked from.
         self._case_status: dict[int, ConditionStatus] = {}  # by id(condition)
         self._findings = {path: value for path, value in inference.case.facts()}
+        # What each rule waits on, cached as statuses are (see waits_on).
+        self._waits: dict[object, frozenset[str]] = {}
+        self._case_test: dict[int, bool] = {}  # by id(condition): a known finding passes it
 
     def rule(self, rule: RuleDef, depth: int = 0) -> RuleStatus:
         found = self._cache.get(rule.id) or self._cache.get((rule.id, depth))
@@ -125,6 +128,64 @@ class Analyzer:
         settled = fired or any(c.state == UNMET and c.condition.kind == cond.CASE for c in statuses)
         self._cache[rule.id if settled else (rule.id, depth)] = status
         return status
+
+    def waits_on(self, rule: RuleDef, depth: int = 0) -> frozenset[str]:
+        """``self.rule(rule, depth).waits_on``, worked out without building the statuses.
+
+        Most rules are blocked by a known finding, and most of the rest by a
+        conclusion that was not reached: the first failing condition settles
+        it, so the conditions after it (and the rules that would conclude what
+        they read) are never looked at. Cached by the same keys as
+        :meth:`rule`, so the answer does not depend on what was asked before.
+        """
+        cache = self._waits
+        found = cache.get(rule.id)
+        if found is None:
+            found = cache.get((rule.id, depth))
+        if found is not None:
+            return found
+        if rule.id in self.fired:
+            cache[rule.id] = _EMPTY
+            return _EMPTY
+        waits: set[str] = set()
+        findings, tested = self._findings, self._case_test
+        for c in rule.conditions:
+            if c.kind is not cond.CASE:
+                continue
+            if c.subject not in findings:
+                waits.add(c.subject)
+                continue
+            passed = tested.get(id(c))
+            if passed is None:
+                passed = tested[id(c)] = c.test(findings[c.subject])
+            if not passed:
+                cache[rule.id] = _EMPTY  # blocked by a known finding, at any depth
+                return _EMPTY
+        for c in rule.conditions:
+            if c.kind is cond.CASE:
+                continue
+            waiting = self._waiting(c, depth)
+            if waiting is None:
+                cache[(rule.id, depth)] = _EMPTY
+                return _EMPTY
+            waits |= waiting
+        found = cache[(rule.id, depth)] = frozenset(waits)
+        return found
+
+    def _waiting(self, c: Condition, depth: int) -> frozenset[str] | None:
+        """What a condition on a conclusion waits on; None when it is unmet (as :meth:`condition` judges)."""
+        inference = self.inference
+        if inference.holds(c):
+            return _EMPTY
+        if c.kind == cond.HYPOTHESIS:
+            if depth >= MAX_DEPTH:
+                return None
+            return self._waits_of(self._index.support(c.subject), depth) or None
+        if c.kind == cond.RED_FLAG:
+            return self._waits_of(self._index.producers(c), depth) or None
+        if depth >= MAX_DEPTH:
+            return None
+        return self._waits_of(self._index.producers(c), depth) or None
 
     def rules(self, rules: Iterable[RuleDef] | None = None) -> list[RuleStatus]:
         return [self.rule(r) for r in (self.kb.rules if rules is None else rules)]
@@ -166,6 +227,5 @@ class Analyzer:
     def _waits_of(self, rules: Iterable[RuleDef], depth: int = 0) -> frozenset[str]:
         waits: set[str] = set()
         for rule in rules:
-            status = self.rule(rule, depth + 1)
-            waits |= status.waits_on
+            waits |= self.waits_on(rule, depth + 1)
         return frozenset(waits)

@@ -11,7 +11,9 @@ never suggested. Ties go to the vocabulary's order, so the list is stable.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from hipkb.engine.record import Inference
 from hipkb.knowledge import conditions as cond
@@ -37,9 +39,9 @@ class Question:
     score: float
 
 
-def _stake(kb: KnowledgeBase, inference: Inference, status: RuleStatus) -> tuple[float, str]:
-    """How much firing the rule of *status* would change the result, and in what way."""
-    rule = status.rule
+def _stake(kb: KnowledgeBase, inference: Inference, rule: RuleDef,
+           status: Callable[[], RuleStatus]) -> tuple[float, str]:
+    """How much firing *rule* would change the result, and in what way (*status* gives where it stands)."""
     c = rule.conclusion
     triage = inference.triage.value if inference.triage else TRIAGE_LEVELS[-1]
     running = inference.running.value if inference.running else RUNNING_ADVICE[-1]
@@ -48,7 +50,7 @@ def _stake(kb: KnowledgeBase, inference: Inference, status: RuleStatus) -> tuple
         stake = EMERGENCY_SCREEN_STAKE if flag.emergency else SCREEN_STAKE
         return stake, f"{SCREEN_REASON} ({c.target})"
     if c.kind in ("triage", "running"):
-        waiting = [s.condition for s in status.conditions if s.state == UNKNOWN]
+        waiting = [s.condition for s in status().conditions if s.state == UNKNOWN]
         if any(w.kind == cond.RED_FLAG for w in waiting):
             # The red-flag rule itself carries the screen's stake; counting
             # the triage it would raise again would rank screens first always.
@@ -109,14 +111,16 @@ def next_questions(kb: KnowledgeBase, inference: Inference, limit: int = MAX_QUE
     avoid.update(other for path, _ in inference.case.facts() for other in vocabulary.same_finding(path))
     scores: dict[str, float] = defaultdict(float)
     reasons: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    for status in analyzer.rules([r for r in kb.rules if _may_matter(inference, r, analyzer.fired)]):
-        waits = status.waits_on - avoid
+    for rule in kb.rules:
+        if not _may_matter(inference, rule, analyzer.fired):
+            continue
+        waits = analyzer.waits_on(rule) - avoid
         if not waits:
             continue
-        stake, reason = _stake(kb, inference, status)
+        stake, reason = _stake(kb, inference, rule, partial(analyzer.rule, rule))
         if stake <= 0:
             continue
-        share = stake / len(status.waits_on)
+        share = stake / len(analyzer.waits_on(rule))
         for path in waits:
             scores[path] += share
             reasons[path][reason] += share
@@ -125,10 +129,10 @@ def next_questions(kb: KnowledgeBase, inference: Inference, limit: int = MAX_QUE
         if path in avoid or inference.case.get(path) is not None:
             continue
         for j in justs:
-            rule = kb.rule(j.rule)
-            if rule is not None:
-                scores[path] += rule.conclusion.weight
-                reasons[path][rule.conclusion.text] += rule.conclusion.weight
+            asking = kb.rule(j.rule)
+            if asking is not None:
+                scores[path] += asking.conclusion.weight
+                reasons[path][asking.conclusion.text] += asking.conclusion.weight
     order = {path: index for index, path in enumerate(kb.vocabulary.fields)}
     ranked = sorted(scores, key=lambda p: (-round(scores[p], 6), order.get(p, len(order))))
     questions: list[Question] = []

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import itertools
 
-from hipkb.engine.compiler import COMBINE_SALIENCE, DECIDE_SALIENCE, build_engine_class, compile_patterns, group_classes
-from hipkb.engine.reasoner import Engine
+from hipkb.engine.compiler import (
+    COMBINE_SALIENCE,
+    DECIDE_SALIENCE,
+    build_engine_class,
+    compile_bindings,
+    compile_patterns,
+    compile_plan,
+    group_classes,
+)
+from hipkb.engine.matcher import with_initial
+from hipkb.engine.reasoner import Engine, StockEngine
 from hipkb.engine.templates import Derived, HypothesisFact, experta
 from hipkb.knowledge.kinds import Kind
 
@@ -40,7 +49,7 @@ def test_layers_run_in_order_and_rules_by_id_within_a_layer(kb):
 def test_case_conditions_become_one_pattern_per_group(kb):
     classes = group_classes(kb)
     rule = next(r for r in kb.rules if len({c.subject.split(".")[0] for c in r.conditions if c.kind == "case"}) >= 2)
-    patterns, bindings = compile_patterns(rule, classes)
+    patterns, bindings = compile_patterns(rule, classes), compile_bindings(rule)
     groups = {c.subject.split(".")[0] for c in rule.conditions if c.kind == "case"}
     fact_patterns = [p for p in patterns if isinstance(p, experta.Fact)]
     assert {type(p).__name__.lower() for p in fact_patterns} >= {g.replace("_", "") for g in groups}
@@ -51,9 +60,29 @@ def test_case_conditions_become_one_pattern_per_group(kb):
 def test_derived_and_hypothesis_conditions_read_conclusion_facts(kb):
     classes = group_classes(kb)
     derived_rule = next(r for r in kb.rules if any(c.kind == "derived" for c in r.conditions))
-    patterns, _ = compile_patterns(derived_rule, classes)
+    patterns = compile_patterns(derived_rule, classes)
     assert any(isinstance(p, Derived) for p in patterns)
     band_rule = next(r for r in kb.rules if r.conclusion.kind is Kind.TRIAGE
                      and any(c.kind == "hypothesis" for c in r.conditions))
-    patterns, _ = compile_patterns(band_rule, classes)
+    patterns = compile_patterns(band_rule, classes)
     assert any(isinstance(p, HypothesisFact) for p in patterns)
+
+
+def test_the_plan_has_one_pattern_per_experta_pattern_binding_the_same_names(kb):
+    classes = group_classes(kb)
+    for rule in kb.rules:
+        patterns, plan = compile_patterns(rule, classes), compile_plan(rule, classes)
+        assert len(plan) == len(patterns), rule.id
+        for pattern, planned in zip(patterns, plan, strict=True):
+            assert planned.exists == isinstance(pattern, experta.EXISTS)
+            if not planned.exists:
+                assert type(pattern) is planned.fact_type and pattern.__bind__ == planned.bind
+        # experta starts a rule with no pattern, or with an EXISTS, from the initial fact.
+        starts = with_initial(plan)[0]
+        assert (starts.fact_type is experta.fact.InitialFact) == (not plan or any(p.exists for p in plan))
+
+
+def test_experta_patterns_are_built_only_for_experta_s_matcher(kb):
+    ours, stock = build_engine_class(kb, Engine), build_engine_class(kb, StockEngine)
+    assert all(len(rule) == 0 for rule in _rules_of(ours).values())
+    assert any(len(rule) > 0 for rule in _rules_of(stock).values())
