@@ -103,13 +103,18 @@ def compile_patterns(rule: RuleDef, classes: dict[str, type]) -> list[Any]:
     return patterns
 
 
-def compile_plan(rule: RuleDef, classes: dict[str, type]) -> tuple[Pattern, ...]:
-    """The same patterns as :func:`compile_patterns`, for hipkb's matcher (:mod:`hipkb.engine.matcher`)."""
+def compile_plan(rule: RuleDef, classes: dict[str, type],
+                 sets: frozenset[str] = frozenset()) -> tuple[Pattern, ...]:
+    """The same patterns as :func:`compile_patterns`, for hipkb's matcher (:mod:`hipkb.engine.matcher`).
+
+    *sets* are the case fields that hold a set of values (``pain.regions``).
+    """
     plan: list[Pattern] = []
     for bind, group, conds in _parts(rule):
         c = conds[0]
         if group is not None:
-            plan.append(Pattern(classes[group], tests=tuple((_slot(c), predicate(c)) for c in conds), bind=bind))
+            plan.append(Pattern(classes[group], tests=tuple((_slot(c), predicate(c)) for c in conds), bind=bind,
+                                index=_index(conds, sets)))
         elif c.kind == cond.RED_FLAG:
             tests = (("id", predicate(c)),) if c.values else ()
             plan.append(Pattern(RedFlagFact, tests=tests, exists=True))
@@ -117,6 +122,19 @@ def compile_plan(rule: RuleDef, classes: dict[str, type]) -> tuple[Pattern, ...]
             fact_type, key = (Derived, "name") if c.kind == cond.DERIVED else (HypothesisFact, "id")
             plan.append(Pattern(fact_type, (key, c.subject), ((_slot(c), predicate(c)),), bind))
     return tuple(plan)
+
+
+def _index(conds: tuple[Condition, ...], sets: frozenset[str]) -> tuple[str, tuple[Any, ...]] | None:
+    """A slot and the values one of which a fact must hold there (or include) to pass *conds*.
+
+    From the first condition that names its values: ``in`` on a single
+    value, ``any`` on a set of values. None when no condition does.
+    """
+    for c in conds:
+        single = c.subject not in sets
+        if (c.op == "in" and single) or (c.op == "any" and not single):
+            return _slot(c), c.values
+    return None
 
 
 def _rhs(rule: RuleDef, bindings: list[Binding], has_flags: bool) -> Callable[..., None]:
@@ -143,6 +161,7 @@ def build_engine_class(kb: KnowledgeBase, base: type) -> type[Any]:
     engine that uses it (:class:`~hipkb.engine.reasoner.StockEngine`).
     """
     classes = group_classes(kb)
+    sets = frozenset(path for path, f in kb.vocabulary.fields.items() if f.type == "set")
     rete = not issubclass(getattr(base, "__matcher__", object), PlanMatcher)
     attrs: dict[str, Any] = {"group_classes": classes, "kb": kb}
     ordered = sorted(kb.rules, key=lambda r: (r.layer, r.id))
@@ -156,7 +175,7 @@ def build_engine_class(kb: KnowledgeBase, base: type) -> type[Any]:
         salience = LAYER_SALIENCE[rule.layer] + MAX_RULES_PER_LAYER - position[rule.layer]
         has_flags = any(c.kind == cond.RED_FLAG for c in rule.conditions)
         attrs[f"rule_{len(attrs)}"] = _rule(salience, _rhs(rule, compile_bindings(rule), has_flags),
-                                            compile_plan(rule, classes),
+                                            compile_plan(rule, classes, sets),
                                             compile_patterns(rule, classes) if rete else ())
     attrs["shell_combine"] = _rule(COMBINE_SALIENCE, _shell("combine"), ())
     attrs["shell_decide"] = _rule(DECIDE_SALIENCE, _shell("decide"), ())

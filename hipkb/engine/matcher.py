@@ -38,6 +38,7 @@ from hipkb.engine.templates import experta
 _InitialFact = experta.fact.InitialFact
 _Activation = experta.activation.Activation
 _MISSING = object()
+_NONE: list[Any] = []
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,11 @@ class Pattern:
     tests: tuple[tuple[str, Callable[[Any], bool]], ...] = ()
     bind: str | None = None
     exists: bool = False
+    #: ``(slot, values)``: a fact the pattern accepts holds one of *values* in
+    #: *slot*, or, where the slot holds a tuple, includes one. The matcher
+    #: offers the pattern only such facts (CLIPS hashes its alpha network on
+    #: such constants); the tests still decide.
+    index: tuple[str, tuple[Any, ...]] | None = None
 
     def accepts(self, fact: Any) -> bool:
         for slot, test in self.tests:
@@ -113,6 +119,8 @@ class PlanMatcher(experta.abstract.Matcher):
         self._by_type: dict[type, list[tuple[int, int, Pattern]]] = {}
         self._by_key: dict[tuple[type, Any], list[tuple[int, int, Pattern]]] = {}
         self._key_slot: dict[type, str] = {}
+        self._by_value: dict[tuple[type, str, Any], list[tuple[int, int, Pattern]]] = {}
+        self._indexed_types: set[type] = set()
         for rule in _rules_of(type(engine)):
             plan = getattr(rule, "plan", None)
             if plan is None:
@@ -121,6 +129,8 @@ class PlanMatcher(experta.abstract.Matcher):
                     "hipkb's Engine matches compiled rules only; run hand-written experta rules on StockEngine"
                 )
             self._add(rule, with_initial(plan))
+        # Patterns on a type and key, with those on the type whatever the key.
+        self._offers = {key: [*self._by_type.get(key[0], ()), *keyed] for key, keyed in self._by_key.items()}
         # What the current case has matched: per rule, the facts each pattern accepted.
         self._memory: dict[int, list[list[Any]]] = {}
 
@@ -130,7 +140,13 @@ class PlanMatcher(experta.abstract.Matcher):
         for position, pattern in enumerate(patterns):
             entry = (index, position, pattern)
             if pattern.key is None:
-                self._by_type.setdefault(pattern.fact_type, []).append(entry)
+                if pattern.index is None:
+                    self._by_type.setdefault(pattern.fact_type, []).append(entry)
+                else:
+                    slot, values = pattern.index
+                    self._indexed_types.add(pattern.fact_type)
+                    for value in values:
+                        self._by_value.setdefault((pattern.fact_type, slot, value), []).append(entry)
                 continue
             slot, value = pattern.key
             known = self._key_slot.setdefault(pattern.fact_type, slot)
@@ -146,21 +162,43 @@ class PlanMatcher(experta.abstract.Matcher):
             # hipkb's rules never retract; only a reset empties working memory.
             raise NotImplementedError("hipkb's Engine does not retract facts during a run")
         added: list[Any] = []
+        by_type, key_slot = self._by_type, self._key_slot
         for fact in adding or ():
             kind = type(fact)
-            entries = self._by_type.get(kind, ())
-            slot = self._key_slot.get(kind)
+            slot = key_slot.get(kind)
             if slot is not None:
-                keyed = self._by_key.get((kind, fact.get(slot, _MISSING)))
-                if keyed:
-                    entries = [*entries, *keyed]
+                entries = self._offered(kind, fact.get(slot, _MISSING))
+            elif kind in self._indexed_types:
+                entries = self._offered_by_value(kind, fact)
+            else:
+                entries = by_type.get(kind, _NONE)
             for index, position, pattern in entries:
                 if pattern.accepts(fact):
                     self._accept(index, position, pattern, fact, added)
         return added, []
 
+    def _offered(self, kind: type, key: Any) -> list[tuple[int, int, Pattern]]:
+        """The patterns a fact of type *kind* whose key slot holds *key* is offered to."""
+        found = self._offers.get((kind, key))
+        return self._by_type.get(kind, []) if found is None else found
+
+    def _offered_by_value(self, kind: type, fact: Any) -> list[tuple[int, int, Pattern]]:
+        """The patterns a fact of type *kind* is offered to: those whose index its slots name, and the rest."""
+        # Declared facts hold hashable values only (the fact list keys them by
+        # their slots), so every value can be looked up.
+        by_value = self._by_value
+        found: dict[int, tuple[int, int, Pattern]] = {}
+        for slot, value in fact.items():
+            for item in value if type(value) is tuple else (value,):
+                for entry in by_value.get((kind, slot, item), ()):
+                    found[id(entry)] = entry  # a tuple may name one pattern twice
+        return [*self._by_type.get(kind, ()), *found.values()]
+
     def _accept(self, index: int, position: int, pattern: Pattern, fact: Any, added: list[Any]) -> None:
         rule, patterns = self._rules[index]
+        if len(patterns) == 1:  # most rules: the fact alone is the activation
+            added.append(_Activation(rule, [fact], {} if pattern.bind is None else {pattern.bind: fact}))
+            return
         memory = self._memory.get(index)
         if memory is None:
             memory = self._memory[index] = [[] for _ in patterns]
@@ -171,9 +209,9 @@ class PlanMatcher(experta.abstract.Matcher):
             held.append(None)
         else:
             held.append(fact)
-        others = [memory[i] if i != position else [held[-1]] for i in range(len(patterns))]
-        if not all(others):
+        if not all(memory):
             return
+        others = [held[-1:] if i == position else memory[i] for i in range(len(patterns))]
         for combination in product(*others):
             facts = []
             context = {}

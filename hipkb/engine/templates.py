@@ -44,6 +44,20 @@ class _Fact(experta.Fact):
         self._Fact__defaults: dict[str, object] = {}  # what experta's __init__ sets
         self.plain = not any("__" in k.strip("_") for k in kwargs)
 
+    @classmethod
+    def of(cls, **slots: str | float | tuple[str, ...]) -> Any:
+        """A plain fact from values the caller guarantees plain (text, numbers, tuples of text).
+
+        For the engine's own conclusions, made on every firing from the
+        knowledge base's ids and matched fact strings: the checks of
+        ``__init__`` would only confirm what their construction already does.
+        """
+        fact = cls.__new__(cls)
+        dict.update(fact, slots)
+        fact._Fact__defaults = {}
+        fact.plain = True
+        return fact
+
 
 class Derived(_Fact):
     """An intermediate conclusion: ``name=value`` (layer 1)."""
@@ -70,7 +84,7 @@ class RunningFact(_Fact):
 
 
 class AvoidFact(_Fact):
-    """A finding that must not be asked for or tested now (layer 5)."""
+    """Findings (``facts``) one rule says must not be asked for, or not tested, now (layer 5)."""
 
 
 class Decision(_Fact):

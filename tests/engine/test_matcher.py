@@ -141,3 +141,19 @@ def test_same_activations_as_experta_on_a_case(kb):
     ours = Reasoner(kb).infer(case)
     stock = Reasoner(kb, engine=StockEngine).infer(case)
     assert [(f.rule, f.facts) for f in ours.firings] == [(f.rule, f.facts) for f in stock.firings]
+
+
+def test_an_indexed_pattern_sees_only_facts_holding_its_values_and_fires_once_per_fact():
+    regions = (("regions", lambda v: "groin" in v or "buttock" in v),)
+    engine, fired = _probe(
+        ("eq", 5, (Pattern(Seen, tests=(("x", (1, 2).__contains__),), bind="a", index=("x", (1, 2))),)),
+        ("set", 4, (Pattern(Flag, tests=regions, bind="a", index=("regions", ("groin", "buttock"))),)),
+    )
+    engine.reset()
+    # The second Flag includes both indexed values: one activation, not two.
+    engine.declare(Seen(x=1), Seen(x=3), Seen(y=1), Flag(regions=("groin",)), Flag(regions=("groin", "buttock")),
+                   Flag(regions=("knee",)))
+    engine.run()
+    assert sorted(_clean(ctx["a"]).get("x", 0) for name, ctx in fired if name == "eq") == [1]
+    assert sorted(ctx["a"]["regions"] for name, ctx in fired if name == "set") == [("groin",), ("groin", "buttock")]
+
