@@ -25,6 +25,7 @@ distributed = pytest.importorskip("distributed")
 
 SCRIPT = "import sys; from hipkb.cli import main; sys.exit(main())"
 HANG = 300  # seconds: only a hang reaches it
+CASES = Path(__file__).parent.parent / "facts" / "cases"
 
 
 def hipkb(*args: object, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
@@ -34,16 +35,36 @@ def hipkb(*args: object, env: dict[str, str] | None = None) -> subprocess.Comple
                           env={**os.environ, **(env or {})})
 
 
-@pytest.fixture(scope="module")
-def cluster():
+@contextlib.contextmanager
+def local_cluster(workers: int):
+    """A LocalCluster of worker processes on loopback, stopped on leaving; the environment kept as it was."""
     import logging
 
     from hipkb.batch.cluster import environment_kept
 
     with environment_kept(), \
-            distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                     dashboard_address=None, silence_logs=logging.ERROR) as local, \
-            distributed.Client(local) as client:
+            distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                     dashboard_address=None, silence_logs=logging.ERROR) as local:
+        yield local
+
+
+def one_line_exit_2(result: subprocess.CompletedProcess[bytes]) -> str:
+    """The one line a refused run prints, after checking it printed only that and exited 2."""
+    assert result.returncode == 2
+    assert result.stdout == b""
+    lines = result.stderr.decode().splitlines()
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def here_and_there(address: str, *args: object) -> tuple[subprocess.CompletedProcess[bytes], ...]:
+    """The same command with two local jobs, and on the cluster at *address*."""
+    return hipkb(*args, "--jobs", "2"), hipkb(*args, "--cluster", address)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with local_cluster(2) as local, distributed.Client(local) as client:
         yield local.scheduler_address, client
 
 
@@ -117,8 +138,7 @@ def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(cluster, kb, tmp_p
 def test_check_exhaustive_on_the_cluster_finds_what_local_workers_find(cluster):
     address, _ = cluster
     fields = "systemic.fever,neuro.weakness,behaviour.trend,neuro.saddle_numbness"
-    local = hipkb("check", "--exhaustive", "--fields", fields, "--format", "json", "--jobs", "2")
-    remote = hipkb("check", "--exhaustive", "--fields", fields, "--format", "json", "--cluster", address)
+    local, remote = here_and_there(address, "check", "--exhaustive", "--fields", fields, "--format", "json")
     assert local.returncode == remote.returncode == 0, remote.stderr.decode()
     a, b = json.loads(local.stdout), json.loads(remote.stdout)
     for report in (a, b):
@@ -155,56 +175,36 @@ def test_an_address_where_no_scheduler_answers_is_one_line_and_exit_2():
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     started = time.monotonic()
-    result = hipkb("run", Path(__file__).parent.parent / "facts" / "cases", "--cluster", f"tcp://127.0.0.1:{port}",
-                   env={"HIPKB_CLUSTER_TIMEOUT": "2"})
+    result = hipkb("run", CASES, "--cluster", f"tcp://127.0.0.1:{port}", env={"HIPKB_CLUSTER_TIMEOUT": "2"})
     assert time.monotonic() - started < 60
-    assert result.returncode == 2
-    assert result.stdout == b""
-    lines = result.stderr.decode().splitlines()
-    assert len(lines) == 1, lines
-    assert lines[0].startswith(f"hipkb: --cluster: no Dask scheduler answers at tcp://127.0.0.1:{port} within 2 s")
+    line = one_line_exit_2(result)
+    assert line.startswith(f"hipkb: --cluster: no Dask scheduler answers at tcp://127.0.0.1:{port} within 2 s")
 
 
 @pytest.mark.parametrize("address", ["local:0", "local:x", "two words"])
 def test_a_malformed_address_is_bad_usage(address):
-    result = hipkb("run", "whatever.yaml", "--cluster", address)
-    assert result.returncode == 2
-    assert len(result.stderr.splitlines()) == 1
-    assert result.stderr.startswith(b"hipkb: --cluster: ")
+    assert one_line_exit_2(hipkb("run", "whatever.yaml", "--cluster", address)).startswith("hipkb: --cluster: ")
 
 
 def test_without_dask_cluster_says_how_to_install_it():
     script = "import sys; sys.modules['distributed'] = None; from hipkb.cli import main; sys.exit(main())"
     result = subprocess.run([sys.executable, "-c", script, "run", "x.yaml", "--cluster", "local:2"],
                             capture_output=True, timeout=HANG)
-    assert result.returncode == 2
-    assert result.stderr.decode().strip() == "hipkb: --cluster: needs Dask: pip install 'hipkb[dask]'"
+    assert one_line_exit_2(result) == "hipkb: --cluster: needs Dask: pip install 'hipkb[dask]'"
 
 
 def test_a_scheduler_without_workers_is_one_line_and_exit_2():
-    import logging
-
-    from hipkb.batch.cluster import environment_kept
-
-    with environment_kept(), distributed.LocalCluster(n_workers=0, processes=True, host="127.0.0.1",
-                                                      dashboard_address=None, silence_logs=logging.ERROR) as empty:
+    with local_cluster(0) as empty:
         started = time.monotonic()
-        result = hipkb("run", Path(__file__).parent.parent / "facts" / "cases", "--cluster", empty.scheduler_address,
-                       env={"HIPKB_CLUSTER_TIMEOUT": "2"})
+        result = hipkb("run", CASES, "--cluster", empty.scheduler_address, env={"HIPKB_CLUSTER_TIMEOUT": "2"})
     assert time.monotonic() - started < 60
-    assert result.returncode == 2
-    assert result.stdout == b""
-    lines = result.stderr.decode().splitlines()
-    assert len(lines) == 1, lines
-    assert "has no workers (none joined within 2 s)" in lines[0]
+    assert "has no workers (none joined within 2 s)" in one_line_exit_2(result)
 
 
 def test_a_local_cluster_leaves_the_environment_as_it_was(cli):
     import os
 
     before = dict(os.environ)
-    result = cli("run", Path(__file__).parent.parent / "facts" / "cases" / "fnbsi-classic.yaml",
-                              Path(__file__).parent.parent / "facts" / "cases" / "sacral-stress.yaml",
-                              "--cluster", "local:1")
+    result = cli("run", CASES / "fnbsi-classic.yaml", CASES / "sacral-stress.yaml", "--cluster", "local:1")
     assert result.exit_code == 0, result.output
     assert dict(os.environ) == before

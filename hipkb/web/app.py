@@ -16,6 +16,8 @@ case came from, for error messages and the default case id.
 from __future__ import annotations
 
 import mimetypes
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path, PurePath
 from typing import Any
 from urllib.parse import urlsplit
@@ -82,6 +84,15 @@ class ApiError(Exception):
         self.error = error
 
 
+@contextmanager
+def answered_as(status: int) -> Iterator[None]:
+    """A :class:`HipkbError` raised inside becomes the answer: *status*, with the CLI's one line."""
+    try:
+        yield
+    except HipkbError as exc:
+        raise ApiError(status, exc) from None
+
+
 def _error_response(status: int, error: HipkbError) -> JSONResponse:
     return JSONResponse({**error.as_dict(), "error": str(error), "message": error.message}, status_code=status)
 
@@ -114,7 +125,7 @@ def _kind(content_type: str, name: str | None) -> str:
 def parse_case(kb: KnowledgeBase, raw: bytes, content_type: str, name: str | None) -> Case:
     """Decode, parse and validate a case from a request body, as the CLI loads a file."""
     source = name or "request"
-    try:
+    with answered_as(422):
         try:
             data = parse_text(decode(raw, source), source, kind=_kind(content_type, name))
         except CaseError:
@@ -123,8 +134,6 @@ def parse_case(kb: KnowledgeBase, raw: bytes, content_type: str, name: str | Non
             raise CaseError(exc.source, exc.where, exc.message) from None
         stem = PurePath(name).stem if name else "case"
         return validate(data, kb.vocabulary, source, default_id=stem or "case", hypotheses=kb.hypotheses)
-    except HipkbError as exc:
-        raise ApiError(422, exc) from None
 
 
 def case_yaml(case: Case) -> str:
@@ -276,10 +285,8 @@ def create_app(kb: KnowledgeBase, *, templates: Path | None = None,
         if format == "json":
             return Response(to_json(result), media_type="application/json")
         assert format in REPORT_FORMATS and audience in AUDIENCES
-        try:
+        with answered_as(500):  # a report template that fails is the server's fault, not the case's
             text = render(kb, inference, result, fmt=format, audience=audience, templates=templates)
-        except HipkbError as exc:
-            raise ApiError(500, exc) from None
         return Response(text, media_type=REPORT_TYPES[format])
 
     @app.post("/api/v1/view", summary="Everything the case page shows: the result, the reasoning graph, "
@@ -304,15 +311,13 @@ def create_app(kb: KnowledgeBase, *, templates: Path | None = None,
         case = await _case(request, name)
         inference = reasoner.infer(case)
         answer: dict[str, Any] = {"case_id": case.case_id}
-        try:
+        with answered_as(422):
             if how:
                 tree = ex.how(kb, inference, how)
                 answer["how"] = {**tree, "findings": ex.findings_under(tree), "plain_text": ex.format_how(tree)}
             if why_not:
                 info = ex.why_not(kb, inference, why_not)
                 answer["why_not"] = {**info, "plain_text": ex.format_why_not(info)}
-        except HipkbError as exc:
-            raise ApiError(422, exc) from None
         if trace:
             answer["trace"] = ex.trace(kb, inference)
         return answer
@@ -336,18 +341,12 @@ def create_app(kb: KnowledgeBase, *, templates: Path | None = None,
                   "properties": {"a": {"$ref": "/api/v1/schema"}, "b": {"$ref": "/api/v1/schema"}}}}}}})
     async def compare(request: Request) -> dict[str, Any]:
         raw = await read_body(request)
-        try:
+        with answered_as(422):
             body = parse_text(decode(raw, "request"), "request", kind="json")
-        except HipkbError as exc:
-            raise ApiError(422, exc) from None
-        if not isinstance(body, dict) or set(body) != {"a", "b"}:
-            raise ApiError(422, RequestError("request", "", "expected a JSON object with two cases, a and b"))
-        cases = []
-        for key in ("a", "b"):
-            try:
-                cases.append(validate(body[key], kb.vocabulary, key, default_id=key, hypotheses=kb.hypotheses))
-            except HipkbError as exc:
-                raise ApiError(422, exc) from None
+            if not isinstance(body, dict) or set(body) != {"a", "b"}:
+                raise RequestError("request", "", "expected a JSON object with two cases, a and b")
+            cases = [validate(body[key], kb.vocabulary, key, default_id=key, hypotheses=kb.hypotheses)
+                     for key in ("a", "b")]
         return compare_cases(reasoner, cases[0], cases[1])
 
     app.state.kb = kb
