@@ -24,12 +24,12 @@ import contextlib
 import hashlib
 import os
 import tempfile
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from hipkb.batch.inflight import InFlight
 from hipkb.errors import ClusterError, HipkbError
 
 #: Seconds to wait for a scheduler to answer before giving up on an address.
@@ -290,22 +290,11 @@ def ordered_map(client: Any, function: Callable[..., Any], tasks: Iterable[Any],
         threads = sum(client.nthreads().values()) or 1
         window = max(2, WINDOW_PER_WORKER * threads)
     scattered = [client.scatter(item, broadcast=True, hash=False) for item in shared]
-    pending: deque[tuple[Any, Any]] = deque()
-    source = iter(tasks)
-    exhausted = False
+    # pure=False: two equal chunks are still two pieces of work
+    flight = InFlight(tasks, window, lambda task: client.submit(function, *scattered, task, pure=False))
     try:
-        while True:
-            while not exhausted and len(pending) < window:
-                try:
-                    task = next(source)
-                except StopIteration:
-                    exhausted = True
-                    break
-                # pure=False: two equal chunks are still two pieces of work
-                pending.append((task, client.submit(function, *scattered, task, pure=False)))
-            if not pending:
-                return
-            task, future = pending.popleft()
+        while flight.fill():
+            task, future, _ = flight.take()
             try:
                 result = future.result()
             except distributed.KilledWorker:
@@ -318,7 +307,7 @@ def ordered_map(client: Any, function: Callable[..., Any], tasks: Iterable[Any],
                 future.release()
             yield result
     finally:
-        for _, future in pending:
+        for _, future, _ in flight.pending:
             future.cancel()
 
 

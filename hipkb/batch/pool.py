@@ -24,11 +24,11 @@ import contextlib
 import os
 import signal
 import sys
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from hipkb.batch.inflight import InFlight
 from hipkb.errors import WorkerError
 
 if TYPE_CHECKING:  # imported where used: a one-case run never starts a pool, nor pays for these
@@ -217,27 +217,13 @@ def ordered_map(function: Callable[[Any], Any], tasks: Iterable[Any], *, jobs: i
     from concurrent.futures import Future
     from concurrent.futures.process import BrokenProcessPool
 
-    window = window or 4 * jobs
     pool = _Pool(jobs, initializer, initargs)
-    source = iter(tasks)
-    # (task, future, times lost) in task order
-    pending: deque[list[Any]] = deque()
-    exhausted = False
+    flight = InFlight(tasks, window or 4 * jobs, lambda task: pool.submit(function, task))
     fruitless = 0  # pools in a row that broke before any task came back from them
     try:
-        while True:
-            while not exhausted and len(pending) < window:
-                try:
-                    task = next(source)
-                except StopIteration:
-                    exhausted = True
-                    break
-                pending.append([task, pool.submit(function, task), 0])
-            if not pending:
-                return
-            entry = pending[0]
+        while flight.fill():
             try:
-                result = entry[1].result()
+                result = flight.oldest[1].result()
             except BrokenProcessPool:
                 reason = pool.death()
                 fruitless += 1
@@ -249,7 +235,7 @@ def ordered_map(function: Callable[[Any], Any], tasks: Iterable[Any], *, jobs: i
                 pool.restart()
                 # Every task in flight went down with the pool: the one that
                 # killed it is among them, so each is charged one loss.
-                for item in pending:
+                for item in flight.pending:
                     item[2] += 1
                     if item[2] < MAX_LOSSES:
                         item[1] = pool.submit(function, item[0])
@@ -258,7 +244,7 @@ def ordered_map(function: Callable[[Any], Any], tasks: Iterable[Any], *, jobs: i
                     lost.set_result(LostWork(item[0], reason))
                     item[1] = lost
                 continue
-            pending.popleft()
+            flight.take()
             if not isinstance(result, LostWork):
                 fruitless = 0
             yield result
