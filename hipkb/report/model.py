@@ -36,6 +36,7 @@ from __future__ import annotations
 from typing import Any
 
 from hipkb import __version__
+from hipkb.engine.reasoner import reasoner_for
 from hipkb.engine.record import Inference
 from hipkb.knowledge import conditions as cond
 from hipkb.knowledge.rules import KnowledgeBase
@@ -43,7 +44,7 @@ from hipkb.report.output import AUDIENCES
 from hipkb.report.svg import body_map, layout_graph
 from hipkb.results import explain as ex
 from hipkb.results.partial import Analyzer
-from hipkb.results.whatif import shared_reasoner, what_if
+from hipkb.results.whatif import what_if
 
 DISCLAIMER = ("Decision support, not a diagnosis: hipkb reasons only from what the case says, "
               "with rules a clinician can read; a clinician makes the call.")
@@ -116,7 +117,7 @@ def build_model(kb: KnowledgeBase, inference: Inference, result: dict[str, Any],
                     f"needs {u['condition']}; " + (f"the case says {u['found']}" if u["found"] else u["note"])
                     for u in group["unmet"])
         model["how_top"] = ex.how(kb, inference, model["top"]["id"]) if model["top"] else None
-        model["what_if"] = what_if(shared_reasoner(kb), inference.case, inference)
+        model["what_if"] = what_if(reasoner_for(kb), inference.case, inference)
         model["teaching"] = [
             {"id": h["id"], "label": h["label"], **kb.teaching[h["id"]].to_dict()}
             for h in result["hypotheses"] if h["id"] in kb.teaching

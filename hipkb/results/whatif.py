@@ -16,7 +16,6 @@ report needs.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -31,17 +30,6 @@ from hipkb.knowledge.vocabulary import Field
 from hipkb.load.case import Case, Value, validate
 
 ASPECTS = ("triage", "running", "top")
-_REASONERS: weakref.WeakKeyDictionary[KnowledgeBase, Reasoner] = weakref.WeakKeyDictionary()
-
-
-def shared_reasoner(kb: KnowledgeBase) -> Reasoner:
-    """One engine per knowledge base for what-if runs outside a caller's own (reports)."""
-    found = _REASONERS.get(kb)
-    if found is None:
-        found = _REASONERS[kb] = Reasoner(kb)
-    return found
-
-
 @dataclass(frozen=True)
 class Outcome:
     """The three things a call is made of."""
