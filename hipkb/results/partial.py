@@ -9,6 +9,7 @@ is itself only waiting on unknown findings, those findings are what it waits on.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -87,6 +88,23 @@ def _status(condition: Condition, state: str, waits_on: frozenset[str] = _EMPTY,
     return _new(ConditionStatus, {"condition": condition, "state": state, "waits_on": waits_on, "found": found})
 
 
+_SPLITS: weakref.WeakKeyDictionary[KnowledgeBase, dict[str, Split]] = weakref.WeakKeyDictionary()
+# A rule's conditions on case findings (subject and test), and its conditions on conclusions.
+Split = tuple[tuple[tuple[str, Callable[[Any], bool]], ...], tuple[Condition, ...]]
+
+
+def _split(kb: KnowledgeBase) -> dict[str, Split]:
+    """Each rule's conditions, split as :meth:`Analyzer.waits_on` reads them; worked out once per knowledge base."""
+    found = _SPLITS.get(kb)
+    if found is None:
+        found = _SPLITS[kb] = {
+            rule.id: (tuple((c.subject, c.test) for c in rule.conditions if c.kind is cond.CASE),
+                      tuple(c for c in rule.conditions if c.kind is not cond.CASE))
+            for rule in kb.rules
+        }
+    return found
+
+
 class Analyzer:
     """Partial matches of every rule of a knowledge base against one inference."""
 
@@ -111,7 +129,7 @@ class Analyzer:
         self._findings = {path: value for path, value in inference.case.facts()}
         # What each rule waits on, cached as statuses are (see waits_on).
         self._waits: dict[object, frozenset[str]] = {}
-        self._case_test: dict[int, bool] = {}  # by id(condition): a known finding passes it
+        self._split = _split(kb)
 
     def rule(self, rule: RuleDef, depth: int = 0) -> RuleStatus:
         found = self._cache.get(rule.id) or self._cache.get((rule.id, depth))
@@ -147,23 +165,17 @@ class Analyzer:
         if rule.id in self.fired:
             cache[rule.id] = _EMPTY
             return _EMPTY
+        on_case, on_conclusions = self._split[rule.id]
         waits: set[str] = set()
-        findings, tested = self._findings, self._case_test
-        for c in rule.conditions:
-            if c.kind is not cond.CASE:
-                continue
-            if c.subject not in findings:
-                waits.add(c.subject)
-                continue
-            passed = tested.get(id(c))
-            if passed is None:
-                passed = tested[id(c)] = c.test(findings[c.subject])
-            if not passed:
+        findings = self._findings
+        for subject, test in on_case:
+            value = findings.get(subject)
+            if value is None:
+                waits.add(subject)
+            elif not test(value):
                 cache[rule.id] = _EMPTY  # blocked by a known finding, at any depth
                 return _EMPTY
-        for c in rule.conditions:
-            if c.kind is cond.CASE:
-                continue
+        for c in on_conclusions:
             waiting = self._waiting(c, depth)
             if waiting is None:
                 cache[(rule.id, depth)] = _EMPTY
