@@ -138,13 +138,21 @@ def _index(conds: tuple[Condition, ...], sets: frozenset[str]) -> tuple[str, tup
 
 
 def _rhs(rule: RuleDef, bindings: list[Binding], has_flags: bool) -> Callable[..., None]:
+    # What Condition.matched_items picks out of each value read, decided once:
+    # from a set of findings, the items an any/all condition named; else all.
+    reads = tuple((bind, slot, f"{c.key}=", c.values if c.op in ("any", "all") else None)
+                  for bind, conditions in bindings for c, slot in conditions)
+
     def fire(engine: Any, **context: Any) -> None:
         matched: list[str] = []
-        for bind, reads in bindings:
-            fact = context[bind]
-            for c, slot in reads:
-                for item in c.matched_items(fact[slot]):
-                    matched.append(f"{c.key}={item}")
+        for bind, slot, prefix, picked in reads:
+            value = context[bind][slot]
+            if not isinstance(value, tuple):
+                matched.append(f"{prefix}{value}")
+            elif picked is None:
+                matched.extend(f"{prefix}{item}" for item in value)
+            else:
+                matched.extend(f"{prefix}{item}" for item in value if item in picked)
         if has_flags:
             matched.extend(f"red_flag={flag}" for flag in engine.raised_flags())
         engine.conclude(rule, tuple(matched))

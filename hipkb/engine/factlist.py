@@ -35,14 +35,16 @@ class FactList(experta.factlist.FactList):
         if not getattr(fact, "plain", False) or "__factid__" in fact:
             return super().declare(fact)
         fact_id = (fact.__class__, frozenset(fact.items()))
-        if not self.duplication and fact_id in self.reference_counter:
+        counter = self.reference_counter
+        seen = counter.get(fact_id, 0)  # not counter[...]: a Counter's missing key calls Python code
+        if seen and not self.duplication:
             return None
         idx = self.last_index
         dict.__setitem__(fact, "__factid__", idx)
         self[idx] = fact
         self.last_index = idx + 1
         self.added.append(fact)
-        self.reference_counter[fact_id] += 1
+        counter[fact_id] = seen + 1
         if _FACTS_LOG.isEnabledFor(logging.INFO):
             _FACTS_LOG.info(" ==> %s: %r", fact, fact)
         return fact

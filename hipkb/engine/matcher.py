@@ -110,6 +110,21 @@ def _rules_of(engine_class: type) -> list[Any]:
     return rules
 
 
+def _activation(rule: Any, facts: list[Any], context: dict[str, Any]) -> Any:
+    """An experta ``Activation`` holding *facts* (distinct) as they are.
+
+    experta's constructor copies the facts into a set, hashing each fact
+    through ``Fact.__hash__`` (Python code, for every activation); nothing
+    hipkb's agenda does with an activation needs a set.
+    """
+    activation = object.__new__(_Activation)
+    activation.rule = rule
+    activation.facts = facts
+    activation.key = None
+    activation.context = context
+    return activation
+
+
 class PlanMatcher(experta.abstract.Matcher):
     """Matches compiled rules (experta ``Rule`` objects carrying a ``plan`` of :class:`Pattern`)."""
 
@@ -172,8 +187,13 @@ class PlanMatcher(experta.abstract.Matcher):
                 entries = self._offered_by_value(kind, fact)
             else:
                 entries = by_type.get(kind, _NONE)
+            get = fact.get
             for index, position, pattern in entries:
-                if pattern.accepts(fact):
+                for slot, test in pattern.tests:  # Pattern.accepts, inline: the matcher's inner loop
+                    value = get(slot, _MISSING)
+                    if value is _MISSING or not test(value):
+                        break
+                else:
                     self._accept(index, position, pattern, fact, added)
         return added, []
 
@@ -197,7 +217,7 @@ class PlanMatcher(experta.abstract.Matcher):
     def _accept(self, index: int, position: int, pattern: Pattern, fact: Any, added: list[Any]) -> None:
         rule, patterns = self._rules[index]
         if len(patterns) == 1:  # most rules: the fact alone is the activation
-            added.append(_Activation(rule, [fact], {} if pattern.bind is None else {pattern.bind: fact}))
+            added.append(_activation(rule, [fact], {} if pattern.bind is None else {pattern.bind: fact}))
             return
         memory = self._memory.get(index)
         if memory is None:
@@ -213,15 +233,16 @@ class PlanMatcher(experta.abstract.Matcher):
             return
         others = [held[-1:] if i == position else memory[i] for i in range(len(patterns))]
         for combination in product(*others):
-            facts = []
+            facts: list[Any] = []
             context = {}
             for p, matched in zip(patterns, combination, strict=True):
                 if matched is None:
                     continue
-                facts.append(matched)
+                if not any(matched is f for f in facts):  # one fact may pass two patterns
+                    facts.append(matched)
                 if p.bind is not None:
                     context[p.bind] = matched
-            added.append(_Activation(rule, facts, context))
+            added.append(_activation(rule, facts, context))
 
 
 __all__ = ["INITIAL", "Pattern", "PlanMatcher", "with_initial"]

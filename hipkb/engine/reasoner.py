@@ -76,7 +76,7 @@ class StockEngine(experta.KnowledgeEngine):
             # Evidence: one fact per rule, pooled by the shell's COMBINE step.
             new = self.declare(Evidence.of(hypothesis=c.target, rule=rule.id, cf=c.cf, facts=matched)) is not None
         else:
-            why = Justification(rule.id, matched)
+            why = Justification.of(rule.id, matched)
             table = getattr(record, spec.record)
             keys = c.facts if spec.target is Target.FIELDS else (c.key,)
             new = spec.target is Target.FIELDS or c.key not in table
@@ -84,7 +84,7 @@ class StockEngine(experta.KnowledgeEngine):
                 table.setdefault(key, []).append(why)
             for fact in _facts_of(c, rule.id, new):
                 self.declare(fact)
-        record.firings.append(Firing(len(record.firings) + 1, rule.id, matched, c.asserted(), new))
+        record.firings.append(Firing.of(len(record.firings) + 1, rule.id, matched, c.asserted(), new))
 
     def raised_flags(self) -> list[str]:
         assert self.record is not None

@@ -24,11 +24,25 @@ class Firing:
     asserted: str
     new: bool = True
 
+    @classmethod
+    def of(cls, step: int, rule: str, facts: tuple[str, ...], asserted: str, new: bool) -> Firing:
+        """The same firing, made without the frozen ``__init__``'s checked writes (one per rule fired)."""
+        firing = object.__new__(cls)
+        firing.__dict__.update(step=step, rule=rule, facts=facts, asserted=asserted, new=new)
+        return firing
+
 
 @dataclass(frozen=True)
 class Justification:
     rule: str
     facts: tuple[str, ...]
+
+    @classmethod
+    def of(cls, rule: str, facts: tuple[str, ...]) -> Justification:
+        """As :meth:`Firing.of`: the same justification, made on every firing without checked writes."""
+        why = object.__new__(cls)
+        why.__dict__.update(rule=rule, facts=facts)
+        return why
 
 
 @dataclass(frozen=True)

@@ -108,8 +108,28 @@ def predicate(condition: Condition) -> Callable[[Any], bool]:
     """
     found = _PREDICATES.get(condition)
     if found is None:
-        found = _PREDICATES[condition] = condition.test
+        found = _PREDICATES[condition] = _specialised(condition)
     return found
+
+
+def _specialised(c: Condition) -> Callable[[Any], bool]:
+    """:meth:`Condition.test` as one function for the condition's operator (the same answers).
+
+    The matcher tests conditions hundreds of times per case: the operator is
+    chosen once, and a set of findings is tested against a set of values in
+    one call, with no generator per test.
+    """
+    op, values = c.op, c.values
+    if op == "in":
+        return values.__contains__
+    if op in ("any", "all", "none"):
+        wanted = frozenset(values)
+        if op == "any":
+            return lambda value: not wanted.isdisjoint(value) if type(value) is tuple else c.test(value)
+        if op == "all":
+            return lambda value: wanted.issubset(value) if type(value) is tuple else c.test(value)
+        return lambda value: wanted.isdisjoint(value) if type(value) is tuple else c.test(value)
+    return c.test
 
 
 def parse_operand(raw: Any) -> tuple[str | None, Any]:
