@@ -16,7 +16,7 @@ from typing import Any, Generic, TypeVar
 
 from hipkb.engine.record import Inference
 from hipkb.knowledge import conditions as cond
-from hipkb.knowledge.conditions import Condition
+from hipkb.knowledge.conditions import Condition, predicate
 from hipkb.knowledge.index import index
 from hipkb.knowledge.rules import KnowledgeBase, RuleDef
 
@@ -98,7 +98,7 @@ def _split(kb: KnowledgeBase) -> dict[str, Split]:
     found = _SPLITS.get(kb)
     if found is None:
         found = _SPLITS[kb] = {
-            rule.id: (tuple((c.subject, c.test) for c in rule.conditions if c.kind is cond.CASE),
+            rule.id: (tuple((c.subject, predicate(c)) for c in rule.conditions if c.kind is cond.CASE),
                       tuple(c for c in rule.conditions if c.kind is not cond.CASE))
             for rule in kb.rules
         }

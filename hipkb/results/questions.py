@@ -111,16 +111,20 @@ def next_questions(kb: KnowledgeBase, inference: Inference, limit: int = MAX_QUE
     avoid.update(other for path, _ in inference.case.facts() for other in vocabulary.same_finding(path))
     scores: dict[str, float] = defaultdict(float)
     reasons: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    fired, waits_on = analyzer.fired, analyzer.waits_on
     for rule in kb.rules:
-        if not _may_matter(inference, rule, analyzer.fired):
+        if not _may_matter(inference, rule, fired):
             continue
-        waits = analyzer.waits_on(rule) - avoid
+        waiting = waits_on(rule)
+        if not waiting:  # most rules: blocked by what the case says
+            continue
+        waits = waiting - avoid
         if not waits:
             continue
         stake, reason = _stake(kb, inference, rule, partial(analyzer.rule, rule))
         if stake <= 0:
             continue
-        share = stake / len(analyzer.waits_on(rule))
+        share = stake / len(waiting)
         for path in waits:
             scores[path] += share
             reasons[path][reason] += share
