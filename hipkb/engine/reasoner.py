@@ -1,7 +1,7 @@
 """The inference engine: one experta ``KnowledgeEngine`` per knowledge base.
 
-:class:`Reasoner` compiles a knowledge base once (the Rete network is the
-expensive part) and then, for each case, resets the engine, declares the
+:class:`Reasoner` compiles a knowledge base once (rules, their match plans
+and the matcher's indexes) and then, for each case, resets the engine, declares the
 case's facts and runs to quiescence, in the manner of CLIPS
 ``(reset) (assert ...) (run)``. The result is an :class:`~hipkb.engine.record.Inference`.
 """

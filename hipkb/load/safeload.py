@@ -79,6 +79,10 @@ class _Strict:
                 "booleans, lists and mappings are (quote a value to make it text)",
                 node.start_mark, here,
             )
+        mistagged = _mistagged(node)
+        if mistagged:
+            raise _Refused(f"found {node.value!r} tagged {_short_tag(node.tag)}; expected {mistagged}",
+                           node.start_mark, here)
         if _odd_number(node):
             raise _Refused(
                 f"found {node.value!r}; expected a finite number written in plain decimal (YAML 1.1 "
@@ -255,7 +259,7 @@ def _plain_tree(root: Any) -> bool:
             return False
         seen.add(id(node))
         if isinstance(node, yaml.ScalarNode):
-            if (in_flow and not node.style and "?" in node.value) or _odd_number(node):
+            if (in_flow and not node.style and "?" in node.value) or _odd_number(node) or _mistagged(node):
                 return False
         elif isinstance(node, yaml.MappingNode):
             flow = in_flow or bool(node.flow_style)
@@ -339,6 +343,27 @@ def _odd_number(node: Any) -> bool:
     """Whether a scalar node reads as a number in a form other than plain decimal."""
     return (isinstance(node, yaml.ScalarNode) and node.tag in _NUMBER_TAGS
             and _DECIMAL.fullmatch(node.value) is None)
+
+
+# What an explicit tag on a scalar promises, and the implicit readings that keep it.
+_TYPED = {
+    "tag:yaml.org,2002:bool": ("true or false", {"tag:yaml.org,2002:bool"}),
+    "tag:yaml.org,2002:int": ("a whole number in plain decimal", {"tag:yaml.org,2002:int"}),
+    "tag:yaml.org,2002:float": ("a number in plain decimal", {"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"}),
+}
+_RESOLVER = yaml.resolver.Resolver()
+
+
+def _mistagged(node: Any) -> str:
+    """For ``!!bool maybe`` or ``!!int 1.5``: what the tag expected; else "".
+
+    PyYAML builds a tagged scalar by its tag whatever it says, and fails
+    outside its own error types (a KeyError for ``!!bool maybe``).
+    """
+    typed = _TYPED.get(node.tag) if isinstance(node, yaml.ScalarNode) else None
+    if typed is None or _RESOLVER.resolve(yaml.ScalarNode, node.value, (True, False)) in typed[1]:
+        return ""
+    return typed[0]
 
 
 _PLAIN_TAGS = {
