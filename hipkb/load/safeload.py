@@ -236,9 +236,9 @@ def _c_composed(text: str) -> Any:
     loader = _CComposedLoader(text)
     try:
         node = loader.get_single_node()
-        if node is None or not _plain_tree(node):
+        if node is None:
             return _NOT_FAST
-        return loader.construct_document(node)
+        return _plain_data(node)
     except yaml.MarkedYAMLError:
         if len(text) > PYTHON_WORDING_BYTES:
             raise  # in libyaml's words (see _load_yaml)
@@ -249,27 +249,62 @@ def _c_composed(text: str) -> Any:
         loader.dispose()
 
 
-def _plain_tree(root: Any) -> bool:
-    """Whether composed nodes hold nothing the strict composer would refuse or judge differently."""
-    stack = [(root, 0, False)]
-    seen: set[int] = set()
-    while stack:
-        node, depth, in_flow = stack.pop()
-        if id(node) in seen or depth >= MAX_DEPTH or not _is_plain_tag(node.tag):
-            return False
-        seen.add(id(node))
-        if isinstance(node, yaml.ScalarNode):
-            if (in_flow and not node.style and "?" in node.value) or _odd_number(node) or _mistagged(node):
-                return False
-        elif isinstance(node, yaml.MappingNode):
-            flow = in_flow or bool(node.flow_style)
-            for key, value in node.value:
-                stack.append((key, depth + 1, flow))
-                stack.append((value, depth + 1, flow))
-        else:
-            flow = in_flow or bool(node.flow_style)
-            stack.extend((item, depth + 1, flow) for item in node.value)
-    return True
+class _NotPlain(Exception):
+    """Composed nodes hold something the strict composer would refuse or judge differently."""
+
+
+_BOOLS = yaml.constructor.SafeConstructor.bool_values
+_MAP, _SEQ = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
+# Each plain scalar tag built as PyYAML's safe constructor builds it, for the
+# values that reach here: numbers in plain decimal (_odd_number), booleans
+# and numbers that read as their tag (_mistagged).
+_SCALARS: dict[str, Any] = {
+    "tag:yaml.org,2002:str": str,
+    "tag:yaml.org,2002:int": int,
+    "tag:yaml.org,2002:float": float,
+    "tag:yaml.org,2002:bool": lambda value: _BOOLS[value.lower()],
+    "tag:yaml.org,2002:null": lambda value: None,
+}
+
+
+def _plain_data(root: Any) -> Any:
+    """The data of composed nodes, or ``_NOT_FAST`` where the strict composer must judge them.
+
+    One walk both checks the nodes (tags, depth, numbers; '?' in a flow
+    scalar, where libyaml and PyYAML differ; a key that is not a plain value,
+    or comes twice) and builds the plain data PyYAML's safe constructor
+    would build from them, without its per-node bookkeeping. Anything else
+    sends the text to the loaders that say what is wrong.
+    """
+    try:
+        return _build(root, 0, False)
+    except (_NotPlain, TypeError):  # TypeError: a key that cannot be hashed
+        return _NOT_FAST
+
+
+def _build(node: Any, depth: int, in_flow: bool) -> Any:
+    if depth >= MAX_DEPTH or node.tag not in _PLAIN_TAGS:
+        raise _NotPlain
+    if isinstance(node, yaml.ScalarNode):
+        scalar = _SCALARS.get(node.tag)
+        if scalar is None or (in_flow and not node.style and "?" in node.value) or _odd_number(node) \
+                or _mistagged(node):
+            raise _NotPlain
+        return scalar(node.value)
+    flow = in_flow or bool(node.flow_style)
+    if isinstance(node, yaml.SequenceNode):
+        if node.tag != _SEQ:
+            raise _NotPlain
+        return [_build(item, depth + 1, flow) for item in node.value]
+    if node.tag != _MAP:
+        raise _NotPlain
+    data: dict[Any, Any] = {}
+    for key_node, value_node in node.value:
+        key = _build(key_node, depth + 1, flow)
+        if isinstance(key, (list, dict)) or key in data:
+            raise _NotPlain
+        data[key] = _build(value_node, depth + 1, flow)
+    return data
 
 
 def _load_yaml(text: str, trusted: bool) -> Any:
