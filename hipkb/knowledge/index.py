@@ -36,6 +36,8 @@ class RuleIndex:
         # Derive rules by the fact they conclude, so finding a condition's
         # producers looks at that fact's rules only, not at every derive rule.
         self._deriving: dict[str, list[RuleDef]] = defaultdict(list)
+        # Many rules read the same derived value: its producers are found once.
+        self._derived_makers: dict[Condition, list[RuleDef]] = {}
         self.red_flags = red_flags or tuple(sorted({r.conclusion.target for r in rules
                                                     if r.conclusion.kind is Kind.RED_FLAG}))
         for rule in rules:
@@ -90,7 +92,11 @@ class RuleIndex:
 
     def _find(self, c: Condition, necessary: bool) -> list[RuleDef]:
         if c.kind is Subject.DERIVED:
-            return [r for r in self._deriving.get(c.subject, ()) if c.test(r.conclusion.value)]
+            found = self._derived_makers.get(c)
+            if found is None:
+                found = self._derived_makers[c] = [r for r in self._deriving.get(c.subject, ())
+                                                   if c.test(r.conclusion.value)]
+            return list(found)
         if c.kind is Subject.RED_FLAG:
             wanted = c.values or self.red_flags
             return sorted({id(r): r for flag in wanted for r in self._concluding.get((Subject.RED_FLAG, flag), ())

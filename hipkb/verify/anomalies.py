@@ -26,6 +26,7 @@ from itertools import combinations
 from pathlib import Path
 
 from hipkb.knowledge import conditions as cond
+from hipkb.knowledge.components import components
 from hipkb.knowledge.conditions import Condition
 from hipkb.knowledge.index import index
 from hipkb.knowledge.rules import KnowledgeBase, RuleDef, rule_errors
@@ -167,49 +168,9 @@ def cycles(kb: KnowledgeBase) -> list[Finding]:
 
 
 def _strongly_connected(edges: dict) -> list[list]:
-    """Tarjan's algorithm, iteratively, over the nodes in sorted order."""
+    """The components of the derivation graph, over the nodes and their successors in sorted order."""
     nodes = sorted(set(edges) | {t for ts in edges.values() for t in ts})
-    index: dict = {}
-    low: dict = {}
-    on_stack: set = set()
-    stack: list = []
-    components: list[list] = []
-    counter = 0
-    for root in nodes:
-        if root in index:
-            continue
-        work = [(root, iter(sorted(edges.get(root, ()))))]
-        index[root] = low[root] = counter
-        counter += 1
-        stack.append(root)
-        on_stack.add(root)
-        while work:
-            node, children = work[-1]
-            for child in children:
-                if child not in index:
-                    index[child] = low[child] = counter
-                    counter += 1
-                    stack.append(child)
-                    on_stack.add(child)
-                    work.append((child, iter(sorted(edges.get(child, ())))))
-                    break
-                if child in on_stack:
-                    low[node] = min(low[node], index[child])
-            else:
-                work.pop()
-                if work:
-                    parent = work[-1][0]
-                    low[parent] = min(low[parent], low[node])
-                if low[node] == index[node]:
-                    component = []
-                    while True:
-                        member = stack.pop()
-                        on_stack.discard(member)
-                        component.append(member)
-                        if member == node:
-                            break
-                    components.append(sorted(component))
-    return components
+    return [sorted(component) for component in components(nodes, lambda node: sorted(edges.get(node, ())))]
 
 
 def derived_use(kb: KnowledgeBase, expander: Expander) -> list[Finding]:

@@ -23,10 +23,12 @@ from __future__ import annotations
 import itertools
 import math
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from itertools import islice
 from typing import Any
 
 from hipkb.knowledge import conditions as cond
+from hipkb.knowledge.components import components
 from hipkb.knowledge.conditions import Condition
 from hipkb.knowledge.index import index
 from hipkb.knowledge.rules import KnowledgeBase, RuleDef
@@ -201,20 +203,29 @@ def _order(conj: Conj) -> tuple[int, list[str]]:
     return len(conj), sorted(map(repr, conj))
 
 
-def _minimal(alternatives: list[Conj], order: Callable[[Conj], Any] = _order) -> list[Conj]:
+def _minimal(alternatives: list[Conj], order: Callable[[Conj], Any] = _order,
+             cap: int | None = None) -> list[Conj]:
     """Drop alternatives that hold a smaller one (they add nothing), in a canonical order.
 
     The order depends only on the alternatives themselves, never on how they
     were found, so that an expansion computed along any path reads the same.
+    With *cap*, stop once more than *cap* are kept (the caller gives up then).
     """
     alternatives = sorted(set(alternatives), key=order)
     kept: list[Conj] = []
+    # The order puts shorter alternatives first, and a distinct alternative
+    # of the same length is never inside another: each is compared with the
+    # shorter ones kept so far only.
+    shorter, length = 0, -1
     for alt in alternatives:
-        if not any(k <= alt for k in kept):
-            kept.append(alt)
+        if len(alt) != length:
+            shorter, length = len(kept), len(alt)
+        if shorter and any(map(alt.issuperset, islice(kept, shorter))):
+            continue
+        kept.append(alt)
+        if cap is not None and len(kept) > cap:
+            break
     return kept
-
-
 
 
 class Joiner:
@@ -231,15 +242,25 @@ class Joiner:
         self._satisfiable: dict[frozenset[Condition], bool] = {}
         self._subjects: dict[Conj, frozenset[str]] = {}
         self._keys: dict[Conj, tuple[int, list[str]]] = {}
+        self._reprs: dict[Condition, str] = {}
 
     def order(self, conj: Conj) -> tuple[int, list[str]]:
+        """:func:`_order`, with the text of each condition and the key of each alternative made once."""
         key = self._keys.get(conj)
         if key is None:
-            key = self._keys[conj] = _order(conj)
+            reprs = self._reprs
+            texts = []
+            for c in conj:
+                text = reprs.get(c)
+                if text is None:
+                    text = reprs[c] = repr(c)
+                texts.append(text)
+            key = self._keys[conj] = (len(conj), sorted(texts))
         return key
 
     def minimal(self, alternatives: list[Conj]) -> list[Conj]:
-        return _minimal(alternatives, self.order)
+        """The minimal alternatives, or more than :attr:`limit` of them when there are too many."""
+        return _minimal(alternatives, self.order, self.limit)
 
     def subjects(self, conj: Conj) -> frozenset[str]:
         found = self._subjects.get(conj)
@@ -390,47 +411,11 @@ class Expander:
 
     # -- solving, in dependency order ------------------------------------
     def _solve(self, root: Node) -> list[Conj] | None:
-        """The expansion of *root*, solving first every node it depends on (iterative Tarjan)."""
+        """The expansion of *root*, settling first every component of the graph it depends on."""
         values = self._values
-        if root in values:
-            return values[root]
-        number: dict[Node, int] = {}
-        low: dict[Node, int] = {}
-        stack: list[Node] = []
-        on_stack: set[Node] = set()
-        work: list[tuple[Node, Iterator[Node]]] = []
-
-        def enter(node: Node) -> None:
-            number[node] = low[node] = len(number)
-            stack.append(node)
-            on_stack.add(node)
-            work.append((node, iter(self._successors(node))))
-
-        enter(root)
-        while work:
-            node, successors = work[-1]
-            for child in successors:
-                if child in values:
-                    continue
-                if child not in number:
-                    enter(child)
-                    break
-                if child in on_stack:
-                    low[node] = min(low[node], number[child])
-            else:
-                work.pop()
-                if work:
-                    parent = work[-1][0]
-                    low[parent] = min(low[parent], low[node])
-                if low[node] == number[node]:
-                    component = []
-                    while True:
-                        member = stack.pop()
-                        on_stack.discard(member)
-                        component.append(member)
-                        if member == node:
-                            break
-                    self._settle(component[::-1])
+        if root not in values:
+            for component in components([root], self._successors, values.__contains__):
+                self._settle(component)
         return values[root]
 
     def _settle(self, component: list[Node]) -> None:
