@@ -80,6 +80,10 @@ def timed(args: list[str], timeout: float) -> tuple[float, float, int | None, st
         done = subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False)
         status: int | None = done.returncode
         last = done.stdout.rstrip("\n").rpartition("\n")[2] or done.stderr.strip()[-200:]
+        # A rule base the engine refuses is checked statically only: say so beside the time.
+        refused = [line for line in done.stdout.splitlines() if line.startswith("ERROR load-error")]
+        if refused:
+            last = f"{last} | {refused[0][len('ERROR '):]}"
     except subprocess.TimeoutExpired:
         status, last = None, ""
     wall = time.perf_counter() - start
@@ -96,7 +100,7 @@ def report(label: str, results: list[tuple[int, float, float, int | None, str]])
         growth = ""
         if previous is not None and status is not None and previous[1] > 0 and cpu > 0:
             growth = f"{math.log(cpu / previous[1]) / math.log(size / previous[0]):.2f}"
-        shown = f"stopped after {wall:.0f} s" if status is None else f"exit {status}: {last[:70]}"
+        shown = f"stopped after {wall:.0f} s" if status is None else f"exit {status}: {last[:140]}"
         print(f"{size:>7,} {wall:>8.2f} {cpu:>8.2f} {cpu / size * 1000:>15.3f} {growth:>7}  {shown}")
         previous = (size, cpu) if status is not None else None
 

@@ -150,6 +150,30 @@ def test_support_through_a_cycle_grounds_nothing(cli, tmp_path):
         ["behaviour.during_run is worsens", "behaviour.hopping is painful"]]
 
 
+def _cycle_kb(tmp_path: Path) -> Path:
+    return write_kb(tmp_path, {"x": ["present"], "y": ["present"]}, [
+        {"id": "X-FROM-FINDING", "when": {"behaviour.during_run": "worsens"}, "then": {"derive": {"x": "present"}}},
+        {"id": "X-FROM-Y", "when": {"y": "present"}, "then": {"derive": {"x": "present"}}},
+        {"id": "Y-FROM-X", "when": {"x": "present"}, "then": {"derive": {"y": "present"}}},
+        {"id": "EV-Y-BLOCKED", "when": {"y": "present", "behaviour.during_run": "warms_up"},
+         "then": {"supports": "gluteus_medius_tendinopathy", "weight": 0.5}},
+    ])
+
+
+def test_a_cycle_that_does_not_settle_in_its_budget_is_reported(tmp_path, monkeypatch):
+    from hipkb.verify import logic
+
+    monkeypatch.setattr(logic, "MAX_UPDATES_PER_NODE", 1)
+    base = KnowledgeBase.load(_cycle_kb(tmp_path), shipped("facts"))
+    expander = Expander(base)
+    findings = anomalies.static_findings(base, expander=expander)
+    bound = [f for f in findings if f.kind == "expansion-bound"]
+    assert len(bound) == 1 and "did not settle" in bound[0].message
+    # Unknown is not no: the rule behind the cycle is no longer claimed never to fire.
+    assert not any(f.kind == "never-fires" for f in findings)
+    assert expander.rule(base.by_id["EV-Y-BLOCKED"]) is None
+
+
 def test_a_chain_deeper_than_the_recursion_limit_is_followed(tmp_path):
     depth = max(1500, sys.getrecursionlimit() + 100)
     steps = [f"s{n:04d}" for n in range(depth)]
