@@ -70,9 +70,16 @@ def command(rules_dir: Path | None, facts_dir: Path | None, fmt: str, generated:
         report = _exhaustive(rules_dir, facts_dir, _split(fields), base, jobs, max_combinations, output, fmt,
                              cluster)
     else:
+        from hipkb.cli.progress import progress_line
         from hipkb.verify import verify
 
-        report = verify(rules_dir, facts_dir, examples=not no_cases, generated=generated, search=_search())
+        progress = progress_line(sys.stderr)
+        try:
+            report = verify(rules_dir, facts_dir, examples=not no_cases, generated=generated, search=_search(),
+                            progress=progress)
+        finally:
+            if progress is not None:
+                progress.clear()
     click.echo(fmt_report.to_json(report) if fmt == "json" else fmt_report.to_text(report), nl=False)
     if report.failed:
         raise click.exceptions.Exit(1)

@@ -33,6 +33,11 @@ class RuleIndex:
         self._concluding: dict[tuple[Subject, str], list[RuleDef]] = defaultdict(list)
         self._evidence: dict[tuple[str, int], list[RuleDef]] = defaultdict(list)
         self._readers: dict[tuple[Subject, str], list[RuleDef]] = defaultdict(list)
+        # Derive rules by the fact they conclude, so finding a condition's
+        # producers looks at that fact's rules only, not at every derive rule.
+        self._deriving: dict[str, list[RuleDef]] = defaultdict(list)
+        # Many rules read the same derived value: its producers are found once.
+        self._derived_makers: dict[Condition, list[RuleDef]] = {}
         self.red_flags = red_flags or tuple(sorted({r.conclusion.target for r in rules
                                                     if r.conclusion.kind is Kind.RED_FLAG}))
         for rule in rules:
@@ -41,6 +46,8 @@ class RuleIndex:
             produced = c.spec.produces
             if produced is Subject.DERIVED:
                 self._concluding[(produced, f"{c.target}={c.value}")].append(rule)
+                if c.kind is Kind.DERIVE:
+                    self._deriving[c.target].append(rule)
             elif produced is Subject.RED_FLAG:
                 self._concluding[(produced, c.target)].append(rule)
             elif produced is Subject.HYPOTHESIS:
@@ -85,8 +92,11 @@ class RuleIndex:
 
     def _find(self, c: Condition, necessary: bool) -> list[RuleDef]:
         if c.kind is Subject.DERIVED:
-            return [r for r in self.by_kind.get(Kind.DERIVE, ())
-                    if r.conclusion.target == c.subject and c.test(r.conclusion.value)]
+            found = self._derived_makers.get(c)
+            if found is None:
+                found = self._derived_makers[c] = [r for r in self._deriving.get(c.subject, ())
+                                                   if c.test(r.conclusion.value)]
+            return list(found)
         if c.kind is Subject.RED_FLAG:
             wanted = c.values or self.red_flags
             return sorted({id(r): r for flag in wanted for r in self._concluding.get((Subject.RED_FLAG, flag), ())

@@ -49,6 +49,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "hipkb.testing.strategies needs hypothesis: pip install 'hipkb[test]'"
     ) from exc
 
+from hipkb.knowledge.components import components
 from hipkb.knowledge.conditions import CASE, DERIVED, RED_FLAG, Condition
 from hipkb.knowledge.index import index
 from hipkb.knowledge.scales import RUNNING_ADVICE, TRIAGE_LEVELS
@@ -236,21 +237,25 @@ def _satisfying_set(spec: Field, conditions: Sequence[Condition]) -> SearchStrat
     if any(c.op not in ("any", "all", "none") for c in conditions):
         return None
     free = [v for v in values if v not in forbidden]
+    return _draw_set(tuple(values), tuple(sorted(required)), tuple(map(tuple, anys)), tuple(free), spec.min_items)
 
-    @st.composite
-    def draw_set(draw: Any) -> list[str]:
-        chosen = set(required)
-        for options in anys:
-            if not chosen.intersection(options):
-                chosen.add(draw(st.sampled_from(options)))
-        rest = [v for v in free if v not in chosen]
-        missing = max(0, spec.min_items - len(chosen))
-        if rest:
-            chosen.update(draw(st.lists(st.sampled_from(rest), unique=True, min_size=min(missing, len(rest)))))
-        items = [v for v in values if v in chosen]
-        return draw(st.permutations(items))
 
-    return draw_set()
+# Defined once, not per call: decorating a composite strategy reads its
+# source, which costs more than a thousand draws when a large rule base
+# leans towards a hypothesis through thousands of conditions.
+@st.composite
+def _draw_set(draw: Any, values: tuple[str, ...], required: tuple[str, ...], anys: tuple[tuple[str, ...], ...],
+              free: tuple[str, ...], min_items: int) -> list[str]:
+    chosen = set(required)
+    for options in anys:
+        if not chosen.intersection(options):
+            chosen.add(draw(st.sampled_from(options)))
+    rest = [v for v in free if v not in chosen]
+    missing = max(0, min_items - len(chosen))
+    if rest:
+        chosen.update(draw(st.lists(st.sampled_from(rest), unique=True, min_size=min(missing, len(rest)))))
+    items = [v for v in values if v in chosen]
+    return draw(st.permutations(items))
 
 
 def expects(kb: KnowledgeBase | None = None) -> SearchStrategy[dict[str, Any]]:
@@ -287,9 +292,10 @@ def lean_paths(kb: KnowledgeBase, hypothesis: str) -> list[dict[str, tuple[Condi
             f"unknown hypothesis {hypothesis!r}; known: {', '.join(sorted(kb.hypotheses))}"
         )
     supporting = index(kb).support(hypothesis)
+    expand = _LeanExpansion(kb)
     paths: list[dict[str, tuple[Condition, ...]]] = []
     for rule in supporting:
-        for alternative in _expand(kb, rule, frozenset()):
+        for alternative in expand(rule, frozenset()):
             merged: dict[str, list[Condition]] = {}
             for c in alternative:
                 merged.setdefault(c.subject, []).append(c)
@@ -297,27 +303,75 @@ def lean_paths(kb: KnowledgeBase, hypothesis: str) -> list[dict[str, tuple[Condi
     return paths
 
 
-def _expand(kb: KnowledgeBase, rule: RuleDef, seen: frozenset[str]) -> list[list[Condition]]:
-    """Alternative lists of case conditions that make *rule* fire (bounded)."""
-    if rule.id in seen:
-        return []  # a cycle in the derivation graph; `hipkb check` reports it
-    seen = seen | {rule.id}
-    alternatives: list[list[Condition]] = [[]]
-    for c in rule.conditions:
-        if c.kind == CASE:
-            alternatives = [[*alt, c] for alt in alternatives]
-            continue
-        if c.kind not in (DERIVED, RED_FLAG):
-            continue
-        options: list[list[Condition]] = []
-        for producer in index(kb).producers(c) if c.kind in (DERIVED, RED_FLAG) else ():
-            options.extend(_expand(kb, producer, seen))
-        if not options:
-            continue
-        # Bound the product of alternatives: a KB with many producers per
-        # derived fact must not make building the strategy explode.
-        alternatives = [alt + option for alt in alternatives for option in options][:MAX_ALTERNATIVES]
-    return alternatives
+#: Inside a cycle of derived facts, a path is followed this many rules deep at most.
+MAX_CYCLE_DEPTH = 8
+#: Expansions one :func:`lean_paths` may compute inside cycles; past it, a
+#: derived fact is not leaned on (the draw leaves its findings free).
+MAX_CYCLE_EXPANSIONS = 5_000
+
+
+class _LeanExpansion:
+    """Alternative lists of case conditions that make a rule fire (bounded), each computed once.
+
+    What a rule expands to depends on the rules already on the path only
+    through those in its own cycle of derived facts (any other rule on the
+    path that it reaches would be in that cycle), so a rule outside every
+    cycle is expanded once, whatever the path, and one inside a cycle once per
+    set of its cycle's rules on the path, within a depth and a budget.
+    """
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.index = index(kb)
+        self.producers: dict[Condition, tuple[RuleDef, ...]] = {}
+        self.cycle_of: dict[str, frozenset[str]] = {}
+        by_id = {rule.id: rule for rule in kb.rules}
+        for component in components(list(by_id), lambda rid: (r.id for r in self._reads(by_id[rid]))):
+            if len(component) > 1 or any(r.id == component[0] for r in self._reads(by_id[component[0]])):
+                for rid in component:
+                    self.cycle_of[rid] = frozenset(component)
+        self.memo: dict[tuple[str, frozenset[str]], list[list[Condition]]] = {}
+        self.budget = MAX_CYCLE_EXPANSIONS
+
+    def _producers(self, c: Condition) -> tuple[RuleDef, ...]:
+        found = self.producers.get(c)
+        if found is None:
+            found = self.producers[c] = self.index.producers(c)
+        return found
+
+    def _reads(self, rule: RuleDef) -> list[RuleDef]:
+        return [p for c in rule.conditions if c.kind in (DERIVED, RED_FLAG) for p in self._producers(c)]
+
+    def __call__(self, rule: RuleDef, seen: frozenset[str]) -> list[list[Condition]]:
+        if rule.id in seen:
+            return []  # a cycle in the derivation graph; `hipkb check` reports it
+        cycle = self.cycle_of.get(rule.id)
+        on_path = seen & cycle if cycle else frozenset()
+        key = (rule.id, on_path)
+        found = self.memo.get(key)
+        if found is not None:
+            return found
+        if cycle:
+            if len(on_path) >= MAX_CYCLE_DEPTH or self.budget <= 0:
+                return []
+            self.budget -= 1
+        seen = seen | {rule.id}
+        alternatives: list[list[Condition]] = [[]]
+        for c in rule.conditions:
+            if c.kind == CASE:
+                alternatives = [[*alt, c] for alt in alternatives]
+                continue
+            if c.kind not in (DERIVED, RED_FLAG):
+                continue
+            options: list[list[Condition]] = []
+            for producer in self._producers(c):
+                options.extend(self(producer, seen))
+            if not options:
+                continue
+            # Bound the product of alternatives: a KB with many producers per
+            # derived fact must not make building the strategy explode.
+            alternatives = [alt + option for alt in alternatives for option in options][:MAX_ALTERNATIVES]
+        self.memo[key] = alternatives
+        return alternatives
 
 
 # --------------------------------------------------------------------------

@@ -14,6 +14,7 @@ coverage), :mod:`.exhaustive` (every combination of chosen fields),
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from hipkb.errors import HipkbError
@@ -26,7 +27,8 @@ __all__ = ["KINDS", "Finding", "Report", "verify"]
 
 
 def verify(rules_dir: str | Path | None = None, facts_dir: str | Path | None = None, *,
-           examples: bool = True, generated: int | None = None, search: CaseSearch | None = None) -> Report:
+           examples: bool = True, generated: int | None = None, search: CaseSearch | None = None,
+           progress: Callable[[str, int, int], None] | None = None) -> Report:
     """Check a rule base: load errors, static anomalies, then its example cases and coverage.
 
     *examples*: run the example cases under ``<facts>/cases`` and report
@@ -34,10 +36,12 @@ def verify(rules_dir: str | Path | None = None, facts_dir: str | Path | None = N
     rules no example fires (0: only cases built from the rules themselves),
     drawn by *search* (:func:`hipkb.testing.coverage.search` draws them with
     hypothesis; without one, only cases built from the rules are tried).
+    *progress*, if given, is told ``(stage, done, total)`` as the long steps go.
     """
     from hipkb.engine.reasoner import Reasoner
     from hipkb.knowledge.rules import KnowledgeBase
-    from hipkb.verify.anomalies import load_findings, static_findings
+    from hipkb.verify.anomalies import expansion_stats, load_findings, static_findings
+    from hipkb.verify.logic import Expander
     from hipkb.verify.regression import DEFAULT_GENERATED, coverage, run_examples
 
     rules_path = Path(rules_dir).resolve() if rules_dir else shipped("rules")
@@ -50,19 +54,23 @@ def verify(rules_dir: str | Path | None = None, facts_dir: str | Path | None = N
         return report
     kb = KnowledgeBase.load(rules_path, facts_path)
     report.kb.update({"name": kb.name, "version": kb.version, "rules": len(kb.rules)})
-    findings = static_findings(kb)
+    expander = Expander(kb)
+    findings = static_findings(kb, progress, expander)
+    bound = expansion_stats(kb, expander)
+    if bound is not None:
+        report.stats["expansion"] = bound
     if examples:
         try:
             reasoner = Reasoner(kb)
         except HipkbError as error:
             findings.append(Finding("load-error", error.message, file=error.source, subject=error.where))
         else:
-            failed, fired, stats = run_examples(kb, reasoner, facts_path)
+            failed, fired, stats = run_examples(kb, reasoner, facts_path, progress)
             findings += failed
             never = {rid for f in findings if f.kind == "never-fires" for rid in f.rules}
             covered, cover_stats = coverage(kb, reasoner, fired, skip=never,
                                             generated=DEFAULT_GENERATED if generated is None else generated,
-                                            search=search)
+                                            search=search, expander=expander, progress=progress)
             findings += covered
             report.stats.update(stats)
             report.stats["coverage"] = cover_stats

@@ -21,16 +21,22 @@ Load errors (unknown facts or values, duplicate ids) are found by
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from itertools import combinations
 from pathlib import Path
 
 from hipkb.knowledge import conditions as cond
+from hipkb.knowledge.components import components
 from hipkb.knowledge.conditions import Condition
+from hipkb.knowledge.index import index
 from hipkb.knowledge.rules import KnowledgeBase, RuleDef, rule_errors
 from hipkb.knowledge.scales import running_rank, triage_rank
 from hipkb.knowledge.vocabulary import Vocabulary
 from hipkb.verify.findings import Finding
-from hipkb.verify.logic import Expander, conflict_in, implies, product
+from hipkb.verify.logic import Expander, conflict_in, implies
+
+#: Told how far a long check has got: ``progress(stage, done, total)``.
+Progress = Callable[[str, int, int], None]
 
 # Conclusions that contradict each other when both fire for one case. Evidence
 # for and against one hypothesis is the point of certainty factors, so such a
@@ -58,25 +64,30 @@ def _rule_ids(where: str) -> tuple[str, ...]:
 # the static checks
 
 
-def static_findings(kb: KnowledgeBase) -> list[Finding]:
+def static_findings(kb: KnowledgeBase, progress: Progress | None = None,
+                    expander: Expander | None = None) -> list[Finding]:
     """Every static anomaly of a loaded knowledge base."""
-    expander = Expander(kb)
+    expander = expander or Expander(kb)
     findings: list[Finding] = []
-    findings += never_fires(kb, expander)
+    findings += never_fires(kb, expander, progress)
     findings += cycles(kb)
     findings += derived_use(kb, expander)
     findings += red_flag_use(kb)
     findings += unreachable_hypotheses(kb, expander)
-    findings += redundant(kb, expander)
-    findings += conflicts(kb, expander)
+    findings += redundant(kb, expander, progress)
+    findings += conflicts(kb, expander, progress)
     findings += unread_fields(kb)
+    findings += expansion_bounds(kb, expander)
     return findings
 
 
-def never_fires(kb: KnowledgeBase, expander: Expander) -> list[Finding]:
+def never_fires(kb: KnowledgeBase, expander: Expander, progress: Progress | None = None) -> list[Finding]:
     """Rules whose conditions can never hold together, with the reason why."""
     found = []
-    for rule in kb.rules:
+    total = len(kb.rules)
+    for done, rule in enumerate(kb.rules):
+        if progress is not None:
+            progress("checking rules", done, total)
         if expander.can_fire(rule):
             continue
         found.append(Finding("never-fires", f"can never fire: {_why_never(rule, expander)}", (rule.id,),
@@ -85,14 +96,13 @@ def never_fires(kb: KnowledgeBase, expander: Expander) -> list[Finding]:
 
 
 def _why_never(rule: RuleDef, expander: Expander) -> str:
-    vocabulary = expander.kb.vocabulary
     for c in rule.conditions:
         if expander.condition(c) == []:
             return _why_condition(c, expander)
     conditions = rule.conditions
     for i, a in enumerate(conditions):
         for b in conditions[i + 1:]:
-            joint = product(expander.condition(a), expander.condition(b), vocabulary)
+            joint = expander.joiner.product(expander.condition(a), expander.condition(b))
             if joint == []:
                 return f"'{a.describe()}' and '{b.describe()}' exclude each other{_via(a, b, expander)}"
     return "its conditions cannot hold together through the derivation chain"
@@ -158,49 +168,9 @@ def cycles(kb: KnowledgeBase) -> list[Finding]:
 
 
 def _strongly_connected(edges: dict) -> list[list]:
-    """Tarjan's algorithm, iteratively, over the nodes in sorted order."""
+    """The components of the derivation graph, over the nodes and their successors in sorted order."""
     nodes = sorted(set(edges) | {t for ts in edges.values() for t in ts})
-    index: dict = {}
-    low: dict = {}
-    on_stack: set = set()
-    stack: list = []
-    components: list[list] = []
-    counter = 0
-    for root in nodes:
-        if root in index:
-            continue
-        work = [(root, iter(sorted(edges.get(root, ()))))]
-        index[root] = low[root] = counter
-        counter += 1
-        stack.append(root)
-        on_stack.add(root)
-        while work:
-            node, children = work[-1]
-            for child in children:
-                if child not in index:
-                    index[child] = low[child] = counter
-                    counter += 1
-                    stack.append(child)
-                    on_stack.add(child)
-                    work.append((child, iter(sorted(edges.get(child, ())))))
-                    break
-                if child in on_stack:
-                    low[node] = min(low[node], index[child])
-            else:
-                work.pop()
-                if work:
-                    parent = work[-1][0]
-                    low[parent] = min(low[parent], low[node])
-                if low[node] == index[node]:
-                    component = []
-                    while True:
-                        member = stack.pop()
-                        on_stack.discard(member)
-                        component.append(member)
-                        if member == node:
-                            break
-                    components.append(sorted(component))
-    return components
+    return [sorted(component) for component in components(nodes, lambda node: sorted(edges.get(node, ())))]
 
 
 def derived_use(kb: KnowledgeBase, expander: Expander) -> list[Finding]:
@@ -262,7 +232,7 @@ def red_flag_use(kb: KnowledgeBase) -> list[Finding]:
 def unreachable_hypotheses(kb: KnowledgeBase, expander: Expander) -> list[Finding]:
     found = []
     for hid in kb.hypotheses:
-        support = [r for r in kb.rules if r.conclusion.kind == "supports" and r.conclusion.target == hid]
+        support = index(kb).support(hid)
         if not support:
             found.append(Finding("unreachable-hypothesis", f"no rule supports hypothesis {hid}", subject=hid))
         elif not any(expander.can_fire(r) for r in support):
@@ -288,7 +258,7 @@ def _covers(general: RuleDef, specific: RuleDef, kb: KnowledgeBase) -> bool:
 IDEMPOTENT = ("derive", "red_flag", "triage", "running", "avoid_asking", "refer")
 
 
-def redundant(kb: KnowledgeBase, expander: Expander) -> list[Finding]:
+def redundant(kb: KnowledgeBase, expander: Expander, progress: Progress | None = None) -> list[Finding]:
     """Rules that add nothing: another rule with the same conclusion fires whenever they do.
 
     For evidence (supports, against), only equivalent conditions are redundant
@@ -301,21 +271,66 @@ def redundant(kb: KnowledgeBase, expander: Expander) -> list[Finding]:
     for rule in kb.rules:
         c = rule.conclusion
         groups[(c.kind, c.target, c.value, c.weight, c.facts)].append(rule)
-    for rules in groups.values():
-        for i, a in enumerate(rules):
-            for b in rules[i + 1:]:
-                a_covers_b, b_covers_a = _covers(a, b, kb), _covers(b, a, kb)
-                if a_covers_b and b_covers_a:
-                    found.append(Finding("redundant", f"{a.id} and {b.id} have equivalent conditions and the "
-                                         f"same conclusion ({a.conclusion.asserted()})", (a.id, b.id)))
-                elif a_covers_b or b_covers_a:
-                    general, specific = (a, b) if a_covers_b else (b, a)
-                    if a.conclusion.kind not in IDEMPOTENT or not general.conditions:
-                        continue
-                    found.append(Finding("redundant", f"{specific.id} is subsumed by {general.id}: same conclusion "
-                                         f"({a.conclusion.asserted()}), and {general.id} fires whenever "
-                                         f"{specific.id} does", (specific.id, general.id)))
+    total = len(groups)
+    for done, rules in enumerate(groups.values()):
+        if progress is not None:
+            progress("checking redundancy", done, total)
+        for a, b in _covering_pairs(rules):
+            a_covers_b, b_covers_a = _covers(a, b, kb), _covers(b, a, kb)
+            if a_covers_b and b_covers_a:
+                found.append(Finding("redundant", f"{a.id} and {b.id} have equivalent conditions and the "
+                                     f"same conclusion ({a.conclusion.asserted()})", (a.id, b.id)))
+            elif a_covers_b or b_covers_a:
+                general, specific = (a, b) if a_covers_b else (b, a)
+                if a.conclusion.kind not in IDEMPOTENT or not general.conditions:
+                    continue
+                found.append(Finding("redundant", f"{specific.id} is subsumed by {general.id}: same conclusion "
+                                     f"({a.conclusion.asserted()}), and {general.id} fires whenever "
+                                     f"{specific.id} does", (specific.id, general.id)))
     return found
+
+
+def _subjects(rule: RuleDef) -> frozenset[tuple[str, str]]:
+    return frozenset((c.kind, c.subject) for c in rule.conditions)
+
+
+def _subset_pairs(generals: list[RuleDef], specifics: list[RuleDef]) -> Iterator[tuple[RuleDef, RuleDef]]:
+    """Each (general, specific) whose general tests only subjects the specific tests too.
+
+    One rule covers another only then (a condition implies another only on
+    the same subject), so rules are indexed by the set of subjects they test
+    and each specific rule looks up the subsets of its own: the work grows
+    with the rules and their pairs that can cover, not with all pairs.
+    """
+    by_subjects: dict[frozenset, list[RuleDef]] = defaultdict(list)
+    for rule in generals:
+        by_subjects[_subjects(rule)].append(rule)
+    keys = list(by_subjects)
+    for specific in specifics:
+        mine = _subjects(specific)
+        if 2 ** len(mine) <= len(keys):
+            ordered = sorted(mine)
+            candidates = (frozenset(sub) for size in range(len(ordered) + 1)
+                          for sub in combinations(ordered, size))
+            wanted = [key for key in candidates if key in by_subjects]
+        else:
+            wanted = [key for key in keys if key <= mine]
+        for key in wanted:
+            for general in by_subjects[key]:
+                if general is not specific:
+                    yield general, specific
+
+
+def _covering_pairs(rules: list[RuleDef]) -> list[tuple[RuleDef, RuleDef]]:
+    """The pairs of *rules* (in their order) of which one may cover the other: the pairs worth comparing.
+
+    A rule without conditions covers every other, but only matters beside
+    another without conditions (it makes no rule redundant).
+    """
+    position = {id(rule): n for n, rule in enumerate(rules)}
+    pairs = {tuple(sorted((position[id(g)], position[id(s)])))
+             for g, s in _subset_pairs(rules, rules) if g.conditions or not s.conditions}
+    return [(rules[i], rules[j]) for i, j in sorted(pairs)]
 
 
 def _evidence_overlap(a: RuleDef, b: RuleDef, kb: KnowledgeBase) -> bool:
@@ -340,7 +355,7 @@ def _conflicting(a: RuleDef, b: RuleDef, kb: KnowledgeBase) -> str | None:
     return None
 
 
-def conflicts(kb: KnowledgeBase, expander: Expander) -> list[Finding]:
+def conflicts(kb: KnowledgeBase, expander: Expander, progress: Progress | None = None) -> list[Finding]:
     """Pairs that can fire on one case and disagree.
 
     The shell resolves them (the most urgent triage and the most restrictive
@@ -348,21 +363,57 @@ def conflicts(kb: KnowledgeBase, expander: Expander) -> list[Finding]:
     ``verify.allow`` of kb.yaml.
     """
     found = []
+    pairs = _disagreeing_pairs(kb)
+    for done, (a, b) in enumerate(pairs):
+        if progress is not None:
+            progress("checking conflicts", done, len(pairs))
+        why = _conflicting(a, b, kb)
+        if why is None:
+            continue
+        joint = expander.together(a, b)
+        if joint == []:
+            continue  # they never fire together: no conflict in practice
+        ids = tuple(sorted((a.id, b.id)))
+        found.append(Finding("conflict", f"{ids[0]} and {ids[1]} can fire on the same case: {why}", ids))
+    return found
+
+
+def _disagreeing_pairs(kb: KnowledgeBase) -> list[tuple[RuleDef, RuleDef]]:
+    """The pairs whose conclusions can disagree (see :func:`_conflicting`), in rule order.
+
+    Found by conclusion, not by trying every pair: evidence for and against
+    one hypothesis (only where one rule's subjects include the other's, as
+    :func:`_evidence_overlap` needs), and decisions of levels far apart.
+    """
     # A default (a rule without conditions) is there to be overridden: the
     # shell's safety precedence decides, so it conflicts with nothing.
     relevant = [r for r in kb.rules if r.conclusion.kind in ("supports", "against", "running", "triage")
                 and r.conditions]
-    for i, a in enumerate(relevant):
-        for b in relevant[i + 1:]:
-            why = _conflicting(a, b, kb)
-            if why is None:
-                continue
-            joint = expander.together(a, b)
-            if joint == []:
-                continue  # they never fire together: no conflict in practice
-            ids = tuple(sorted((a.id, b.id)))
-            found.append(Finding("conflict", f"{ids[0]} and {ids[1]} can fire on the same case: {why}", ids))
-    return found
+    position = {id(rule): n for n, rule in enumerate(relevant)}
+    by_conclusion: dict[tuple[str, str], list[RuleDef]] = defaultdict(list)
+    for rule in relevant:
+        by_conclusion[(rule.conclusion.kind, rule.conclusion.target)].append(rule)
+    pairs: set[tuple[int, int]] = set()
+
+    def add(a: RuleDef, b: RuleDef) -> None:
+        pairs.add((min(position[id(a)], position[id(b)]), max(position[id(a)], position[id(b)])))
+
+    for (kind, target), support in by_conclusion.items():
+        if kind != "supports":
+            continue
+        against = by_conclusion.get(("against", target), [])
+        for general, specific in _subset_pairs(support, against):
+            add(general, specific)
+        for general, specific in _subset_pairs(against, support):
+            add(general, specific)
+    for kind, rank, apart in (("running", running_rank, RUNNING_APART), ("triage", triage_rank, TRIAGE_APART)):
+        levels = sorted({target for k, target in by_conclusion if k == kind})
+        for low, high in combinations(levels, 2):
+            if abs(rank(low) - rank(high)) >= apart:
+                for a in by_conclusion[(kind, low)]:
+                    for b in by_conclusion[(kind, high)]:
+                        add(a, b)
+    return [(relevant[i], relevant[j]) for i, j in sorted(pairs)]
 
 
 def unread_fields(kb: KnowledgeBase) -> list[Finding]:
@@ -370,6 +421,36 @@ def unread_fields(kb: KnowledgeBase) -> list[Finding]:
     read = {c.subject for r in kb.rules for c in r.conditions if c.kind == cond.CASE}
     return [Finding("unread-field", f"no rule reads {path}", subject=path)
             for path in kb.vocabulary.fields if path not in read]
+
+
+def expansion_bounds(kb: KnowledgeBase, expander: Expander) -> list[Finding]:
+    """Where the expander gave up (too many alternatives, or a cycle that did not settle).
+
+    Every check reads an unknown expansion as "may hold", so nothing is
+    reported falsely through it, but a rule that can never fire, or a
+    hypothesis no rule can reach, may go unseen: this says so instead of
+    passing in silence.
+    """
+    found = []
+    for (kind, key), (condition, why) in expander.gave_up.items():
+        if kind == "rule":
+            rule = expander.rule_by_id(key)
+            found.append(Finding("expansion-bound", f"not expanded: {why}; the checks count it as able to fire",
+                                 (rule.id,), file=rule.file))
+        else:
+            what = f"'{condition.describe()}'" if condition is not None else "a condition"
+            found.append(Finding("expansion-bound", f"{what} not expanded: {why} (through {len(key)} rules); "
+                                 "the checks count every rule that needs it as able to fire",
+                                 subject=condition.key if condition is not None else ""))
+    return found
+
+
+def expansion_stats(kb: KnowledgeBase, expander: Expander) -> dict[str, int] | None:
+    """How many rules the checks could not expand (None when every rule was)."""
+    if not expander.gave_up:
+        return None
+    unknown = sum(1 for rule in kb.rules if expander.rule(rule) is None)
+    return {"limit": expander.limit, "unknown_rules": unknown, "rules": len(kb.rules)}
 
 
 def rule_ids(findings: Iterable[Finding]) -> set[str]:

@@ -50,6 +50,8 @@ KINDS: dict[str, tuple[str, str]] = {
     "redundant": (WARNING, "a rule subsumed by another with the same conclusion"),
     "conflict": (WARNING, "two rules that can fire on one case with conflicting conclusions"),
     "unread-field": (WARNING, "a field of the vocabulary that no rule condition reads"),
+    "expansion-bound": (WARNING, "a rule or condition with too many ways to hold to expand: the checks count it "
+                                 "as able to hold"),
     "expect-failed": (ERROR, "an example case whose expect block does not hold"),
     "case-error": (ERROR, "an example case that does not load or run"),
     "uncovered-rule": (WARNING, "a rule that neither an example case nor a generated case fires"),

@@ -22,10 +22,13 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from itertools import islice
 from typing import Any
 
 from hipkb.knowledge import conditions as cond
+from hipkb.knowledge.components import components
 from hipkb.knowledge.conditions import Condition
 from hipkb.knowledge.index import index
 from hipkb.knowledge.rules import KnowledgeBase, RuleDef
@@ -196,94 +199,284 @@ def nest(flat: dict[str, Any]) -> dict[str, Any]:
     return case
 
 
-def _minimal(alternatives: list[Conj]) -> list[Conj]:
-    """Drop alternatives that hold a smaller one (they add nothing), keep order stable."""
-    alternatives = sorted(set(alternatives), key=lambda s: (len(s), sorted(map(repr, s))))
+def _order(conj: Conj) -> tuple[int, list[str]]:
+    return len(conj), sorted(map(repr, conj))
+
+
+def _minimal(alternatives: list[Conj], order: Callable[[Conj], Any] = _order,
+             cap: int | None = None) -> list[Conj]:
+    """Drop alternatives that hold a smaller one (they add nothing), in a canonical order.
+
+    The order depends only on the alternatives themselves, never on how they
+    were found, so that an expansion computed along any path reads the same.
+    With *cap*, stop once more than *cap* are kept (the caller gives up then).
+    """
+    alternatives = sorted(set(alternatives), key=order)
     kept: list[Conj] = []
+    # The order puts shorter alternatives first, and a distinct alternative
+    # of the same length is never inside another: each is compared with the
+    # shorter ones kept so far only.
+    shorter, length = 0, -1
     for alt in alternatives:
-        if not any(k <= alt for k in kept):
-            kept.append(alt)
+        if len(alt) != length:
+            shorter, length = len(kept), len(alt)
+        if shorter and any(map(alt.issuperset, islice(kept, shorter))):
+            continue
+        kept.append(alt)
+        if cap is not None and len(kept) > cap:
+            break
     return kept
+
+
+class Joiner:
+    """Conjunction of expansions over one vocabulary, with what it learns memoised.
+
+    Every alternative of an expansion is consistent on its own, so a union of
+    two can only fail on a field both constrain: only those fields are
+    checked, and each distinct set of conditions on a field once.
+    """
+
+    def __init__(self, vocabulary: Vocabulary, limit: int = MAX_ALTERNATIVES) -> None:
+        self.vocabulary = vocabulary
+        self.limit = limit
+        self._satisfiable: dict[frozenset[Condition], bool] = {}
+        self._subjects: dict[Conj, frozenset[str]] = {}
+        self._keys: dict[Conj, tuple[int, list[str]]] = {}
+        self._reprs: dict[Condition, str] = {}
+
+    def order(self, conj: Conj) -> tuple[int, list[str]]:
+        """:func:`_order`, with the text of each condition and the key of each alternative made once."""
+        key = self._keys.get(conj)
+        if key is None:
+            reprs = self._reprs
+            texts = []
+            for c in conj:
+                text = reprs.get(c)
+                if text is None:
+                    text = reprs[c] = repr(c)
+                texts.append(text)
+            key = self._keys[conj] = (len(conj), sorted(texts))
+        return key
+
+    def minimal(self, alternatives: list[Conj]) -> list[Conj]:
+        """The minimal alternatives, or more than :attr:`limit` of them when there are too many."""
+        return _minimal(alternatives, self.order, self.limit)
+
+    def subjects(self, conj: Conj) -> frozenset[str]:
+        found = self._subjects.get(conj)
+        if found is None:
+            found = self._subjects[conj] = frozenset(c.subject for c in conj)
+        return found
+
+    def joins(self, a: Conj, b: Conj) -> bool:
+        """Whether the union of two consistent alternatives is consistent."""
+        shared = self.subjects(a) & self.subjects(b)
+        if not shared:
+            return True
+        fields = self.vocabulary.fields
+        for subject in shared:
+            on = frozenset(c for c in a | b if c.subject == subject)
+            known = self._satisfiable.get(on)
+            if known is None:
+                spec = fields.get(subject)
+                known = self._satisfiable[on] = spec is None or satisfiable_on(spec, list(on))
+            if not known:
+                return False
+        return True
+
+    def product(self, left: list[Conj] | None, right: list[Conj] | None) -> list[Conj] | None:
+        """Both hold: every consistent union of one alternative of each (None: too many)."""
+        if left is None or right is None:
+            return None
+        limit = self.limit
+        out = []
+        for a in left:
+            for b in right:
+                if self.joins(a, b):
+                    out.append(a | b)
+                    if len(out) > limit * 4:
+                        return None
+        out = self.minimal(out)
+        return None if len(out) > limit else out
 
 
 def product(left: list[Conj] | None, right: list[Conj] | None, vocabulary: Vocabulary,
             limit: int = MAX_ALTERNATIVES) -> list[Conj] | None:
-    """Both hold: every consistent union of one alternative of each (None: too many)."""
-    if left is None or right is None:
-        return None
-    out = []
-    for a in left:
-        for b in right:
-            joined = a | b
-            if consistent(joined, vocabulary):
-                out.append(joined)
-                if len(out) > limit * 4:
-                    return None
-    out = _minimal(out)
-    return None if len(out) > limit else out
+    """Both hold: every consistent union of one alternative of each (None: too many).
+
+    Each alternative of *left* and of *right* must be consistent on its own,
+    as every expansion's alternatives are.
+    """
+    return Joiner(vocabulary, limit).product(left, right)
 
 
 # --------------------------------------------------------------------------
 # expansions through the derivation chain
 
+#: A node of the derivation graph: ("rule", rule id), or ("fact", the ids of
+#: the rules that can make a condition hold), so that every condition met by
+#: the same rules shares one expansion, computed once.
+Node = tuple[str, Any]
+
+#: A cycle of derived facts is solved by iteration from "nothing holds"; it
+#: is given up on (its expansions unknown) after this many updates per member.
+MAX_UPDATES_PER_NODE = 64
+
 
 class Expander:
-    """Expansions of the rules and conditions of one knowledge base, memoised."""
+    """Expansions of the rules and conditions of one knowledge base, memoised per rule and per derived fact.
+
+    Each rule and each distinct set of producing rules is expanded once, in
+    dependency order (strongly connected components of the derivation graph,
+    found by Tarjan's algorithm). A cycle of derived facts is expanded to its
+    least fixed point: what its rules can conclude from findings alone,
+    without assuming what they conclude. An expansion past *limit*
+    alternatives is unknown (None); :attr:`gave_up` says where each unknown
+    started, so a check that relies on one can say so.
+    """
 
     def __init__(self, kb: KnowledgeBase, limit: int = MAX_ALTERNATIVES) -> None:
         self.kb = kb
         self.limit = limit
-        self._rules: dict[str, list[Conj] | None] = {}
-        self._stack: list[str] = []
-        self._cycle_depth: int | None = None
+        self.joiner = Joiner(kb.vocabulary, limit)
+        self._index = index(kb)
+        self._rule_of = {rule.id: rule for rule in kb.rules}
+        self._values: dict[Node, list[Conj] | None] = {}
+        self._keys: dict[Condition, tuple[str, ...]] = {}
+        self._producers: dict[tuple[str, ...], tuple[RuleDef, ...]] = {}
+        self._ordered: dict[str, tuple[Condition, ...]] = {}
+        #: Where an unknown expansion started: node -> (a condition it stands for, or None; why).
+        self.gave_up: dict[Node, tuple[Condition | None, str]] = {}
+        self._named: dict[tuple[str, ...], Condition] = {}
 
+    # -- the graph -------------------------------------------------------
     def producers(self, c: Condition) -> tuple[RuleDef, ...]:
         """The rules whose conclusion can make *c* hold (necessary ones for hypotheses)."""
-        return index(self.kb).producers(c, necessary=True)
+        return self._producers[self._fact(c)]
 
-    def condition(self, c: Condition) -> list[Conj] | None:
-        if c.kind == cond.CASE:
-            spec = self.kb.vocabulary.fields[c.subject]
-            return [frozenset({c})] if satisfiable_on(spec, [c]) else []
+    def _fact(self, c: Condition) -> tuple[str, ...]:
+        key = self._keys.get(c)
+        if key is None:
+            producers = self._index.producers(c, necessary=True)
+            key = self._keys[c] = tuple(r.id for r in producers)
+            self._producers.setdefault(key, producers)
+            self._named.setdefault(key, c)
+        return key
+
+    def _conditions_of(self, rule: RuleDef) -> tuple[Condition, ...]:
+        found = self._ordered.get(rule.id)
+        if found is None:
+            # Case conditions first: they prune the product before it grows.
+            found = self._ordered[rule.id] = tuple(sorted(rule.conditions, key=lambda c: c.kind != cond.CASE))
+        return found
+
+    def _successors(self, node: Node) -> list[Node]:
+        kind, key = node
+        if kind == "rule":
+            return [("fact", self._fact(c)) for c in self._conditions_of(self._rule_of[key]) if c.kind != cond.CASE]
+        return [("rule", r.id) for r in self._producers[key]]
+
+    # -- one node, from its successors' expansions -----------------------
+    def _case(self, c: Condition) -> list[Conj]:
+        spec = self.kb.vocabulary.fields[c.subject]
+        return [frozenset({c})] if satisfiable_on(spec, [c]) else []
+
+    def _compute(self, node: Node) -> list[Conj] | None:
+        kind, key = node
+        values = self._values
+        if kind == "rule":
+            result: list[Conj] | None = [frozenset()]
+            for c in self._conditions_of(self._rule_of[key]):
+                part = self._case(c) if c.kind == cond.CASE else values.get(("fact", self._fact(c)), [])
+                if part is None:
+                    return None
+                result = self.joiner.product(result, part)
+                if result is None:
+                    self.gave_up.setdefault(node, (None, f"its conditions hold together in more than {self.limit} "
+                                                         "ways"))
+                if not result:
+                    return result
+            return result
         out: list[Conj] = []
-        for producer in self.producers(c):
-            alternatives = self.rule(producer)
+        for producer in self._producers[key]:
+            alternatives = values.get(("rule", producer.id), [])
             if alternatives is None:
                 return None
             out.extend(alternatives)
-        out = _minimal(out)
-        return None if len(out) > self.limit else out
+        out = self.joiner.minimal(out)
+        if len(out) > self.limit:
+            self.gave_up.setdefault(node, (self._named.get(key), f"it holds in more than {self.limit} ways"))
+            return None
+        return out
+
+    # -- solving, in dependency order ------------------------------------
+    def _solve(self, root: Node) -> list[Conj] | None:
+        """The expansion of *root*, settling first every component of the graph it depends on."""
+        values = self._values
+        if root not in values:
+            for component in components([root], self._successors, values.__contains__):
+                self._settle(component)
+        return values[root]
+
+    def _settle(self, component: list[Node]) -> None:
+        """Expand one strongly connected component whose successors outside it are all expanded."""
+        values = self._values
+        if len(component) == 1 and component[0] not in self._successors(component[0]):
+            values[component[0]] = self._compute(component[0])
+            return
+        # A cycle: start from "nothing holds" and update until nothing changes
+        # (support through the cycle itself grounds nothing: least fixed point).
+        members = set(component)
+        dependents: dict[Node, list[Node]] = {node: [] for node in component}
+        for node in component:
+            for child in self._successors(node):
+                if child in members:
+                    dependents[child].append(node)
+        for node in component:
+            values[node] = []
+        queue = deque(component)
+        queued = set(component)
+        budget = MAX_UPDATES_PER_NODE * len(component)
+        while queue:
+            budget -= 1
+            if budget < 0:
+                for node in component:
+                    values[node] = None
+                self.gave_up.setdefault(component[0], (None, f"a cycle of {len(component)} rules and facts did not "
+                                                             "settle"))
+                return
+            node = queue.popleft()
+            queued.discard(node)
+            new = self._compute(node)
+            if new != values[node]:
+                values[node] = new
+                for dependent in dependents[node]:
+                    if dependent not in queued:
+                        queue.append(dependent)
+                        queued.add(dependent)
+
+    # -- the questions the checks ask ------------------------------------
+    def rule_by_id(self, rule_id: str) -> RuleDef:
+        return self._rule_of[rule_id]
+
+    def condition(self, c: Condition) -> list[Conj] | None:
+        """Alternatives under which *c* can hold."""
+        if c.kind == cond.CASE:
+            return self._case(c)
+        return self._solve(("fact", self._fact(c)))
 
     def conditions(self, conditions: Iterable[Condition]) -> list[Conj] | None:
         """Alternatives under which every one of *conditions* can hold together."""
         result: list[Conj] | None = [frozenset()]
-        # Case conditions first: they prune the product before it grows.
         for c in sorted(conditions, key=lambda c: c.kind != cond.CASE):
-            result = product(result, self.condition(c), self.kb.vocabulary, self.limit)
+            result = self.joiner.product(result, self.condition(c))
             if not result:
                 return result
         return result
 
     def rule(self, rule: RuleDef) -> list[Conj] | None:
         """The alternatives of case findings under which *rule* can fire."""
-        if rule.id in self._rules:
-            return self._rules[rule.id]
-        if rule.id in self._stack:
-            # A cycle: support through itself grounds nothing (least fixpoint).
-            depth = self._stack.index(rule.id)
-            self._cycle_depth = depth if self._cycle_depth is None else min(self._cycle_depth, depth)
-            return []
-        self._stack.append(rule.id)
-        try:
-            result = self.conditions(rule.conditions)
-        finally:
-            self._stack.pop()
-        # A result computed inside a cycle depends on the path taken; cache only
-        # once the walk is back above the cycle's entry.
-        if self._cycle_depth is None or self._cycle_depth >= len(self._stack):
-            self._cycle_depth = None
-            self._rules[rule.id] = result
-        return result
+        return self._solve(("rule", rule.id))
 
     def can_fire(self, rule: RuleDef) -> bool:
         """False only when *rule* certainly never fires (unknown counts as may fire)."""
@@ -294,7 +487,7 @@ class Expander:
         """Alternatives under which all of *rules* can fire for one case."""
         result: list[Conj] | None = [frozenset()]
         for rule in rules:
-            result = product(result, self.rule(rule), self.kb.vocabulary, self.limit)
+            result = self.joiner.product(result, self.rule(rule))
             if not result:
                 return result
         return result

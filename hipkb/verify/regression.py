@@ -72,12 +72,16 @@ def fired_rules(inference: Inference) -> set[str]:
     return {f.rule for f in inference.firings}
 
 
-def run_examples(kb: KnowledgeBase, reasoner: Reasoner, facts_dir: Path | None) -> tuple[list[Finding], set[str], dict]:
+def run_examples(kb: KnowledgeBase, reasoner: Reasoner, facts_dir: Path | None,
+                 progress: Callable[[str, int, int], None] | None = None) -> tuple[list[Finding], set[str], dict]:
     """Run the example cases: findings for failed expectations, the rules they fired, counts."""
     findings: list[Finding] = []
     fired: set[str] = set()
     stats = {"cases": 0, "with_expect": 0, "expect_failed": 0}
-    for source in example_sources(facts_dir):
+    sources = example_sources(facts_dir)
+    for source in sources:
+        if progress is not None:
+            progress("running example cases", stats["cases"], len(sources))
         stats["cases"] += 1
         try:
             case = source.load(kb)
@@ -149,18 +153,24 @@ CaseSearch = Callable[[KnowledgeBase, Reasoner, list[RuleDef], dict[str, list[di
 
 
 def coverage(kb: KnowledgeBase, reasoner: Reasoner, fired: set[str], *, generated: int = DEFAULT_GENERATED,
-             skip: Iterable[str] = (), search: CaseSearch | None = None) -> tuple[list[Finding], dict[str, Any]]:
-    """Findings for the rules no example fires; *skip*: rules already reported (never fire)."""
+             skip: Iterable[str] = (), search: CaseSearch | None = None, expander: Expander | None = None,
+             progress: Callable[[str, int, int], None] | None = None) -> tuple[list[Finding], dict[str, Any]]:
+    """Findings for the rules no example fires; *skip*: rules already reported (never fire).
+
+    *expander*: the static checks' own, whose expansions are reused.
+    """
     skip = set(skip)
     uncovered = [r for r in kb.rules if r.id not in fired and r.id not in skip]
     stats: dict[str, Any] = {"rules": len(kb.rules), "fired_by_examples": len(fired & set(kb.by_id)),
                              "fired_by_generated": [], "never_fired": []}
     if not uncovered:
         return [], stats
-    expander = Expander(kb)
+    expander = expander or Expander(kb)
     found_by: dict[str, dict[str, Any]] = {}
     pinned: dict[str, list[dict[str, Any]]] = {}
-    for rule in uncovered:
+    for done, rule in enumerate(uncovered):
+        if progress is not None:
+            progress("covering rules", done, len(uncovered))
         if rule.id in found_by:
             continue
         for data in constructed_cases(kb, rule, expander):

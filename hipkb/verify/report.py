@@ -54,6 +54,11 @@ def to_text(report: Report, *, show_cases: bool = True) -> str:
                      + (f" ({', '.join(cover['fired_by_generated'])})" if cover["fired_by_generated"] else "")
                      + f"; {len(cover['never_fired'])} by none"
                      + (f" ({', '.join(cover['never_fired'])})" if cover["never_fired"] else ""))
+    bound = stats.get("expansion")
+    if bound:
+        lines.append(f"expansion: {bound['unknown_rules']} of {bound['rules']} rules not expanded (more than "
+                     f"{bound['limit']} alternatives, or a cycle that did not settle); the checks count them as "
+                     "able to fire, and a rule that never fires among them goes unseen")
     ex = stats.get("exhaustive")
     if ex:
         lines.append(f"exhaustive: {ex['checked']:,} of {ex['combinations']:,} combinations of "
