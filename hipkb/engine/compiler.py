@@ -19,27 +19,50 @@ layer                 salience  concludes
 
 Within a layer, rules are ordered by id through salience, which gives every
 activation a distinct place on the agenda: the firing order, and so the trace,
-is the same on every run whatever the hash seed.
+is the same on every run whatever the hash seed. The figures above are for a
+layer of up to 4,999 rules; a larger layer spreads every band out so that
+the layers still never overlap (:func:`salience_plan`).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from functools import update_wrapper
 from typing import Any
 
 from hipkb.engine.matcher import Pattern, PlanMatcher
 from hipkb.engine.templates import Derived, HypothesisFact, RedFlagFact, experta, group_class
-from hipkb.errors import RuleError
 from hipkb.knowledge import conditions as cond
 from hipkb.knowledge.conditions import Condition, predicate
 from hipkb.knowledge.rules import KnowledgeBase, RuleDef
 
-LAYER_SALIENCE = {1: 50000, 2: 40000, 3: 30000, 5: 20000}
-COMBINE_SALIENCE = 25000
-MAX_RULES_PER_LAYER = 4999
+# Each band is a multiple of the span, the room a layer has for its rules:
+# layers 1, 2, 3, combine, 5 from the top, decide below them all.
+LAYER_BANDS = {1: 10, 2: 8, 3: 6, 5: 4}
+COMBINE_BAND = 5
+SPAN = 5000
 DECIDE_SALIENCE = 100
+
+
+@dataclass(frozen=True)
+class SaliencePlan:
+    """Where each layer's rules sit on the agenda: ``base[layer]``, ``span`` apart, and the shell's combine step."""
+
+    base: dict[int, int]
+    span: int
+    combine: int
+
+    def of(self, layer: int, position: int) -> int:
+        """The salience of the rule at 1-based *position* (by id) in *layer*: earlier ids higher."""
+        return self.base[layer] + self.span - 1 - position
+
+
+def salience_plan(layer_sizes: dict[int, int]) -> SaliencePlan:
+    """Saliences for layers of these sizes; 50000+, 40000+, ... as in the table while every layer fits in 4,999."""
+    span = max(SPAN, max(layer_sizes.values(), default=0) + 1)
+    return SaliencePlan({layer: band * span for layer, band in LAYER_BANDS.items()}, span, COMBINE_BAND * span)
 
 # A binding of one pattern: the name experta gives the matched fact, and for
 # each condition on it, the slot to read for the explanation.
@@ -173,19 +196,16 @@ def build_engine_class(kb: KnowledgeBase, base: type) -> type[Any]:
     rete = not issubclass(getattr(base, "__matcher__", object), PlanMatcher)
     attrs: dict[str, Any] = {"group_classes": classes, "kb": kb}
     ordered = sorted(kb.rules, key=lambda r: (r.layer, r.id))
+    plan = salience_plan(Counter(rule.layer for rule in ordered))
     position: dict[int, int] = defaultdict(int)
     for rule in ordered:
         position[rule.layer] += 1
-        # Earlier ids get higher salience within the layer, so fire first.
-        if position[rule.layer] > MAX_RULES_PER_LAYER:
-            raise RuleError(rule.file, f"rule {rule.id}",
-                            f"more than {MAX_RULES_PER_LAYER} rules in layer {rule.layer}")
-        salience = LAYER_SALIENCE[rule.layer] + MAX_RULES_PER_LAYER - position[rule.layer]
+        salience = plan.of(rule.layer, position[rule.layer])
         has_flags = any(c.kind == cond.RED_FLAG for c in rule.conditions)
         attrs[f"rule_{len(attrs)}"] = _rule(salience, _rhs(rule, compile_bindings(rule), has_flags),
                                             compile_plan(rule, classes, sets),
                                             compile_patterns(rule, classes) if rete else ())
-    attrs["shell_combine"] = _rule(COMBINE_SALIENCE, _shell("combine"), ())
+    attrs["shell_combine"] = _rule(plan.combine, _shell("combine"), ())
     attrs["shell_decide"] = _rule(DECIDE_SALIENCE, _shell("decide"), ())
     return type("HipkbEngine", (base,), attrs)
 

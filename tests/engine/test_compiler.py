@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import itertools
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from hipkb.engine.compiler import (
-    COMBINE_SALIENCE,
     DECIDE_SALIENCE,
     build_engine_class,
     compile_bindings,
     compile_patterns,
     compile_plan,
     group_classes,
+    salience_plan,
 )
 from hipkb.engine.matcher import with_initial
 from hipkb.engine.reasoner import Engine, StockEngine
@@ -39,7 +42,8 @@ def test_layers_run_in_order_and_rules_by_id_within_a_layer(kb):
         assert min(salience[i] for i in by_layer[earlier]) > max(salience[i] for i in by_layer[later])
     evidence = min(salience[i] for i in by_layer[3])
     decisions = max(salience[i] for i in by_layer[5])
-    assert evidence > COMBINE_SALIENCE > decisions > DECIDE_SALIENCE
+    combine = rules["SHELL-COMBINE"].salience
+    assert evidence > combine > decisions > DECIDE_SALIENCE
     for ids in by_layer.values():
         ordered = sorted(ids)
         assert [salience[i] for i in ordered] == sorted((salience[i] for i in ordered), reverse=True)
@@ -86,3 +90,23 @@ def test_experta_patterns_are_built_only_for_experta_s_matcher(kb):
     ours, stock = build_engine_class(kb, Engine), build_engine_class(kb, StockEngine)
     assert all(len(rule) == 0 for rule in _rules_of(ours).values())
     assert any(len(rule) > 0 for rule in _rules_of(stock).values())
+
+
+@given(st.dictionaries(st.sampled_from([1, 2, 3, 5]), st.integers(0, 60_000), min_size=1))
+def test_layers_of_any_size_never_overlap_on_the_agenda(sizes):
+    plan = salience_plan(sizes)
+    bands = []
+    for layer in (1, 2, 3, 5):
+        size = sizes.get(layer, 0)
+        if size:
+            bands.append((plan.of(layer, size), plan.of(layer, 1)))  # lowest, highest
+        if layer == 3:
+            bands.append((plan.combine, plan.combine))
+    bands.append((DECIDE_SALIENCE, DECIDE_SALIENCE))
+    for (low, _), (_, high) in itertools.pairwise(bands):
+        assert low > high  # each band entirely above the next
+
+
+def test_the_usual_figures_hold_while_every_layer_fits():
+    plan = salience_plan({1: 40, 2: 30, 3: 200, 5: 60})
+    assert (plan.base, plan.combine, plan.of(1, 1)) == ({1: 50000, 2: 40000, 3: 30000, 5: 20000}, 25000, 54998)
