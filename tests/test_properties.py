@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, Phase, settings
 
 from hipkb import api
 from hipkb.engine.record import Justification
+from hipkb.errors import HipkbError
 from hipkb.knowledge.rules import DATA_FILES
 from hipkb.testing import properties as props
 from hipkb.verify import invariants
@@ -224,3 +225,54 @@ def test_benign_case_is_the_pattern_with_its_chosen_optional_findings(shipped):
     data = invariants.benign_case(pattern, ["exam.trochanter_palpation"])
     assert data["exam"] == {"trochanter_palpation": "painful"}
     assert data["behaviour"]["night_pain_kind"] == "positional"
+
+
+# Counterexamples the property search once found on the shipped rules, kept as cases.
+FOUND_BY_THE_SEARCH = [
+    # Gradual onset raised hip OA but not the bone stress injuries it is typical of.
+    ({"runner": {"age": 50}, "history": {"prior_conditions": ["hip_trauma"], "energy_availability": "low"},
+      "pain": {"regions": ["groin", "lower_back"]},
+      "behaviour": {"night_pain": "yes", "mechanical_symptoms": ["click"], "morning_stiffness": "none"},
+      "neuro": {"numbness": "yes"},
+      "exam": {"single_leg_hop": "painful", "hip_internal_rotation": "painful_and_reduced"}},
+     {"history.onset": "gradual"}),
+    # An MRI showing a BSI whose site the case does not name counted for little.
+    ({"history": {"mechanism": "sprint"}, "pain": {"regions": ["groin", "inner_thigh"]},
+      "neuro": {"pins_and_needles": True}, "exam": {"fadir": "painful"}, "imaging": {"mri_bsi_grade": 2}},
+     {"history.onset": "sudden"}),
+]
+
+
+@pytest.mark.parametrize(("case", "recoding"), FOUND_BY_THE_SEARCH)
+def test_recordings_that_once_hid_a_bsi_no_longer_do(shipped, case, recoding):
+    invariants.assert_recording_robust(shipped, case, recoding)
+
+
+def test_a_negative_mri_leaves_no_suspected_bsi_to_hide(shipped, tmp_path, rules_dir):
+    # Three tendon tests outrank a BSI the MRI has excluded, once the onset is
+    # recorded as gradual: right, and not a hidden BSI.
+    case = {"history": {"onset": "sudden", "mechanism": "collision"},
+            "pain": {"regions": ["inner_thigh", "lateral_hip", "groin"]},
+            "behaviour": {"walking": "painful", "night_pain_kind": "unremitting"},
+            "exam": {"single_leg_hop": "painful", "single_leg_stance_30s": "painful",
+                     "ischial_palpation": "painful", "resisted_hip_flexion": "painful"},
+            "imaging": {"mri_bsi_grade": 0}}
+    invariants.assert_recording_robust(shipped, case, {"history.onset": "gradual"})
+    # Without the knowledge that a negative MRI rules BSIs out, the property would flag it.
+    unaware = tmp_path / "rules"
+    shutil.copytree(rules_dir, unaware)
+    manifest = (unaware / "kb.yaml").read_text(encoding="utf-8")
+    (unaware / "kb.yaml").write_text(manifest.replace("  bone_ruled_out: [mri_bsi=excluded]\n", ""),
+                                     encoding="utf-8")
+    with pytest.raises(AssertionError, match="recording robustness"):
+        invariants.assert_recording_robust(props.load(unaware), case, {"history.onset": "gradual"})
+
+
+def test_bone_ruled_out_must_name_a_derived_fact_and_value(tmp_path, rules_dir):
+    broken = tmp_path / "rules"
+    shutil.copytree(rules_dir, broken)
+    manifest = (broken / "kb.yaml").read_text(encoding="utf-8")
+    (broken / "kb.yaml").write_text(manifest.replace("bone_ruled_out: [mri_bsi=excluded]",
+                                                     "bone_ruled_out: [mri_bsi=gone]"), encoding="utf-8")
+    with pytest.raises(HipkbError, match=r"mri_bsi=gone.*expected a derived fact of kb\.yaml as name=value"):
+        api.load_kb(broken)

@@ -164,6 +164,9 @@ class Safety:
     neutral_recodings: tuple[Mapping[str, Any], ...] = ()
     #: Benign presentations that must never be triaged above a level.
     benign: tuple[BenignPattern, ...] = ()
+    #: Derived facts (``name=value``) that rule bone stress injuries out
+    #: (a negative MRI): a case that concludes one has no suspected BSI to hide.
+    bone_ruled_out: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -354,7 +357,8 @@ def _load(rules_dir: Path, vocabulary: Vocabulary, facts_dir: Path | None,
     )
 
 
-SAFETY_KEYS = ("alarm_hypotheses", "unsafe_tests", "bone_stress_injuries", "bone_sign", "neutral_recodings", "benign")
+SAFETY_KEYS = ("alarm_hypotheses", "unsafe_tests", "bone_stress_injuries", "bone_sign", "bone_ruled_out",
+               "neutral_recodings", "benign")
 
 
 def _safety(manifest: dict, src: str, hypotheses: Mapping[str, Hypothesis], vocabulary: Vocabulary,
@@ -377,6 +381,15 @@ def _safety(manifest: dict, src: str, hypotheses: Mapping[str, Hypothesis], voca
     if bone_sign and bone_sign not in derived:
         raise RuleError(src, "safety.bone_sign", f"found {describe(bone_sign)}; expected a derived fact of kb.yaml"
                         + did_you_mean(str(bone_sign), derived))
+    ruled_out = spec.get("bone_ruled_out") or []
+    if not isinstance(ruled_out, list):
+        raise RuleError(src, "safety.bone_ruled_out", "expected a list of derived facts (name=value)")
+    for n, item in enumerate(ruled_out):
+        name, _, value = str(item).partition("=")
+        if name not in derived or value not in derived[name].values:
+            facts = [f"{d}={v}" for d, spec_ in derived.items() for v in spec_.values]
+            raise RuleError(src, f"safety.bone_ruled_out[{n}]", f"found {describe(item)}; expected a derived "
+                            "fact of kb.yaml as name=value" + did_you_mean(str(item), facts))
     recodings = spec.get("neutral_recodings") or []
     if not isinstance(recodings, list):
         raise RuleError(src, "safety.neutral_recodings", "expected a list of findings (group.field: value)")
@@ -395,7 +408,8 @@ def _safety(manifest: dict, src: str, hypotheses: Mapping[str, Hypothesis], voca
                                     _findings(item.get("findings"), vocabulary, src, f"{where}.findings"),
                                     _findings(item.get("optional") or {}, vocabulary, src, f"{where}.optional"),
                                     ceiling))
-    return Safety(**lists, bone_sign=bone_sign, neutral_recodings=neutral, benign=tuple(benign))
+    return Safety(**lists, bone_sign=bone_sign, neutral_recodings=neutral, benign=tuple(benign),
+                  bone_ruled_out=tuple(str(item) for item in ruled_out))
 
 
 def _findings(raw: Any, vocabulary: Vocabulary, src: str, where: str) -> dict[str, Any]:

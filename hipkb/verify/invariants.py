@@ -572,12 +572,15 @@ def _recoded(data: dict[str, Any], recoding: dict[str, Any]) -> dict[str, Any]:
 def assert_recording_robust(subject: Subject, data: dict[str, Any], recoding: dict[str, Any]) -> None:
     """A suspected bone stress injury that bone signs put in the top three stays there however the onset is recorded.
 
-    Only another alarm hypothesis (an avulsion, a fracture) may take its place.
+    Only another alarm hypothesis (an avulsion, a fracture) may take its place;
+    a case whose imaging rules BSIs out (``safety.bone_ruled_out``) suspects none.
     """
     _, inference, before = subject.infer(data)
     name = subject.kb.safety.bone_sign
     if not name or not inference.derived_values(name):
         return
+    if any(fact in inference.derived for fact in subject.kb.safety.bone_ruled_out):
+        return  # imaging has ruled bone stress injuries out: none is suspected
     top3 = [h["id"] for h in before["hypotheses"][:3]]
     # A suspected one: possible or likely (an MRI that rules it out is not a recording of it).
     alarms = [h["id"] for h in before["hypotheses"][:3]
