@@ -27,6 +27,7 @@ import yaml
 from hipkb.engine.reasoner import Reasoner
 from hipkb.engine.record import Inference
 from hipkb.errors import HipkbError, InferenceError, PropertyFailure
+from hipkb.knowledge import conditions as cond
 from hipkb.knowledge.rules import BenignPattern, KnowledgeBase
 from hipkb.knowledge.scales import running_rank, triage_rank
 from hipkb.load.case import Case, validate
@@ -573,18 +574,18 @@ def assert_recording_robust(subject: Subject, data: dict[str, Any], recoding: di
     """A suspected bone stress injury that bone signs put in the top three stays there however the onset is recorded.
 
     Only another alarm hypothesis (an avulsion, a fracture) may take its place;
-    a case whose imaging rules BSIs out (``safety.bone_ruled_out``) suspects none.
+    a BSI that imaging argues against (``safety.bone_ruled_out``: none on the
+    MRI, or the injury in another bone) is not a suspected one.
     """
     _, inference, before = subject.infer(data)
     name = subject.kb.safety.bone_sign
     if not name or not inference.derived_values(name):
         return
-    if any(fact in inference.derived for fact in subject.kb.safety.bone_ruled_out):
-        return  # imaging has ruled bone stress injuries out: none is suspected
     top3 = [h["id"] for h in before["hypotheses"][:3]]
-    # A suspected one: possible or likely (an MRI that rules it out is not a recording of it).
+    # A suspected one: possible or likely, and not ruled out by imaging.
     alarms = [h["id"] for h in before["hypotheses"][:3]
-              if h["id"] in subject.kb.safety.bone_stress_injuries and h["band"] in BSI_ALARM_BANDS]
+              if h["id"] in subject.kb.safety.bone_stress_injuries and h["band"] in BSI_ALARM_BANDS
+              and not _ruled_out_by_imaging(subject.kb, inference, h["id"])]
     if not alarms:
         return
     recoded = _recoded(data, recoding)
@@ -608,6 +609,18 @@ def assert_recording_robust(subject: Subject, data: dict[str, Any], recoding: di
               [f"top three before: {', '.join(top3)}", f"top three after: {', '.join(now)}"],
               functools.partial(_fails_with, assert_recording_robust, subject, recoding),
               functools.partial(_check_with, assert_recording_robust, subject, recoding))
+
+
+def _ruled_out_by_imaging(kb: KnowledgeBase, inference: Inference, hypothesis: str) -> bool:
+    """Whether evidence against *hypothesis* comes from a rule reading imaging (``safety.bone_ruled_out``)."""
+    score = inference.scores.get(hypothesis)
+    imaging = set(kb.safety.bone_ruled_out)
+    for item in score.evidence if score else ():
+        rule = kb.rule(item.rule)
+        if item.cf < 0 and rule is not None and any(
+                c.kind == cond.DERIVED and c.subject in imaging for c in rule.conditions):
+            return True
+    return False
 
 
 def benign_case(pattern: BenignPattern, extra: Iterable[str]) -> dict[str, Any]:
