@@ -63,13 +63,6 @@ class Pattern:
     #: such constants); the tests still decide.
     index: tuple[str, tuple[Any, ...]] | None = None
 
-    def accepts(self, fact: Any) -> bool:
-        for slot, test in self.tests:
-            value = fact.get(slot, _MISSING)
-            if value is _MISSING or not test(value):
-                return False
-        return True
-
 
 INITIAL = Pattern(_InitialFact)
 
@@ -189,7 +182,7 @@ class PlanMatcher(experta.abstract.Matcher):
                 entries = by_type.get(kind, _NONE)
             get = fact.get
             for index, position, pattern in entries:
-                for slot, test in pattern.tests:  # Pattern.accepts, inline: the matcher's inner loop
+                for slot, test in pattern.tests:  # does the fact pass every test of the pattern?
                     value = get(slot, _MISSING)
                     if value is _MISSING or not test(value):
                         break

@@ -16,7 +16,14 @@ from dataclasses import dataclass
 from enum import Enum
 
 
-class Kind(str, Enum):
+class _Word(str, Enum):
+    """An enum whose members are the words written in rule files, and print as them."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Kind(_Word):
     """What a rule concludes. The values are the keys written in rule files."""
 
     DERIVE = "derive"
@@ -29,20 +36,14 @@ class Kind(str, Enum):
     AVOID_ASKING = "avoid_asking"
     REFER = "refer"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class Subject(str, Enum):
+class Subject(_Word):
     """What a condition can read: a case field, or something a rule concluded."""
 
     CASE = "case"
     DERIVED = "derived"
     RED_FLAG = "red_flag"
     HYPOTHESIS = "hypothesis"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 class Target(str, Enum):

@@ -425,33 +425,29 @@ def assert_terminates(subject: Subject, data: dict[str, Any]) -> None:
         _fail(f"termination: {len(inference.firings)} firings reach the bound", data)
 
 
-def assert_traceable(subject: Subject, data: dict[str, Any]) -> None:
-    _, inference, result = subject.infer(data)
-    problems = trace_violations(subject.kb, inference, result)
+def _assert_no_violations(subject: Subject, data: dict[str, Any], title: str,
+                          find: Callable[[Case, Inference, dict[str, Any]], list[Violation]]) -> None:
+    """Fail with *title* when *find* reports violations in the result of *data*, shrinking to the codes found."""
+    case, inference, result = subject.infer(data)
+    problems = find(case, inference, result)
     if problems:
-        _fail("traceability: a conclusion does not trace back to the case's findings", data, problems,
-              _codes_persist(subject, {v.code for v in problems},
-                             lambda c, i, r: trace_violations(subject.kb, i, r)),
-              lambda d: assert_traceable(subject, d))
+        _fail(title, data, problems, _codes_persist(subject, {v.code for v in problems}, find),
+              lambda d: _assert_no_violations(subject, d, title, find))
+
+
+def assert_traceable(subject: Subject, data: dict[str, Any]) -> None:
+    _assert_no_violations(subject, data, "traceability: a conclusion does not trace back to the case's findings",
+                          lambda c, i, r: trace_violations(subject.kb, i, r))
 
 
 def assert_safe(subject: Subject, data: dict[str, Any]) -> None:
-    _, _, result = subject.infer(data)
-    problems = safety_violations(subject.kb, result)
-    if problems:
-        _fail("safety: the result breaks a safety invariant", data, problems,
-              _codes_persist(subject, {v.code for v in problems}, lambda c, i, r: safety_violations(subject.kb, r)),
-              lambda d: assert_safe(subject, d))
+    _assert_no_violations(subject, data, "safety: the result breaks a safety invariant",
+                          lambda c, i, r: safety_violations(subject.kb, r))
 
 
 def assert_consistent_advice(subject: Subject, data: dict[str, Any]) -> None:
-    case, _, result = subject.infer(data)
-    problems = advice_violations(subject.kb, result, case)
-    if problems:
-        _fail("consistent advice: the result contradicts itself", data, problems,
-              _codes_persist(subject, {v.code for v in problems},
-                             lambda c, i, r: advice_violations(subject.kb, r, c)),
-              lambda d: assert_consistent_advice(subject, d))
+    _assert_no_violations(subject, data, "consistent advice: the result contradicts itself",
+                          lambda c, i, r: advice_violations(subject.kb, r, c))
 
 
 def add_findings(data: dict[str, Any], findings: dict[str, Any], subject: Subject) -> dict[str, Any] | None:
