@@ -170,7 +170,7 @@ class PlanMatcher(experta.abstract.Matcher):
             # hipkb's rules never retract; only a reset empties working memory.
             raise NotImplementedError("hipkb's Engine does not retract facts during a run")
         added: list[Any] = []
-        by_type, key_slot = self._by_type, self._key_slot
+        by_type, key_slot, rules = self._by_type, self._key_slot, self._rules
         for fact in adding or ():
             kind = type(fact)
             slot = key_slot.get(kind)
@@ -187,7 +187,11 @@ class PlanMatcher(experta.abstract.Matcher):
                     if value is _MISSING or not test(value):
                         break
                 else:
-                    self._accept(index, position, pattern, fact, added)
+                    rule, patterns = rules[index]
+                    if len(patterns) == 1:  # most rules: the fact alone is the activation
+                        added.append(_activation(rule, [fact], {} if pattern.bind is None else {pattern.bind: fact}))
+                    else:
+                        self._join(index, position, pattern, fact, added)
         return added, []
 
     def _offered(self, kind: type, key: Any) -> list[tuple[int, int, Pattern]]:
@@ -207,11 +211,9 @@ class PlanMatcher(experta.abstract.Matcher):
                     found[id(entry)] = entry  # a tuple may name one pattern twice
         return [*self._by_type.get(kind, ()), *found.values()]
 
-    def _accept(self, index: int, position: int, pattern: Pattern, fact: Any, added: list[Any]) -> None:
+    def _join(self, index: int, position: int, pattern: Pattern, fact: Any, added: list[Any]) -> None:
+        """Remember *fact* for a rule of several patterns, and add the activations it completes."""
         rule, patterns = self._rules[index]
-        if len(patterns) == 1:  # most rules: the fact alone is the activation
-            added.append(_activation(rule, [fact], {} if pattern.bind is None else {pattern.bind: fact}))
-            return
         memory = self._memory.get(index)
         if memory is None:
             memory = self._memory[index] = [[] for _ in patterns]

@@ -64,6 +64,9 @@ class StockEngine(experta.KnowledgeEngine):
         super().__init__()
         self.record: Inference | None = None
 
+    def assert_fact(self, fact: Any) -> Any:
+        """Declare one fact from a right-hand side (CLIPS ``assert`` in an RHS); None when it was there already."""
+        return self.declare(fact)
 
     # -- called from compiled rules ------------------------------------
     def conclude(self, rule: RuleDef, matched: tuple[str, ...]) -> None:
@@ -74,7 +77,7 @@ class StockEngine(experta.KnowledgeEngine):
         spec = c.spec
         if spec.record is None:
             # Evidence: one fact per rule, pooled by the shell's COMBINE step.
-            new = self.declare(Evidence.of(hypothesis=c.target, rule=rule.id, cf=c.cf, facts=matched)) is not None
+            new = self.assert_fact(Evidence.of(hypothesis=c.target, rule=rule.id, cf=c.cf, facts=matched)) is not None
         else:
             why = Justification.of(rule.id, matched)
             table = getattr(record, spec.record)
@@ -83,7 +86,7 @@ class StockEngine(experta.KnowledgeEngine):
             for key in keys:
                 table.setdefault(key, []).append(why)
             for fact in _facts_of(c, rule.id, new):
-                self.declare(fact)
+                self.assert_fact(fact)
         record.firings.append(Firing.of(len(record.firings) + 1, rule.id, matched, c.asserted(), new))
 
     def raised_flags(self) -> list[str]:
@@ -106,7 +109,7 @@ class StockEngine(experta.KnowledgeEngine):
             certainty = round(cf.combine(e.cf for e in items), 3)
             band = cf.band(certainty)
             record.scores[hypothesis] = Score(hypothesis, certainty, band, items)
-            self.declare(HypothesisFact(id=hypothesis, certainty=certainty, band=band))
+            self.assert_fact(HypothesisFact.of(id=hypothesis, certainty=certainty, band=band))
         summary = ", ".join(f"{s.hypothesis}={s.certainty:g}" for s in record.ranked()) or "no hypothesis"
         record.firings.append(Firing(len(record.firings) + 1, "SHELL-COMBINE", (), summary))
 
@@ -116,7 +119,7 @@ class StockEngine(experta.KnowledgeEngine):
         assert record is not None
         record.triage = _winner(record.triage_votes, TRIAGE_LEVELS, FALLBACK_TRIAGE, self.kb)
         record.running = _winner(record.running_votes, RUNNING_ADVICE, FALLBACK_RUNNING, self.kb)
-        self.declare(Decision(triage=record.triage.value, running=record.running.value))
+        self.assert_fact(Decision.of(triage=record.triage.value, running=record.running.value))
         record.firings.append(
             Firing(len(record.firings) + 1, "SHELL-DECIDE", (),
                    f"triage={record.triage.value}, running={record.running.value}")
@@ -183,6 +186,17 @@ class Engine(StockEngine):
             self.strategy.update_agenda(self.agenda, added, removed)
         return last
 
+    def assert_fact(self, fact: Any) -> Any:
+        """Into working memory only: the run loop offers it to the matcher before the next firing.
+
+        A right-hand side's facts are hipkb's plain facts, and it runs
+        inside :meth:`run`, which takes what was declared since the last
+        step (experta's ``get_activations``) before choosing the next
+        activation; so :meth:`declare`'s checks and its agenda update
+        outside a run have nothing to do.
+        """
+        return self.facts.declare(fact)
+
     def run(self, steps: float = float("inf")) -> None:
         """experta's run loop (CLIPS ``(run)``): the same steps, with its log lines only when watched.
 
@@ -191,8 +205,11 @@ class Engine(StockEngine):
         watched or not; here the watchers are asked once per run (``-v``
         turns them on before a run, never during one). A right-hand side
         that takes ``**context`` is called directly, as ``Rule.__call__``
-        would call it. The differential test (tests/engine/test_differential.py)
-        holds the loop to experta's results.
+        would call it, with the context the matcher made (it holds the
+        patterns' bindings only, never experta's ``__``-names). The facts
+        declared since the last step go to the matcher as experta's
+        ``get_activations`` would send them. The differential test
+        (tests/engine/test_differential.py) holds the loop to experta's results.
         """
         rules_log = watchers.RULES if watchers.RULES.isEnabledFor(logging.INFO) else None
         show_agenda = watchers.worth("AGENDA", "DEBUG")
@@ -200,31 +217,32 @@ class Engine(StockEngine):
             update = self.strategy.update_agenda
         else:  # what update_agenda does when its watcher is off
             update = self.strategy._update_agenda
-        get_activations, agenda = self.get_activations, self.agenda
+        facts, changes, agenda = self.facts, self.matcher.changes, self.agenda
+        activations = agenda.activations
         self.running = True
         execution = 0
         while steps > 0 and self.running:
-            added, removed = get_activations()
-            if added or removed:
-                update(agenda, added, removed)
+            if facts.added or facts.removed:
+                added, removed = changes(*facts.changes)
+                if added or removed:
+                    update(agenda, added, removed)
             if show_agenda:  # pragma: no cover - -vv only
-                for idx, act in enumerate(agenda.activations):
+                for idx, act in enumerate(activations):
                     watchers.AGENDA.debug("%d: %r %r", idx, act.rule.__name__,
                                           ", ".join(str(f) for f in act.facts))
-            activation = agenda.get_next()
-            if activation is None:
+            if not activations:
                 break
+            activation = activations.pop()  # experta's Agenda.get_next
             steps -= 1
             execution += 1
             if rules_log is not None:
                 rules_log.info("FIRE %s %s: %s", execution, activation.rule.__name__,
                                ", ".join(str(f) for f in activation.facts))
             rule = activation.rule
-            context = {k: v for k, v in activation.context.items() if not k.startswith("__")}
             if rule._wrapped_args or rule._wrapped_self is not None:
-                rule(self, **context)
+                rule(self, **activation.context)
             else:
-                rule._wrapped(self, **context)
+                rule._wrapped(self, **activation.context)
         self.running = False
 
 

@@ -13,13 +13,18 @@ against experta's own strategy, and tests/engine/test_strategy.py the order.
 from __future__ import annotations
 
 import bisect
+from operator import attrgetter
 from typing import Any
 
 from hipkb.engine.templates import experta
 
+_KEY = attrgetter("key")
+
 
 def activation_key(activation: Any) -> tuple[int, list[int]]:
-    ids = sorted((fact["__factid__"] for fact in activation.facts), reverse=True)
+    ids = [fact["__factid__"] for fact in activation.facts]
+    if len(ids) > 1:  # most activations hold one fact: nothing to sort
+        ids.sort(reverse=True)
     return (activation.rule.salience, ids)
 
 
@@ -30,7 +35,7 @@ class DepthStrategy(experta.strategies.DepthStrategy):
         activations = agenda.activations
         for act in removed:
             key = activation_key(act)
-            index = bisect.bisect_left(activations, key, key=lambda a: a.key)
+            index = bisect.bisect_left(activations, key, key=_KEY)
             while index < len(activations) and activations[index].key == key:
                 if activations[index].rule is act.rule and activations[index].facts == act.facts:
                     del activations[index]
@@ -38,4 +43,4 @@ class DepthStrategy(experta.strategies.DepthStrategy):
                 index += 1
         for act in added:
             act.key = activation_key(act)
-            bisect.insort(activations, act, key=lambda a: a.key)
+            bisect.insort(activations, act, key=_KEY)

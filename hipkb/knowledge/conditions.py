@@ -129,6 +129,18 @@ def _specialised(c: Condition) -> Callable[[Any], bool]:
         if op == "all":
             return lambda value: wanted.issubset(value) if type(value) is tuple else c.test(value)
         return lambda value: wanted.isdisjoint(value) if type(value) is tuple else c.test(value)
+    if op == "not_in":
+        return lambda value: value not in values
+    if op == "at_least":
+        least = BAND_ORDER[values[0]]
+        return lambda value: BAND_ORDER.get(value, -1) >= least
+    if op == "range":
+        low, high = values
+        if low is None:
+            return c.test
+        if high is None:
+            return lambda value: value >= low
+        return lambda value: low <= value <= high
     return c.test
 
 

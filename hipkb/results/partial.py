@@ -88,20 +88,72 @@ def _status(condition: Condition, state: str, waits_on: frozenset[str] = _EMPTY,
     return _new(ConditionStatus, {"condition": condition, "state": state, "waits_on": waits_on, "found": found})
 
 
-_SPLITS: weakref.WeakKeyDictionary[KnowledgeBase, dict[str, Split]] = weakref.WeakKeyDictionary()
-# A rule's conditions on case findings (subject and test), and its conditions on conclusions.
-Split = tuple[tuple[tuple[str, Callable[[Any], bool]], ...], tuple[Condition, ...]]
+class Lean:
+    """What :meth:`Analyzer.waits_on` reads of one knowledge base, worked out once.
 
+    Rules are numbered in the knowledge base's order, and a set of rules is an
+    int with one bit per rule. The conditions on case findings are held by
+    subject, each distinct condition once with the rules that test it (as
+    CLIPS shares one alpha node among the patterns that test the same thing),
+    so one case's findings are tested once each, whatever many rules read them.
+    """
 
-def _split(kb: KnowledgeBase) -> dict[str, Split]:
-    """Each rule's conditions, split as :meth:`Analyzer.waits_on` reads them; worked out once per knowledge base."""
-    found = _SPLITS.get(kb)
-    if found is None:
-        found = _SPLITS[kb] = {
-            rule.id: (tuple((c.subject, predicate(c)) for c in rule.conditions if c.kind is cond.CASE),
-                      tuple(c for c in rule.conditions if c.kind is not cond.CASE))
-            for rule in kb.rules
+    def __init__(self, kb: KnowledgeBase) -> None:
+        rule_index = index(kb)
+        self.rules = kb.rules
+        self.bit: dict[str, int] = {}
+        #: Per rule: the case findings it reads, and its conditions on
+        #: conclusions, each with the rules that could make it hold.
+        self.reads: dict[str, frozenset[str]] = {}
+        self.on_conclusions: dict[str, tuple[tuple[Condition, tuple[RuleDef, ...]], ...]] = {}
+        tests: dict[str, dict[Condition, int]] = {}
+        for n, rule in enumerate(kb.rules):
+            bit = self.bit[rule.id] = 1 << n
+            on_conclusions = []
+            for c in rule.conditions:
+                if c.kind is cond.CASE:
+                    by_condition = tests.setdefault(c.subject, {})
+                    by_condition[c] = by_condition.get(c, 0) | bit
+                elif c.kind is cond.HYPOTHESIS:
+                    # Only evidence for a hypothesis is what a band waits on.
+                    on_conclusions.append((c, tuple(rule_index.support(c.subject))))
+                else:
+                    on_conclusions.append((c, tuple(rule_index.producers(c))))
+            self.reads[rule.id] = frozenset(c.subject for c in rule.conditions if c.kind is cond.CASE)
+            self.on_conclusions[rule.id] = tuple(on_conclusions)
+        self.tests: dict[str, tuple[tuple[Callable[[Any], bool], int], ...]] = {
+            subject: tuple((predicate(c), rules) for c, rules in by_condition.items())
+            for subject, by_condition in tests.items()
         }
+
+    def blocked(self, findings: dict[str, Any]) -> int:
+        """The rules a known finding fails: no answer to any question can make them fire."""
+        blocked = 0
+        tests = self.tests
+        for path, value in findings.items():
+            for test, rules in tests.get(path, ()):
+                if not test(value):
+                    blocked |= rules
+        return blocked
+
+    def of(self, bits: int) -> list[RuleDef]:
+        """The rules of a set of rules, in the knowledge base's order."""
+        rules, found = self.rules, []
+        while bits:
+            low = bits & -bits
+            found.append(rules[low.bit_length() - 1])
+            bits ^= low
+        return found
+
+
+_LEAN: weakref.WeakKeyDictionary[KnowledgeBase, Lean] = weakref.WeakKeyDictionary()
+
+
+def lean(kb: KnowledgeBase) -> Lean:
+    """The :class:`Lean` tables of *kb*, built on first use and kept while it lives."""
+    found = _LEAN.get(kb)
+    if found is None:
+        found = _LEAN[kb] = Lean(kb)
     return found
 
 
@@ -129,7 +181,12 @@ class Analyzer:
         self._findings = {path: value for path, value in inference.case.facts()}
         # What each rule waits on, cached as statuses are (see waits_on).
         self._waits: dict[object, frozenset[str]] = {}
-        self._split = _split(kb)
+        self._lean = lean(kb)
+        self._known = frozenset(self._findings)
+        #: The rules a known finding fails, and the rules that fired (bit sets, see :class:`Lean`).
+        self.blocked_bits = self._lean.blocked(self._findings)
+        bit = self._lean.bit
+        self.fired_bits = sum(bit.get(rule_id, 0) for rule_id in self.fired)
 
     def rule(self, rule: RuleDef, depth: int = 0) -> RuleStatus:
         found = self._cache.get(rule.id) or self._cache.get((rule.id, depth))
@@ -150,54 +207,48 @@ class Analyzer:
     def waits_on(self, rule: RuleDef, depth: int = 0) -> frozenset[str]:
         """``self.rule(rule, depth).waits_on``, worked out without building the statuses.
 
-        Most rules are blocked by a known finding, and most of the rest by a
-        conclusion that was not reached: the first failing condition settles
-        it, so the conditions after it (and the rules that would conclude what
-        they read) are never looked at. Cached by the same keys as
-        :meth:`rule`, so the answer does not depend on what was asked before.
+        Most rules are blocked by a known finding (one bit test, see
+        :class:`Lean`), and most of the rest by a conclusion that was not
+        reached: the first failing condition settles it, so the conditions
+        after it (and the rules that would conclude what they read) are never
+        looked at. Cached by the same keys as :meth:`rule`, so the answer does
+        not depend on what was asked before.
         """
         cache = self._waits
-        found = cache.get(rule.id)
+        rule_id = rule.id
+        found = cache.get(rule_id)
         if found is None:
-            found = cache.get((rule.id, depth))
+            found = cache.get((rule_id, depth))
         if found is not None:
             return found
-        if rule.id in self.fired:
-            cache[rule.id] = _EMPTY
+        lean = self._lean
+        if rule_id in self.fired or self.blocked_bits & lean.bit[rule_id]:
+            cache[rule_id] = _EMPTY  # fired, or blocked by a known finding: at any depth
             return _EMPTY
-        on_case, on_conclusions = self._split[rule.id]
-        waits: set[str] = set()
-        findings = self._findings
-        for subject, test in on_case:
-            value = findings.get(subject)
-            if value is None:
-                waits.add(subject)
-            elif not test(value):
-                cache[rule.id] = _EMPTY  # blocked by a known finding, at any depth
-                return _EMPTY
-        for c in on_conclusions:
-            waiting = self._waiting(c, depth)
-            if waiting is None:
-                cache[(rule.id, depth)] = _EMPTY
-                return _EMPTY
-            waits |= waiting
-        found = cache[(rule.id, depth)] = frozenset(waits)
+        found = lean.reads[rule_id] - self._known
+        on_conclusions = lean.on_conclusions[rule_id]
+        if on_conclusions:
+            waits = set(found)
+            for c, makers in on_conclusions:
+                waiting = self._waiting(c, makers, depth)
+                if waiting is None:
+                    cache[(rule_id, depth)] = _EMPTY
+                    return _EMPTY
+                waits |= waiting
+            found = frozenset(waits)
+        cache[(rule_id, depth)] = found
         return found
 
-    def _waiting(self, c: Condition, depth: int) -> frozenset[str] | None:
-        """What a condition on a conclusion waits on; None when it is unmet (as :meth:`condition` judges)."""
-        inference = self.inference
-        if inference.holds(c):
+    def _waiting(self, c: Condition, makers: tuple[RuleDef, ...], depth: int) -> frozenset[str] | None:
+        """What a condition on a conclusion waits on (*makers* could make it hold).
+
+        None when it is unmet, as :meth:`condition` judges.
+        """
+        if self.inference.holds(c):
             return _EMPTY
-        if c.kind == cond.HYPOTHESIS:
-            if depth >= MAX_DEPTH:
-                return None
-            return self._waits_of(self._index.support(c.subject), depth) or None
-        if c.kind == cond.RED_FLAG:
-            return self._waits_of(self._index.producers(c), depth) or None
-        if depth >= MAX_DEPTH:
+        if depth >= MAX_DEPTH and c.kind is not cond.RED_FLAG:
             return None
-        return self._waits_of(self._index.producers(c), depth) or None
+        return self._waits_of(makers, depth) or None
 
     def rules(self, rules: Iterable[RuleDef] | None = None) -> list[RuleStatus]:
         return [self.rule(r) for r in (self.kb.rules if rules is None else rules)]

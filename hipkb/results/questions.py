@@ -10,6 +10,7 @@ never suggested. Ties go to the vocabulary's order, so the list is stable.
 
 from __future__ import annotations
 
+import weakref
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from hipkb.engine.record import Inference
 from hipkb.knowledge import conditions as cond
 from hipkb.knowledge.rules import KnowledgeBase, RuleDef
 from hipkb.knowledge.scales import RUNNING_ADVICE, TRIAGE_LEVELS, running_rank, triage_rank
-from hipkb.results.partial import UNKNOWN, Analyzer, RuleStatus
+from hipkb.results.partial import UNKNOWN, Analyzer, RuleStatus, lean
 
 MAX_QUESTIONS = 5
 # Red-flag screens matter in every case, so left unchecked they would fill the
@@ -77,28 +78,68 @@ def _stake(kb: KnowledgeBase, inference: Inference, rule: RuleDef,
     return 0.0, ""
 
 
-def _may_matter(inference: Inference, rule: RuleDef, fired: set[str]) -> bool:
-    """Whether :func:`_stake` could find a stake in *rule*, judged from its conclusion alone.
+class _Plan:
+    """Which rules could have a stake (see :func:`_stake`), judged from their conclusions alone, for one knowledge base.
 
-    Only these rules need a status: a fired rule waits on nothing, and the
-    rest have no stake whatever their conditions (statuses do not depend on
-    the order or the set of rules analysed, so the questions are the same).
+    Sets of rules are bit sets over the knowledge base's rules, as in
+    :class:`~hipkb.results.partial.Lean`. A rule whose conclusion could change
+    nothing, whatever its conditions, is never analysed: statuses do not
+    depend on the order or the set of rules analysed, so the questions are
+    the same.
     """
-    if rule.id in fired:
-        return False
-    c = rule.conclusion
-    if c.kind in ("red_flag", "supports"):
-        return True
-    if c.kind == "triage":
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        bits = lean(kb).bit
+        self.always = 0  # red-flag screens and evidence for a hypothesis
+        self.triage = dict.fromkeys(TRIAGE_LEVELS, 0)  # by the current triage: the rules that would raise it
+        self.running = dict.fromkeys(RUNNING_ADVICE, 0)
+        self.against: dict[str, int] = {}  # by hypothesis: evidence against it (a stake only once it has some for)
+        for rule in kb.rules:
+            c, bit = rule.conclusion, bits[rule.id]
+            if c.kind in ("red_flag", "supports"):
+                self.always |= bit
+            elif c.kind == "triage":
+                for level in self.triage:
+                    if triage_rank(c.target) < triage_rank(level):
+                        self.triage[level] |= bit
+            elif c.kind == "running":
+                for advice in self.running:
+                    if running_rank(c.target) < running_rank(advice):
+                        self.running[advice] |= bit
+            elif c.kind == "against":
+                self.against[c.target] = self.against.get(c.target, 0) | bit
+        #: Ties between questions go to the vocabulary's order.
+        self.order = {path: n for n, path in enumerate(kb.vocabulary.fields)}
+
+    def candidates(self, inference: Inference) -> int:
         triage = inference.triage.value if inference.triage else TRIAGE_LEVELS[-1]
-        return triage_rank(c.target) < triage_rank(triage)
-    if c.kind == "running":
         running = inference.running.value if inference.running else RUNNING_ADVICE[-1]
-        return running_rank(c.target) < running_rank(running)
-    if c.kind == "against":
-        score = inference.scores.get(c.target)
-        return (score.certainty if score else 0.0) > 0
-    return False
+        found = self.always | self.triage[triage] | self.running[running]
+        against = self.against
+        for hypothesis, score in inference.scores.items():
+            if score.certainty > 0:
+                found |= against.get(hypothesis, 0)
+        return found
+
+
+_PLANS: weakref.WeakKeyDictionary[KnowledgeBase, _Plan] = weakref.WeakKeyDictionary()
+
+
+def _plan(kb: KnowledgeBase) -> _Plan:
+    found = _PLANS.get(kb)
+    if found is None:
+        found = _PLANS[kb] = _Plan(kb)
+    return found
+
+
+def candidates(kb: KnowledgeBase, inference: Inference, analyzer: Analyzer) -> list[RuleDef]:
+    """The rules the analysis looks at for *inference*, in the knowledge base's order.
+
+    Those that have not fired, that no known finding blocks, and whose
+    conclusion could change the result (:func:`_stake`).
+    """
+    live = _plan(kb).candidates(inference) & ~analyzer.blocked_bits & ~analyzer.fired_bits
+    return lean(kb).of(live)
 
 
 def next_questions(kb: KnowledgeBase, inference: Inference, limit: int = MAX_QUESTIONS) -> list[Question]:
@@ -111,12 +152,10 @@ def next_questions(kb: KnowledgeBase, inference: Inference, limit: int = MAX_QUE
     avoid.update(other for path, _ in inference.case.facts() for other in vocabulary.same_finding(path))
     scores: dict[str, float] = defaultdict(float)
     reasons: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    fired, waits_on = analyzer.fired, analyzer.waits_on
-    for rule in kb.rules:
-        if not _may_matter(inference, rule, fired):
-            continue
+    waits_on = analyzer.waits_on
+    for rule in candidates(kb, inference, analyzer):
         waiting = waits_on(rule)
-        if not waiting:  # most rules: blocked by what the case says
+        if not waiting:  # most rules: a conclusion they need was not reached
             continue
         waits = waiting - avoid
         if not waits:
@@ -137,7 +176,7 @@ def next_questions(kb: KnowledgeBase, inference: Inference, limit: int = MAX_QUE
             if asking is not None:
                 scores[path] += asking.conclusion.weight
                 reasons[path][asking.conclusion.text] += asking.conclusion.weight
-    order = {path: index for index, path in enumerate(kb.vocabulary.fields)}
+    order = _plan(kb).order
     ranked = sorted(scores, key=lambda p: (-round(scores[p], 6), order.get(p, len(order))))
     questions: list[Question] = []
     screens = 0
