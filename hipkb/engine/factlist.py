@@ -25,6 +25,12 @@ class FactList(experta.factlist.FactList):
 
     last_index: int
 
+    def __init__(self) -> None:
+        super().__init__()
+        # Asked once per fact list (one per reset), as the run loop asks its
+        # watchers once per run: -v turns them on before a case, never during one.
+        self.watched = _FACTS_LOG.isEnabledFor(logging.INFO)
+
     @staticmethod
     def _get_fact_id(fact: Any) -> Any:
         # experta's key: the class and every slot that is not special
@@ -45,7 +51,7 @@ class FactList(experta.factlist.FactList):
         self.last_index = idx + 1
         self.added.append(fact)
         counter[fact_id] = seen + 1
-        if _FACTS_LOG.isEnabledFor(logging.INFO):
+        if self.watched:
             _FACTS_LOG.info(" ==> %s: %r", fact, fact)
         return fact
 

@@ -139,6 +139,8 @@ class PlanMatcher(experta.abstract.Matcher):
             self._add(rule, with_initial(plan))
         # Patterns on a type and key, with those on the type whatever the key.
         self._offers = {key: [*self._by_type.get(key[0], ()), *keyed] for key, keyed in self._by_key.items()}
+        # Types some pattern reads; a fact of another type (evidence, votes) is offered to none.
+        self._read = frozenset({*self._by_type, *self._key_slot, *self._indexed_types})
         # What the current case has matched: per rule, the facts each pattern accepted.
         self._memory: dict[int, list[list[Any]]] = {}
 
@@ -170,9 +172,11 @@ class PlanMatcher(experta.abstract.Matcher):
             # hipkb's rules never retract; only a reset empties working memory.
             raise NotImplementedError("hipkb's Engine does not retract facts during a run")
         added: list[Any] = []
-        by_type, key_slot, rules = self._by_type, self._key_slot, self._rules
+        by_type, key_slot, rules, read = self._by_type, self._key_slot, self._rules, self._read
         for fact in adding or ():
             kind = type(fact)
+            if kind not in read:
+                continue
             slot = key_slot.get(kind)
             if slot is not None:
                 entries = self._offered(kind, fact.get(slot, _MISSING))

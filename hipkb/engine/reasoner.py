@@ -38,6 +38,7 @@ from hipkb.knowledge.rules import Conclusion, KnowledgeBase, RuleDef
 from hipkb.knowledge.scales import RUNNING_ADVICE, TRIAGE_LEVELS
 
 watchers = experta.watchers
+_InitialFact = experta.fact.InitialFact
 
 MAX_FIRINGS = 5000
 # A rule base that settles fires each rule a few times at most (once per
@@ -102,7 +103,7 @@ class StockEngine(experta.KnowledgeEngine):
         for fact in self.facts.values():
             if isinstance(fact, Evidence):
                 pooled.setdefault(fact["hypothesis"], []).append(
-                    EvidenceItem(fact["rule"], fact["cf"], tuple(fact["facts"]))
+                    EvidenceItem.of(fact["rule"], fact["cf"], tuple(fact["facts"]))
                 )
         for hypothesis in sorted(pooled):
             items = tuple(sorted(pooled[hypothesis], key=lambda e: (-e.cf, e.rule)))
@@ -168,6 +169,9 @@ class Engine(StockEngine):
         for deffacts, names in self._deffacts:
             given = kwargs if names is None else {k: v for k, v in kwargs.items() if k in names}
             facts.extend(deffacts(**given))
+        for fact in facts:
+            if type(fact) is _InitialFact:  # experta's (initial-fact): no slots, nothing to check
+                fact.plain = True
         self.declare(*facts)
         self.running = False
 
@@ -222,7 +226,13 @@ class Engine(StockEngine):
         self.running = True
         execution = 0
         while steps > 0 and self.running:
-            if facts.added or facts.removed:
+            declared = facts.added
+            if declared and not facts.removed:  # experta's changes property, without its new lists each step
+                facts.added = []
+                added, _ = changes(declared)
+                if added:
+                    update(agenda, added, ())
+            elif declared or facts.removed:
                 added, removed = changes(*facts.changes)
                 if added or removed:
                     update(agenda, added, removed)

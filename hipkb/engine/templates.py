@@ -9,6 +9,8 @@ match them. Conclusions get one template per layer.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from hipkb.engine.experta_shim import import_experta
@@ -33,15 +35,21 @@ class _Fact(experta.Fact):
     # Set on a fact built from plain values under plain slot names: nothing
     # in it can be a pattern constraint or a nested accessor, which is what
     # experta checks again on every declaration (see hipkb.engine.factlist).
+    # True on the class for the templates whose facts only :meth:`of` makes.
     plain = False
+    # experta keeps each fact's defaults of its schema fields here; hipkb's
+    # templates declare no fields, so nothing is ever stored: one empty,
+    # read-only mapping for every fact made by :meth:`of`, not a dict each.
+    _Fact__defaults: Mapping[str, object] = MappingProxyType({})
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         if args or not all(type(v) in _PLAIN or (type(v) is tuple and all(type(i) is str for i in v))
                            for v in kwargs.values()):
             super().__init__(*args, **kwargs)
+            self.plain = False
             return
         dict.update(self, kwargs)
-        self._Fact__defaults: dict[str, object] = {}  # what experta's __init__ sets
+        self._Fact__defaults = {}  # what experta's __init__ sets
         self.plain = not any("__" in k.strip("_") for k in kwargs)
 
     @classmethod
@@ -54,40 +62,46 @@ class _Fact(experta.Fact):
         """
         fact = cls.__new__(cls)
         dict.update(fact, slots)
-        fact._Fact__defaults = {}
-        fact.plain = True
+        if not cls.plain:
+            fact.plain = True
         return fact
 
 
-class Derived(_Fact):
+class _Conclusion(_Fact):
+    """A template for the engine's own conclusions: made by :meth:`_Fact.of`, so plain."""
+
+    plain = True
+
+
+class Derived(_Conclusion):
     """An intermediate conclusion: ``name=value`` (layer 1)."""
 
 
-class RedFlagFact(_Fact):
+class RedFlagFact(_Conclusion):
     """A red flag raised by a screen (layer 2): ``id``."""
 
 
-class Evidence(_Fact):
+class Evidence(_Conclusion):
     """One rule's weight for or against a hypothesis (layer 3)."""
 
 
-class HypothesisFact(_Fact):
+class HypothesisFact(_Conclusion):
     """A hypothesis with its combined certainty and band (layer 4)."""
 
 
-class TriageFact(_Fact):
+class TriageFact(_Conclusion):
     """A triage level one rule calls for (layer 5)."""
 
 
-class RunningFact(_Fact):
+class RunningFact(_Conclusion):
     """Running advice one rule calls for (layer 5)."""
 
 
-class AvoidFact(_Fact):
+class AvoidFact(_Conclusion):
     """Findings (``facts``) one rule says must not be asked for, or not tested, now (layer 5)."""
 
 
-class Decision(_Fact):
+class Decision(_Conclusion):
     """The triage and running advice that win (layer 6)."""
 
 

@@ -102,23 +102,24 @@ class Lean:
         rule_index = index(kb)
         self.rules = kb.rules
         self.bit: dict[str, int] = {}
-        #: Per rule: the case findings it reads, and its conditions on
-        #: conclusions, each with the rules that could make it hold.
-        self.reads: dict[str, frozenset[str]] = {}
-        self.on_conclusions: dict[str, tuple[tuple[Condition, tuple[RuleDef, ...]], ...]] = {}
-        tests: dict[str, dict[Condition, int]] = {}
         for n, rule in enumerate(kb.rules):
-            bit = self.bit[rule.id] = 1 << n
+            self.bit[rule.id] = 1 << n
+        #: Per rule: the case findings it reads, and its conditions on
+        #: conclusions, each with its test and the rules that could make it hold.
+        self.reads: dict[str, frozenset[str]] = {}
+        self.on_conclusions: dict[str, tuple[tuple[Condition, Callable[[Any], bool], int], ...]] = {}
+        tests: dict[str, dict[Condition, int]] = {}
+        for rule in kb.rules:
+            bit = self.bit[rule.id]
             on_conclusions = []
             for c in rule.conditions:
                 if c.kind is cond.CASE:
                     by_condition = tests.setdefault(c.subject, {})
                     by_condition[c] = by_condition.get(c, 0) | bit
-                elif c.kind is cond.HYPOTHESIS:
-                    # Only evidence for a hypothesis is what a band waits on.
-                    on_conclusions.append((c, tuple(rule_index.support(c.subject))))
                 else:
-                    on_conclusions.append((c, tuple(rule_index.producers(c))))
+                    # Only evidence for a hypothesis is what a band waits on.
+                    makers = rule_index.support(c.subject) if c.kind is cond.HYPOTHESIS else rule_index.producers(c)
+                    on_conclusions.append((c, predicate(c), sum(self.bit[r.id] for r in makers)))
             self.reads[rule.id] = frozenset(c.subject for c in rule.conditions if c.kind is cond.CASE)
             self.on_conclusions[rule.id] = tuple(on_conclusions)
         self.tests: dict[str, tuple[tuple[Callable[[Any], bool], int], ...]] = {
@@ -178,15 +179,18 @@ class Analyzer:
         self._cache: dict[object, RuleStatus] = {}
         # A condition on a case finding stands the same wherever it is asked from.
         self._case_status: dict[int, ConditionStatus] = {}  # by id(condition)
-        self._findings = {path: value for path, value in inference.case.facts()}
+        #: The case's known findings, by ``group.field``.
+        self.findings = dict(inference.case.facts())
         # What each rule waits on, cached as statuses are (see waits_on).
         self._waits: dict[object, frozenset[str]] = {}
         self._lean = lean(kb)
-        self._known = frozenset(self._findings)
+        self._known = frozenset(self.findings)
         #: The rules a known finding fails, and the rules that fired (bit sets, see :class:`Lean`).
-        self.blocked_bits = self._lean.blocked(self._findings)
+        self.blocked_bits = self._lean.blocked(self.findings)
         bit = self._lean.bit
         self.fired_bits = sum(bit.get(rule_id, 0) for rule_id in self.fired)
+        # Rules whose status holds at any depth: they wait on nothing.
+        self._settled = self.blocked_bits | self.fired_bits
 
     def rule(self, rule: RuleDef, depth: int = 0) -> RuleStatus:
         found = self._cache.get(rule.id) or self._cache.get((rule.id, depth))
@@ -214,41 +218,59 @@ class Analyzer:
         looked at. Cached by the same keys as :meth:`rule`, so the answer does
         not depend on what was asked before.
         """
-        cache = self._waits
+        lean = self._lean
         rule_id = rule.id
-        found = cache.get(rule_id)
-        if found is None:
-            found = cache.get((rule_id, depth))
+        if self._settled & lean.bit[rule_id]:
+            return _EMPTY  # fired, or blocked by a known finding: at any depth
+        cache = self._waits
+        key = (rule_id, depth)
+        found = cache.get(key)
         if found is not None:
             return found
-        lean = self._lean
-        if rule_id in self.fired or self.blocked_bits & lean.bit[rule_id]:
-            cache[rule_id] = _EMPTY  # fired, or blocked by a known finding: at any depth
-            return _EMPTY
         found = lean.reads[rule_id] - self._known
         on_conclusions = lean.on_conclusions[rule_id]
         if on_conclusions:
             waits = set(found)
-            for c, makers in on_conclusions:
-                waiting = self._waiting(c, makers, depth)
+            for c, test, makers in on_conclusions:
+                waiting = self._waiting(c, test, makers, depth)
                 if waiting is None:
-                    cache[(rule_id, depth)] = _EMPTY
+                    cache[key] = _EMPTY
                     return _EMPTY
                 waits |= waiting
             found = frozenset(waits)
-        cache[(rule_id, depth)] = found
+        cache[key] = found
         return found
 
-    def _waiting(self, c: Condition, makers: tuple[RuleDef, ...], depth: int) -> frozenset[str] | None:
-        """What a condition on a conclusion waits on (*makers* could make it hold).
+    def _waiting(self, c: Condition, test: Callable[[Any], bool], makers: int, depth: int) -> frozenset[str] | None:
+        """What a condition on a conclusion waits on; None when it is unmet, as :meth:`condition` judges.
 
-        None when it is unmet, as :meth:`condition` judges.
+        *test* is the condition's predicate and *makers* the rules that could
+        make it hold (a bit set): those that fired or are blocked wait on
+        nothing, so only the others are looked into.
         """
-        if self.inference.holds(c):
+        kind = c.kind
+        if kind is cond.DERIVED:
+            for value in self._derived.get(c.subject, ()):  # inference.holds(c), without its dispatch
+                if test(value):
+                    return _EMPTY
+            if depth >= MAX_DEPTH:
+                return None
+        elif kind is cond.HYPOTHESIS:
+            score = self.inference.scores.get(c.subject)
+            if score is not None and test(score.band):
+                return _EMPTY
+            if depth >= MAX_DEPTH:
+                return None
+        elif self.inference.holds(c):
             return _EMPTY
-        if depth >= MAX_DEPTH and c.kind is not cond.RED_FLAG:
+        live = makers & ~self._settled
+        if not live:
             return None
-        return self._waits_of(makers, depth) or None
+        waits: set[str] = set()
+        waits_on, deeper = self.waits_on, depth + 1
+        for rule in self._lean.of(live):
+            waits |= waits_on(rule, deeper)
+        return frozenset(waits) if waits else None
 
     def rules(self, rules: Iterable[RuleDef] | None = None) -> list[RuleStatus]:
         return [self.rule(r) for r in (self.kb.rules if rules is None else rules)]
@@ -281,7 +303,7 @@ class Analyzer:
         return _status(c, UNKNOWN if waits else UNMET, waits)
 
     def _case_condition(self, c: Condition) -> ConditionStatus:
-        value = self._findings.get(c.subject)
+        value = self.findings.get(c.subject)
         if value is None:
             return _status(c, UNKNOWN, frozenset({c.subject}))
         shown = ",".join(value) if isinstance(value, tuple) else str(value)

@@ -44,8 +44,14 @@ def _stake(kb: KnowledgeBase, inference: Inference, rule: RuleDef,
            status: Callable[[], RuleStatus]) -> tuple[float, str]:
     """How much firing *rule* would change the result, and in what way (*status* gives where it stands)."""
     c = rule.conclusion
-    triage = inference.triage.value if inference.triage else TRIAGE_LEVELS[-1]
-    running = inference.running.value if inference.running else RUNNING_ADVICE[-1]
+    if c.kind in ("supports", "against"):  # most rules with a stake
+        score = inference.scores.get(c.target)
+        current = score.certainty if score else 0.0
+        # Evidence matters most on hypotheses in contention; against-evidence
+        # on one nobody suspects changes nothing.
+        if c.kind == "against" and current <= 0:
+            return 0.0, ""
+        return c.weight * (1.0 + max(current, 0.0)), c.target
     if c.kind == "red_flag":
         flag = kb.red_flags[c.target]
         stake = EMERGENCY_SCREEN_STAKE if flag.emergency else SCREEN_STAKE
@@ -62,19 +68,13 @@ def _stake(kb: KnowledgeBase, inference: Inference, rule: RuleDef,
             if w.kind == cond.HYPOTHESIS:
                 score = inference.scores.get(w.subject)
                 odds = min(odds, 0.25 + max(score.certainty, 0.0) if score else 0.25)
+        triage = inference.triage.value if inference.triage else TRIAGE_LEVELS[-1]
+        running = inference.running.value if inference.running else RUNNING_ADVICE[-1]
         if c.kind == "triage" and triage_rank(c.target) < triage_rank(triage):
             return odds * (1.0 + (3 - triage_rank(c.target)) * 0.25), f"could raise triage to {c.target}"
         if c.kind == "running" and running_rank(c.target) < running_rank(running):
             return odds * 0.5, f"could change running advice to {c.target}"
         return 0.0, ""
-    if c.kind in ("supports", "against"):
-        score = inference.scores.get(c.target)
-        current = score.certainty if score else 0.0
-        # Evidence matters most on hypotheses in contention; against-evidence
-        # on one nobody suspects changes nothing.
-        if c.kind == "against" and current <= 0:
-            return 0.0, ""
-        return c.weight * (1.0 + max(current, 0.0)), c.target
     return 0.0, ""
 
 
@@ -149,7 +149,7 @@ def next_questions(kb: KnowledgeBase, inference: Inference, limit: int = MAX_QUE
     # the case records in one form is not asked for again in another.
     avoid = set(inference.avoid)
     avoid.update(other for path in inference.avoid for other in vocabulary.same_finding(path))
-    avoid.update(other for path, _ in inference.case.facts() for other in vocabulary.same_finding(path))
+    avoid.update(other for path in analyzer.findings for other in vocabulary.same_finding(path))
     scores: dict[str, float] = defaultdict(float)
     reasons: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     waits_on = analyzer.waits_on
@@ -169,7 +169,7 @@ def next_questions(kb: KnowledgeBase, inference: Inference, limit: int = MAX_QUE
             reasons[path][reason] += share
     # Knowledge about what is worth asking in this context (``ask`` rules).
     for path, justs in inference.asks.items():
-        if path in avoid or inference.case.get(path) is not None:
+        if path in avoid or analyzer.findings.get(path) is not None:
             continue
         for j in justs:
             asking = kb.rule(j.rule)
