@@ -414,3 +414,24 @@ def test_broken_symlink_and_symlink_loop_are_refused(tmp_path, kb, cli):
         result = cli("run", path, "--format", "json")
         assert result.exit_code == 2
         _assert_one_line(result.stderr, str(path))
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux's /proc")
+def test_a_file_larger_than_its_size_says_is_read_whole():
+    # /proc files are regular files of size 0: the read must not stop at what fstat says.
+    from hipkb.load.safeload import read_text
+
+    text = read_text(Path("/proc/self/status"))
+    assert text.startswith("Name:") and "VmPeak" in text
+
+
+def test_a_file_exactly_at_the_limit_is_read_and_one_byte_more_is_refused(tmp_path):
+    from hipkb.load.safeload import read_text
+
+    at_limit = tmp_path / "at.yaml"
+    at_limit.write_bytes(b"#" * MAX_BYTES)
+    assert len(read_text(at_limit)) == MAX_BYTES
+    over = tmp_path / "over.yaml"
+    over.write_bytes(b"#" * (MAX_BYTES + 1))
+    with pytest.raises(HipkbError, match="larger than"):
+        read_text(over)

@@ -43,6 +43,7 @@ from hipkb.errors import HipkbError
 from hipkb.load.inputs import CaseSource, InputGuard, expand
 
 DEFAULT_CHUNKSIZE = 16
+GC_YOUNG_THRESHOLD = 10_000  # allocations between collections of the youngest generation, in a worker
 WINDOW_PER_JOB = 4  # chunks in flight per worker: enough to keep it busy, few enough to stay flat
 MIN_POOL_CASES = 48  # below this, starting worker processes costs more than it saves
 
@@ -100,6 +101,12 @@ def _init_worker(settings: Settings, worker: bool = False) -> None:
         # parent. Only in a worker process, which is ours alone.
         gc.collect()
         gc.freeze()
+        # A case allocates thousands of short-lived objects and makes no
+        # reference cycle (tests/engine/test_no_cycles.py): at the default
+        # threshold of 700 the collector walks them dozens of times per case,
+        # most of them still alive. Walked ten times less often, nearly all
+        # are freed by their reference counts first (about 4% of a case's CPU).
+        gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
 
 def _run_one(index: int, source: CaseSource, *, catch: bool = True) -> Outcome:

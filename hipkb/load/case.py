@@ -92,13 +92,13 @@ def validate(
 
 
 def _value(spec: Field, raw: Any, source: str) -> Value | None:
-    where = spec.path
+    # spec.path is made anew on each read: read only for an error.
     if spec.type == "choice":
         if isinstance(raw, bool) and spec.accepts_booleans:
             return "yes" if raw else "no"
         if not isinstance(raw, str):
             raise CaseError(
-                source, where,
+                source, spec.path,
                 f"found {describe(raw)}; allowed: {allowed_list([*spec.values, *spec.unknown])}",
             )
         if raw in spec.unknown:
@@ -106,52 +106,52 @@ def _value(spec: Field, raw: Any, source: str) -> Value | None:
         if raw not in spec.values:
             allowed = [*spec.values, *spec.unknown]
             raise CaseError(
-                source, where,
+                source, spec.path,
                 f"found {describe(raw)}; allowed: {allowed_list(allowed)}"
                 + did_you_mean(raw, allowed),
             )
         return raw
     if spec.is_numeric:
         if isinstance(raw, bool) or not isinstance(raw, (int, float)):
-            raise CaseError(source, where, f"found {describe(raw)}; expected {_a(spec.type)}")
+            raise CaseError(source, spec.path, f"found {describe(raw)}; expected {_a(spec.type)}")
         if spec.type == "integer" and not (isinstance(raw, int) or float(raw).is_integer()):
-            raise CaseError(source, where, f"found {describe(raw)}; expected a whole number")
+            raise CaseError(source, spec.path, f"found {describe(raw)}; expected a whole number")
         if not math.isfinite(raw):
-            raise CaseError(source, where, f"found {describe(raw)}; expected a finite number")
+            raise CaseError(source, spec.path, f"found {describe(raw)}; expected a finite number")
         if (spec.minimum is not None and raw < spec.minimum) or (
             spec.maximum is not None and raw > spec.maximum
         ):
-            raise CaseError(source, where, f"found {describe(raw)}; allowed: {_range(spec)}")
+            raise CaseError(source, spec.path, f"found {describe(raw)}; allowed: {_range(spec)}")
         return int(raw) if spec.type == "integer" else raw
     if spec.type == "set":
         # A tuple only comes from Python callers (api.run_data); files hold lists.
         if not isinstance(raw, list | tuple):
             raise CaseError(
-                source, where,
+                source, spec.path,
                 f"found {describe(raw)}; expected a list of: {allowed_list(spec.values)}",
             )
         if len(raw) < spec.min_items:
             raise CaseError(
-                source, where,
+                source, spec.path,
                 f"found an empty list; give at least {spec.min_items} of: {allowed_list(spec.values)}",
             )
         seen: set[str] = set()
         for index, item in enumerate(raw):
             if not isinstance(item, str) or item not in spec.values:
                 raise CaseError(
-                    source, f"{where}[{index}]",
+                    source, f"{spec.path}[{index}]",
                     f"found {describe(item)}; allowed: {allowed_list(spec.values)}"
                     + did_you_mean(item, spec.values),
                 )
             if item in seen:
-                raise CaseError(source, f"{where}[{index}]", f"{item!r} is listed twice")
+                raise CaseError(source, f"{spec.path}[{index}]", f"{item!r} is listed twice")
             seen.add(item)
         return tuple(v for v in spec.values if v in seen)
     if spec.type == "text":
         if not isinstance(raw, str):
-            raise CaseError(source, where, f"found {describe(raw)}; expected text")
+            raise CaseError(source, spec.path, f"found {describe(raw)}; expected text")
         return raw
-    raise CaseError(source, where, f"field type {spec.type} cannot hold a value")
+    raise CaseError(source, spec.path, f"field type {spec.type} cannot hold a value")
 
 
 def _required_hint(spec: Field) -> str:

@@ -217,6 +217,27 @@ if _CParser is not None:
             self.path_stack = []
             self.node_paths = {}
 
+        def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+            # PyYAML tries its implicit resolvers' patterns on every scalar
+            # (libyaml calls back for each); a scalar's tag depends only on its
+            # text and style while no path resolver is set, and case files say
+            # the same few words again and again: remember the short ones.
+            if kind is not yaml.ScalarNode or len(value) > _RESOLVED_LENGTH or self.yaml_path_resolvers:
+                return super().resolve(kind, value, implicit)
+            key = (value, implicit)
+            tag = _RESOLVED.get(key)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)
+                if len(_RESOLVED) < _RESOLVED_MAX:
+                    _RESOLVED[key] = tag
+            return tag
+
+
+# Tags of short plain scalars, as PyYAML's resolver gives them (see
+# _CComposedLoader.resolve); bounded, so a stream of cases cannot grow it.
+_RESOLVED: dict[tuple[str, Any], str] = {}
+_RESOLVED_LENGTH, _RESOLVED_MAX = 40, 10_000
+
 
 _NOT_FAST = object()
 MAX_FLOW_OPENERS = 1000
@@ -307,7 +328,7 @@ def _build(node: Any, depth: int, in_flow: bool) -> Any:
     return data
 
 
-def _load_yaml(text: str, trusted: bool) -> Any:
+def _load_yaml(text: str, trusted: bool) -> tuple[Any, bool]:
     """Parse YAML with libyaml where it gives the same answer, else with PyYAML.
 
     When libyaml refuses the text, PyYAML words the error, reading only up to
@@ -315,18 +336,21 @@ def _load_yaml(text: str, trusted: bool) -> Any:
     too: a megabyte file with an error in its last line costs what libyaml
     costs, not seconds of pure-Python scanning. Tabs go to libyaml like any
     other text (YAML allows a tab where it separates tokens; PyYAML does not).
+
+    Also says whether the data's depth is known to be within ``MAX_DEPTH``:
+    libyaml's composed nodes are built by :func:`_build`, which bounds it.
     """
     # PyYAML refuses control characters that libyaml lets through (it checks
     # the whole text before reading any of it, so this is quick).
     if _CParser is None or "\ufeff" in text or yaml.reader.Reader.NON_PRINTABLE.search(text):
-        return _python_load(text, trusted)
+        return _python_load(text, trusted), False
     if not trusted and "*" not in text and text.count("[") + text.count("{") < MAX_FLOW_OPENERS:
         data = _c_composed(text)
         if data is not _NOT_FAST:
-            return data
+            return data, True
     loader: Any = (_FastTrustedLoader if trusted else _FastStrictLoader)(text)
     try:
-        return loader.get_single_data()
+        return loader.get_single_data(), False
     except (yaml.YAMLError, RecursionError) as error:
         if len(text) > PYTHON_WORDING_BYTES and isinstance(error, yaml.MarkedYAMLError) and not isinstance(
                 error, _Diverges):
@@ -346,7 +370,7 @@ def _load_yaml(text: str, trusted: bool) -> Any:
                     raise
             except (yaml.YAMLError, RecursionError):
                 pass
-    return _python_load(text, trusted)
+    return _python_load(text, trusted), False
 
 
 def _through_line(text: str, line: int) -> str:
@@ -494,6 +518,7 @@ def parse_text(
         raise HipkbError(source, "", f"file is larger than the {MAX_BYTES} bytes allowed")
     if kind == "auto":
         kind = "json" if text.lstrip().startswith(("{", "[")) else "yaml"
+    bounded = False  # the data's depth is not yet known to be within MAX_DEPTH
     try:
         if kind == "json":
             data = json.loads(
@@ -505,7 +530,7 @@ def parse_text(
             if duplicate is not None:
                 raise HipkbError(source, duplicate[0], f"duplicate key {duplicate[1]!r}; each key may appear once")
         else:
-            data = _load_yaml(text, trusted)
+            data, bounded = _load_yaml(text, trusted)
     except _Refused as exc:
         line = f" (line {exc.problem_mark.line + 1})" if exc.problem_mark else ""
         raise HipkbError(source, exc.path, f"{exc.problem}{line}") from None
@@ -522,10 +547,14 @@ def parse_text(
         raise HipkbError(source, "", f"nested more than {MAX_DEPTH} levels deep") from None
     except ValueError as exc:
         raise HipkbError(source, "", f"not valid {kind.upper()}: {exc}") from None
-    depth, where = _depth(data, MAX_DEPTH)
-    if depth > MAX_DEPTH:
-        raise HipkbError(source, where, f"nested more than {MAX_DEPTH} levels deep")
-    bad = _invalid_text(data)
+    if not bounded:
+        depth, where = _depth(data, MAX_DEPTH)
+        if depth > MAX_DEPTH:
+            raise HipkbError(source, where, f"nested more than {MAX_DEPTH} levels deep")
+    # A lone surrogate in the data comes from the text itself or from an
+    # escape (``\ud800`` in JSON or double-quoted YAML): without either,
+    # there is none to look for.
+    bad = _invalid_text(data) if "\\" in text or _SURROGATE.search(text) else None
     if bad is not None:
         raise HipkbError(source, bad[0], f"holds {bad[1]}, which is not a Unicode character "
                          "(a lone surrogate, written as a \\u escape); text must be valid Unicode")
@@ -596,20 +625,44 @@ def read_text(path: Path, source: str | None = None) -> str:
     except OSError as exc:
         raise HipkbError(name, "", f"cannot be read ({exc.strerror})") from None
     try:
-        mode = os.fstat(fd).st_mode
+        info = os.fstat(fd)
+        mode = info.st_mode
         if stat.S_ISDIR(mode):
             raise HipkbError(name, "", "is a directory, not a file")
         if not stat.S_ISREG(mode):
             raise HipkbError(name, "", f"is not a regular file ({_file_kind(mode)}); only files are read")
         with os.fdopen(fd, "rb") as handle:
             fd = -1
-            raw = handle.read(MAX_BYTES + 1)
+            raw = _read_bounded(handle, info.st_size)
     except OSError as exc:
         raise HipkbError(name, "", f"cannot be read ({exc.strerror})") from None
     finally:
         if fd >= 0:
             os.close(fd)
     return decode(raw, name)
+
+
+def _read_bounded(handle: Any, size: int) -> bytes:
+    """At most ``MAX_BYTES + 1`` bytes of a file that ``fstat`` says holds *size*.
+
+    One read of the size the file has: asking for the whole bound at once
+    would allocate a megabyte for every two-kilobyte case file of a batch.
+    A file larger than its size said (growing, or in ``/proc``) is read on
+    in pieces, up to the bound.
+    """
+    limit = MAX_BYTES + 1
+    want = min(limit, size + 1)
+    raw = handle.read(want)
+    if len(raw) < want:  # the whole file: the usual case
+        return raw
+    parts, got = [raw], len(raw)
+    while got < limit:
+        part = handle.read(min(1 << 16, limit - got))
+        if not part:
+            break
+        parts.append(part)
+        got += len(part)
+    return b"".join(parts)
 
 
 def _file_kind(mode: int) -> str:
