@@ -40,6 +40,10 @@ class FactList(experta.factlist.FactList):
     def declare(self, fact: Any) -> Any:
         if not getattr(fact, "plain", False) or "__factid__" in fact:
             return super().declare(fact)
+        return self.declare_plain(fact)
+
+    def declare_plain(self, fact: Any) -> Any:
+        """:meth:`declare` for a plain fact not declared before (the caller knows: it just made it)."""
         fact_id = (fact.__class__, frozenset(fact.items()))
         counter = self.reference_counter
         seen = counter.get(fact_id, 0)  # not counter[...]: a Counter's missing key calls Python code

@@ -142,7 +142,7 @@ class PlanMatcher(experta.abstract.Matcher):
         # Types some pattern reads; a fact of another type (evidence, votes) is offered to none.
         self._read = frozenset({*self._by_type, *self._key_slot, *self._indexed_types})
         # What the current case has matched: per rule, the facts each pattern accepted.
-        self._memory: dict[int, list[list[Any]]] = {}
+        self._memory: dict[int, list[list[Any] | None]] = {}
 
     def _add(self, rule: Any, patterns: tuple[Pattern, ...]) -> None:
         index = len(self._rules)
@@ -172,7 +172,7 @@ class PlanMatcher(experta.abstract.Matcher):
             # hipkb's rules never retract; only a reset empties working memory.
             raise NotImplementedError("hipkb's Engine does not retract facts during a run")
         added: list[Any] = []
-        by_type, key_slot, rules, read = self._by_type, self._key_slot, self._rules, self._read
+        by_type, key_slot, rules, read, memories = self._by_type, self._key_slot, self._rules, self._read, self._memory
         for fact in adding or ():
             kind = type(fact)
             if kind not in read:
@@ -194,8 +194,19 @@ class PlanMatcher(experta.abstract.Matcher):
                     rule, patterns = rules[index]
                     if len(patterns) == 1:  # most rules: the fact alone is the activation
                         added.append(_activation(rule, [fact], {} if pattern.bind is None else {pattern.bind: fact}))
-                    else:
-                        self._join(index, position, pattern, fact, added)
+                        continue
+                    # The beta memory: what each pattern of the rule has accepted (None: nothing yet).
+                    memory = memories.get(index)
+                    if memory is None:
+                        memory = memories[index] = [None] * len(patterns)
+                    held = memory[position]
+                    if held is None:
+                        held = memory[position] = []
+                    elif pattern.exists:
+                        continue  # already satisfied: a second fact adds no activation
+                    held.append(None if pattern.exists else fact)
+                    if all(memory):  # every pattern holds something: the fact completes activations
+                        self._join(rule, patterns, memory, position, added)
         return added, []
 
     def _offered(self, kind: type, key: Any) -> list[tuple[int, int, Pattern]]:
@@ -215,22 +226,11 @@ class PlanMatcher(experta.abstract.Matcher):
                     found[id(entry)] = entry  # a tuple may name one pattern twice
         return [*self._by_type.get(kind, ()), *found.values()]
 
-    def _join(self, index: int, position: int, pattern: Pattern, fact: Any, added: list[Any]) -> None:
-        """Remember *fact* for a rule of several patterns, and add the activations it completes."""
-        rule, patterns = self._rules[index]
-        memory = self._memory.get(index)
-        if memory is None:
-            memory = self._memory[index] = [[] for _ in patterns]
-        held = memory[position]
-        if pattern.exists:
-            if held:
-                return  # already satisfied: a second fact adds no activation
-            held.append(None)
-        else:
-            held.append(fact)
-        if not all(memory):
-            return
-        others = [held[-1:] if i == position else memory[i] for i in range(len(patterns))]
+    @staticmethod
+    def _join(rule: Any, patterns: tuple[Pattern, ...], memory: list[Any], position: int,
+              added: list[Any]) -> None:
+        """Add the activations the newest fact at *position* completes: it, with every combination of the others."""
+        others = [memory[position][-1:] if i == position else memory[i] for i in range(len(patterns))]
         for combination in product(*others):
             facts: list[Any] = []
             context = {}

@@ -164,6 +164,8 @@ class Engine(StockEngine):
         """
         self.agenda = experta.agenda.Agenda()
         self.facts = FactList()
+        # What assert_fact does, without its call: a right-hand side asserts on every firing.
+        self.assert_fact = self.facts.declare_plain  # type: ignore[method-assign]
         self.matcher.reset()
         facts: list[Any] = []
         for deffacts, names in self._deffacts:
@@ -193,13 +195,15 @@ class Engine(StockEngine):
     def assert_fact(self, fact: Any) -> Any:
         """Into working memory only: the run loop offers it to the matcher before the next firing.
 
-        A right-hand side's facts are hipkb's plain facts, and it runs
+        Each :meth:`reset` binds this name to the new fact list's
+        ``declare_plain``, which is what this does. A right-hand side's facts
+        are hipkb's plain facts, made for the call, and it runs
         inside :meth:`run`, which takes what was declared since the last
         step (experta's ``get_activations``) before choosing the next
         activation; so :meth:`declare`'s checks and its agenda update
         outside a run have nothing to do.
         """
-        return self.facts.declare(fact)
+        return self.facts.declare_plain(fact)
 
     def run(self, steps: float = float("inf")) -> None:
         """experta's run loop (CLIPS ``(run)``): the same steps, with its log lines only when watched.
