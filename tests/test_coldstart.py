@@ -57,3 +57,12 @@ def test_the_collector_is_back_on_after_an_in_process_run_whatever_its_end(cli, 
     (tmp_path / "rules").mkdir()
     assert cli("run", "--rules", tmp_path / "rules", CASE).exit_code == 2  # no kb.yaml: refused
     assert gc.isenabled()
+
+
+def test_a_json_run_loads_no_report_templates_and_no_openssl(tmp_path):
+    probe_run(tmp_path, "run", str(CASE))  # fills the knowledge-base cache
+    done, seen = probe_run(tmp_path, "run", str(CASE))
+    assert done.returncode == 0, done.stderr
+    # jinja2: only reports need it. _hashlib (OpenSSL, via hashlib or hmac):
+    # the cache's MAC and fingerprint are BLAKE2, which Python has built in.
+    assert not {"jinja2", "_hashlib", "hashlib", "hmac"} & set(seen["modules"])
