@@ -7,11 +7,11 @@ is a :class:`HipkbError`. The CLI prints ``str(error)`` and exits with
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from hipkb.textsafe import terminal
+# difflib and hipkb.textsafe (its patterns compile on import) are imported
+# where an error is worded: a run without errors never needs them.
 
 
 def one_line(text: str) -> str:
@@ -20,6 +20,8 @@ def one_line(text: str) -> str:
     A file name, a YAML key, a case_id or a parser message can hold any of
     them; an error is printed on a terminal, on one line.
     """
+    from hipkb.textsafe import terminal
+
     return terminal(text)
 
 
@@ -135,6 +137,8 @@ def did_you_mean(found: object, allowed: Iterable[str]) -> str:
     """Return `` (did you mean 'x'?)`` when one allowed word is close to *found*."""
     if not isinstance(found, str):
         return ""
+    import difflib
+
     close = difflib.get_close_matches(found, list(allowed), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 

@@ -82,8 +82,13 @@ class Outcome:
 _STATE: dict[str, Any] = {}
 
 
-def _init_worker(settings: Settings, worker: bool = False) -> None:
-    """Pool initializer: load the knowledge base and build its engine, once."""
+def _init_worker(settings: Settings, worker: bool = False, own_process: bool = False) -> None:
+    """Pool initializer: load the knowledge base and build its engine, once.
+
+    ``worker``: a process that runs many cases and is ours alone.
+    ``own_process``: the CLI's process, whose start-up ran with the collector
+    off (:mod:`hipkb.cli.run`); start-up ends here.
+    """
     from hipkb.engine.reasoner import reasoner_for
     from hipkb.engine.watchers import set_verbose
     from hipkb.knowledge.resources import load_kb
@@ -92,21 +97,35 @@ def _init_worker(settings: Settings, worker: bool = False) -> None:
     _STATE["reasoner"] = reasoner_for(kb)
     _STATE["settings"] = settings
     set_verbose(settings.verbose)
-    if worker:
+    if worker or own_process:
         import gc
 
-        # The knowledge base and the engine live as long as the worker: keep
+        # The knowledge base and the engine live as long as the process: keep
         # the collector from walking them (tens of thousands of objects) on
-        # every full collection, and from touching pages shared with the
-        # parent. Only in a worker process, which is ours alone.
-        gc.collect()
+        # every full collection, from touching pages shared with the parent,
+        # and at exit, in the interpreter's last collections (about 15 ms of
+        # a 120 ms one-case run). A worker, long-lived, frees start-up's
+        # garbage first; for the CLI's own run that costs more than it frees.
+        if worker:
+            gc.collect()
         gc.freeze()
-        # A case allocates thousands of short-lived objects and makes no
-        # reference cycle (tests/engine/test_no_cycles.py): at the default
-        # threshold of 700 the collector walks them dozens of times per case,
-        # most of them still alive. Walked ten times less often, nearly all
-        # are freed by their reference counts first (about 4% of a case's CPU).
-        gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+        if worker:
+            # A case allocates thousands of short-lived objects and makes no
+            # reference cycle (tests/engine/test_no_cycles.py): at the default
+            # threshold of 700 the collector walks them dozens of times per
+            # case, most of them still alive. Walked ten times less often,
+            # nearly all are freed by their reference counts first (about 4%
+            # of a case's CPU).
+            gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+    _start_up_over(own_process)
+
+
+def _start_up_over(own_process: bool) -> None:
+    """Turn the collector back on in the CLI's process, whose start-up ran with it off."""
+    if own_process:
+        import gc
+
+        gc.enable()
 
 
 def _run_one(index: int, source: CaseSource, *, catch: bool = True) -> Outcome:
@@ -179,6 +198,7 @@ def process(sources: Iterable[CaseSource], settings: Settings, *, jobs: int | No
     if cluster is not None:
         from hipkb.batch import cluster as dask_cluster
 
+        _start_up_over(own_process)  # the cluster's workers build the engine
         yield from dask_cluster.process(enumerate(sources), settings, cluster,
                                         chunksize=max(chunksize, dask_cluster.CHUNKSIZE))
         return
@@ -186,23 +206,25 @@ def process(sources: Iterable[CaseSource], settings: Settings, *, jobs: int | No
     numbered = enumerate(sources)
     head = list(islice(numbered, MIN_POOL_CASES))
     if jobs == 1 or len(head) < MIN_POOL_CASES:
-        _init_worker(settings, worker=own_process and len(head) == MIN_POOL_CASES)
+        _init_worker(settings, worker=own_process and len(head) == MIN_POOL_CASES, own_process=own_process)
         for index, source in head:
             yield _run_one(index, source)
         for index, source in numbered:
             yield _run_one(index, source)
         return
-    yield from _pooled(iter([*head, *numbered]) if head else numbered, settings, jobs, chunksize)
+    yield from _pooled(iter([*head, *numbered]) if head else numbered, settings, jobs, chunksize, own_process)
 
 
 def _pooled(numbered: Iterator[tuple[int, CaseSource]], settings: Settings, jobs: int,
-            chunksize: int) -> Iterator[Outcome]:
+            chunksize: int, own_process: bool = False) -> Iterator[Outcome]:
     from hipkb.batch.pool import LostWork, ordered_map, uses_fork
 
     if uses_fork():
         # Build the engine here, once: forked workers inherit it (and their
         # initializer finds it built) instead of each building its own.
-        _init_worker(settings)
+        _init_worker(settings, own_process=own_process)
+    else:
+        _start_up_over(own_process)  # each worker builds its own engine
     for outcomes in ordered_map(_run_chunk, _chunks(numbered, chunksize), jobs=jobs,
                                 initializer=_init_worker, initargs=(settings, True),
                                 window=jobs * WINDOW_PER_JOB):
@@ -393,7 +415,7 @@ def run(arguments: Iterable[str], settings: Settings, *, jobs: int | None = None
         raise HipkbError(str(errors), "", "refusing to overwrite an input case file")
 
     if single:
-        _init_worker(settings)
+        _init_worker(settings, own_process=own_process)
         try:
             outcome = _run_one(0, head[0], catch=False)
         except HipkbError as error:

@@ -79,7 +79,12 @@ def _constraint(c: Condition) -> Any:
     return experta.P(predicate(c))
 
 
-def _parts(rule: RuleDef) -> Iterator[tuple[str, str | None, tuple[Condition, ...]]]:
+# One pattern of a rule: its bind name, the group of case findings it reads
+# (None for a conclusion), its conditions.
+Part = tuple[str, str | None, tuple[Condition, ...]]
+
+
+def _parts(rule: RuleDef) -> Iterator[Part]:
     """The patterns of *rule*: a bind name, the group of case findings (None for a conclusion), the conditions.
 
     Conditions on one group of findings make one pattern on that group's
@@ -104,14 +109,22 @@ def _slot(c: Condition) -> str:
 
 def compile_bindings(rule: RuleDef) -> list[Binding]:
     """How to read back what *rule* matched: each bound pattern, and the slot of each of its conditions."""
-    return [(bind, tuple((c, _slot(c)) for c in conds)) for bind, _, conds in _parts(rule)
+    return _bindings(tuple(_parts(rule)))
+
+
+def _bindings(parts: tuple[Part, ...]) -> list[Binding]:
+    return [(bind, tuple((c, _slot(c)) for c in conds)) for bind, _, conds in parts
             if conds[0].kind != cond.RED_FLAG]
 
 
 def compile_patterns(rule: RuleDef, classes: dict[str, type]) -> list[Any]:
     """The experta LHS of *rule*, for experta's Rete matcher."""
+    return _patterns(tuple(_parts(rule)), classes)
+
+
+def _patterns(parts: tuple[Part, ...], classes: dict[str, type]) -> list[Any]:
     patterns: list[Any] = []
-    for bind, group, conds in _parts(rule):
+    for bind, group, conds in parts:
         c = conds[0]
         if group is not None:
             patterns.append(bind << classes[group](**{_slot(c): _constraint(c) for c in conds}))
@@ -132,8 +145,12 @@ def compile_plan(rule: RuleDef, classes: dict[str, type],
 
     *sets* are the case fields that hold a set of values (``pain.regions``).
     """
+    return _plan(tuple(_parts(rule)), classes, sets)
+
+
+def _plan(parts: tuple[Part, ...], classes: dict[str, type], sets: frozenset[str]) -> tuple[Pattern, ...]:
     plan: list[Pattern] = []
-    for bind, group, conds in _parts(rule):
+    for bind, group, conds in parts:
         c = conds[0]
         if group is not None:
             plan.append(Pattern(classes[group], tests=tuple((_slot(c), predicate(c)) for c in conds), bind=bind,
@@ -202,9 +219,10 @@ def build_engine_class(kb: KnowledgeBase, base: type) -> type[Any]:
         position[rule.layer] += 1
         salience = plan.of(rule.layer, position[rule.layer])
         has_flags = any(c.kind == cond.RED_FLAG for c in rule.conditions)
-        attrs[f"rule_{len(attrs)}"] = _rule(salience, _rhs(rule, compile_bindings(rule), has_flags),
-                                            compile_plan(rule, classes, sets),
-                                            compile_patterns(rule, classes) if rete else ())
+        parts = tuple(_parts(rule))  # once per rule, for all three readings below
+        attrs[f"rule_{len(attrs)}"] = _rule(salience, _rhs(rule, _bindings(parts), has_flags),
+                                            _plan(parts, classes, sets),
+                                            _patterns(parts, classes) if rete else ())
     attrs["shell_combine"] = _rule(plan.combine, _shell("combine"), ())
     attrs["shell_decide"] = _rule(DECIDE_SALIENCE, _shell("decide"), ())
     return type("HipkbEngine", (base,), attrs)

@@ -13,7 +13,8 @@ Where: ``$HIPKB_CACHE_DIR``, else ``$XDG_CACHE_HOME/hipkb``, else
 ``~/.cache/hipkb``; ``HIPKB_NO_CACHE=1`` turns it off.
 
 Why a pickle is safe here: unpickling runs code, so a file is unpickled only
-when its HMAC-SHA256, under a random key kept in ``key`` beside it, matches.
+when its MAC (keyed BLAKE2b, a MAC by design: RFC 7693), under a random key
+kept in ``key`` beside it, matches.
 The directory is created 0700, the key 0600, and both are used only when
 owned by this user and writable by no one else; so another user cannot plant
 a file that passes, and whoever can read the key can already run code as
@@ -25,8 +26,6 @@ place, so a reader never sees half a file.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import hmac
 import os
 import stat
 import sys
@@ -34,8 +33,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+# hashlib's own BLAKE2 and hmac's own constant-time comparison, without
+# importing hashlib and hmac, which load OpenSSL (about 2.5 ms of a cold run).
+try:
+    from _blake2 import blake2b
+except ImportError:  # a Python built without it
+    from hashlib import blake2b
+try:
+    from _operator import _compare_digest as compare_digest
+except ImportError:
+    from hmac import compare_digest  # type: ignore[no-redef]  # the same function, typed differently
+
 KEEP = 16  # cached knowledge bases kept; older ones are removed
-_MAC = 32  # bytes of HMAC-SHA256 before the pickle
+_MAC = 32  # bytes of MAC before the pickle
 
 
 def cache_dir() -> Path | None:
@@ -52,17 +62,16 @@ def fingerprint(rules_dir: Path, facts_dir: Path) -> str | None:
     """The hash of every file the knowledge base could be read from; None if one cannot be read."""
     from hipkb import __version__
 
-    digest = hashlib.sha256()
+    digest = blake2b(digest_size=32)
     for part in (__version__, sys.version, str(rules_dir), str(facts_dir)):
         digest.update(part.encode("utf-8", "surrogateescape") + b"\0")
     try:
         # The code that loads and defines the knowledge base's objects: a
         # pickle made by other code (an edited checkout, an upgrade that kept
         # the version) must not be read back into these classes.
-        package = Path(__file__).resolve().parent.parent
-        for path in sorted(package.rglob("*.py")):
-            info = path.stat()
-            digest.update(f"{path.relative_to(package)}\0{info.st_size}\0{info.st_mtime_ns}\0".encode())
+        package = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+        for name, info in sorted(_modules(package)):
+            digest.update(f"{name}\0{info.st_size}\0{info.st_mtime_ns}\0".encode("utf-8", "surrogateescape"))
         for role, directory in (("rules", rules_dir), ("facts", facts_dir)):
             for path in sorted(directory.iterdir()):
                 if path.name.startswith(".") or not path.is_file():
@@ -74,6 +83,23 @@ def fingerprint(rules_dir: Path, facts_dir: Path) -> str | None:
     except OSError:
         return None
     return digest.hexdigest()
+
+
+def _modules(top: str, prefix: str = "") -> list[tuple[str, os.stat_result]]:
+    """Every ``*.py`` file under *top* (symbolic links to directories not followed), by path from *top*, with its stat.
+
+    os.scandir, not Path.rglob: the same files for a fifth of the time, as
+    the directory entries already say which are directories.
+    """
+    found = []
+    with os.scandir(top) as entries:
+        for entry in entries:
+            name = prefix + entry.name
+            if entry.is_dir(follow_symlinks=False):
+                found += _modules(entry.path, name + "/")
+            elif entry.name.endswith(".py"):
+                found.append((name, entry.stat()))
+    return found
 
 
 def _private(path: Path, directory: bool) -> bool:
@@ -110,7 +136,7 @@ def _key(directory: Path) -> bytes | None:
 
 
 def _mac(key: bytes, name: str, payload: bytes) -> bytes:
-    return hmac.new(key, name.encode() + b"\0" + payload, hashlib.sha256).digest()
+    return blake2b(name.encode() + b"\0" + payload, key=key, digest_size=_MAC).digest()
 
 
 def cached_load(rules_dir: Path, facts_dir: Path, load: Callable[[Path, Path], Any]) -> Any:
@@ -127,7 +153,7 @@ def cached_load(rules_dir: Path, facts_dir: Path, load: Callable[[Path, Path], A
     with contextlib.suppress(Exception):  # any failure to read back is a miss, never an error
         if _private(path, directory=False):
             blob = path.read_bytes()
-            if hmac.compare_digest(blob[:_MAC], _mac(key, name, blob[_MAC:])):
+            if compare_digest(blob[:_MAC], _mac(key, name, blob[_MAC:])):
                 kb = pickle.loads(blob[_MAC:])  # authenticated above: written by this user's hipkb
                 from hipkb.knowledge.rules import KnowledgeBase
 

@@ -12,7 +12,6 @@ experta objects is :mod:`hipkb.engine.compiler`'s job.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -218,7 +217,9 @@ _LOADED_MAX = 8
 
 def content_key(rules_dir: Path, facts_dir: Path) -> str:
     """A digest of every file a knowledge base is loaded from: it changes when any of them is edited."""
-    digest = hashlib.sha256()
+    from hipkb.knowledge.cache import blake2b  # hashlib's, without loading OpenSSL
+
+    digest = blake2b(digest_size=32)
     for directory, pattern in ((rules_dir, "*.yaml"), (facts_dir, "vocabulary.yaml")):
         for path in sorted(directory.glob(pattern)):
             try:

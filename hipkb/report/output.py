@@ -7,11 +7,11 @@ for the CLI, batches and the library alike.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hipkb.engine.record import Inference
-from hipkb.knowledge.rules import KnowledgeBase
-from hipkb.results.result import to_json
+if TYPE_CHECKING:  # imported for real where used: the CLI reads the constants below before loading anything
+    from hipkb.engine.record import Inference
+    from hipkb.knowledge.rules import KnowledgeBase
 
 #: Who a report is written for. Kept here, not beside the report model, so
 #: that a command writing JSON does not import the report machinery.
@@ -31,6 +31,8 @@ def render_result(kb: KnowledgeBase, inference: Inference, result: dict[str, Any
                   audience: str = "clinician", templates: Path | None = None) -> str:
     """Write out a result already built: one line of JSON, a FHIR Bundle, or a report (md, html, txt)."""
     if fmt == "json":
+        from hipkb.results.result import to_json
+
         return to_json(result) + "\n"
     if fmt == "fhir":
         from hipkb.fhir.bundle import bundle_json
