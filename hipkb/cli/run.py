@@ -54,6 +54,7 @@ def command(cases: tuple[str, ...], fmt: str, audience: str, templates: Path | N
     # objects that live until exit: collecting while they are made frees
     # nothing and cost about 5 ms of a cold run. The batch runner turns the
     # collector back on once the engine is built (own_process=True).
+    collecting = gc.isenabled()  # in-process callers (click's CliRunner) get back the state they had
     gc.disable()
     try:
         from hipkb.batch import runner as batch
@@ -71,6 +72,7 @@ def command(cases: tuple[str, ...], fmt: str, audience: str, templates: Path | N
         summary = batch.run(cases, settings, jobs=jobs, output=output, errors=errors, own_process=True,
                             cluster=cluster)
     finally:
-        gc.enable()
+        if collecting:
+            gc.enable()
     if summary.failed:
         raise click.exceptions.Exit(1)
