@@ -80,7 +80,7 @@ def with_initial(patterns: Iterable[Pattern]) -> tuple[Pattern, ...]:
 
 
 def _rules_of(engine_class: type) -> list[Any]:
-    """The engine's rules, each an unbound copy, as experta's Rete matcher holds them.
+    """The engine's rules, each an unbound copy, as experta's Rete matcher holds them, each with its ``fire_with``.
 
     experta's ``get_rules`` reads the rules through the instance, and a
     ``Rule`` read that way binds itself to the instance (``Rule.__get__``),
@@ -99,8 +99,21 @@ def _rules_of(engine_class: type) -> list[Any]:
         own = type(rule).__new__(type(rule), *rule, salience=rule.salience)
         own.__dict__.update(rule.__dict__)
         own._wrapped_self = None
+        if not callable(getattr(own, "fire_with", None)):
+            own.fire_with = _with_keywords(own)
         rules.append(own)
     return rules
+
+
+def _with_keywords(rule: Any) -> Callable[[Any, dict[str, Any]], None]:
+    """``fire_with`` for a rule given a plan by hand: its right-hand side called as experta calls it."""
+    def fire_with(engine: Any, context: dict[str, Any]) -> None:
+        if rule._wrapped_args or rule._wrapped_self is not None:
+            rule(engine, **context)
+        else:
+            rule._wrapped(engine, **context)
+
+    return fire_with
 
 
 def _activation(rule: Any, facts: list[Any], context: dict[str, Any]) -> Any:

@@ -211,9 +211,10 @@ class Engine(StockEngine):
         experta formats the FIRE line (every matched fact as text) on every
         firing, and asks its loggers three times per firing whether to log,
         watched or not; here the watchers are asked once per run (``-v``
-        turns them on before a run, never during one). A right-hand side
-        that takes ``**context`` is called directly, as ``Rule.__call__``
-        would call it, with the context the matcher made (it holds the
+        turns them on before a run, never during one). A compiled rule's
+        right-hand side is called with the context the matcher made, as one
+        dict (``fire_with``, see :mod:`hipkb.engine.compiler`), where
+        ``Rule.__call__`` would unpack it into keywords (it holds the
         patterns' bindings only, never experta's ``__``-names). The facts
         declared since the last step go to the matcher as experta's
         ``get_activations`` would send them. The differential test
@@ -252,11 +253,7 @@ class Engine(StockEngine):
             if rules_log is not None:
                 rules_log.info("FIRE %s %s: %s", execution, activation.rule.__name__,
                                ", ".join(str(f) for f in activation.facts))
-            rule = activation.rule
-            if rule._wrapped_args or rule._wrapped_self is not None:
-                rule(self, **activation.context)
-            else:
-                rule._wrapped(self, **activation.context)
+            activation.rule.fire_with(self, activation.context)
         self.running = False
 
 
@@ -271,8 +268,12 @@ def _facts_of(c: Conclusion, rule_id: str, new: bool) -> list[Any]:
     if c.kind is Kind.RUNNING:
         return [RunningFact.of(advice=c.target, rule=rule_id)]
     if c.spec.target is Target.FIELDS:
-        return [AvoidFact.of(facts=c.facts, kind=c.kind.value, rule=rule_id)]
+        return [AvoidFact.of(facts=c.facts, kind=_WORDS[c.kind], rule=rule_id)]
     return []
+
+
+# Each kind as the plain word it is written as (an enum's .value is a slow property).
+_WORDS = {kind: kind.value for kind in Kind}
 
 
 def _winner(votes: dict[str, list[Justification]], scale: tuple[str, ...], fallback: str,
