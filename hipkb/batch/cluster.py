@@ -228,8 +228,10 @@ def _remote_chunk(bundle: Bundle, settings: Any, chunk: list[tuple[int, Any]]) -
     key = (bundle.key, settings)
     if _READY.get("run") != key:
         dirs = bundle.unpack()
+        # Not worker=True: a Dask worker process is shared with whatever else
+        # the cluster runs, so hipkb leaves its garbage collector as it is.
         runner._init_worker(replace(settings, rules_dir=dirs["rules"], facts_dir=dirs["facts"],
-                                    templates=dirs.get("templates")), worker=True)
+                                    templates=dirs.get("templates")))
         bundle.tidy()
         _READY["run"] = key
     return runner._run_chunk(chunk)

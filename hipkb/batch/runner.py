@@ -85,7 +85,9 @@ _STATE: dict[str, Any] = {}
 def _init_worker(settings: Settings, worker: bool = False, own_process: bool = False) -> None:
     """Pool initializer: load the knowledge base and build its engine, once.
 
-    ``worker``: a process that runs many cases and is ours alone.
+    ``worker``: a process that runs many cases and is ours alone (a pool
+    worker, or the CLI's own batch), whose garbage collector hipkb tunes; not
+    a Dask worker, which the cluster shares with other work.
     ``own_process``: the CLI's process, whose start-up ran with the collector
     off (:mod:`hipkb.cli.run`); start-up ends here.
     """
