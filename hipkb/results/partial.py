@@ -88,7 +88,7 @@ def _status(condition: Condition, state: str, waits_on: frozenset[str] = _EMPTY,
     return _new(ConditionStatus, {"condition": condition, "state": state, "waits_on": waits_on, "found": found})
 
 
-class Lean:
+class RuleBits:
     """What :meth:`Analyzer.waits_on` reads of one knowledge base, worked out once.
 
     Rules are numbered in the knowledge base's order, and a set of rules is an
@@ -147,14 +147,14 @@ class Lean:
         return found
 
 
-_LEAN: weakref.WeakKeyDictionary[KnowledgeBase, Lean] = weakref.WeakKeyDictionary()
+_RULE_BITS: weakref.WeakKeyDictionary[KnowledgeBase, RuleBits] = weakref.WeakKeyDictionary()
 
 
-def lean(kb: KnowledgeBase) -> Lean:
-    """The :class:`Lean` tables of *kb*, built on first use and kept while it lives."""
-    found = _LEAN.get(kb)
+def rule_bits(kb: KnowledgeBase) -> RuleBits:
+    """The :class:`RuleBits` of *kb*, built on first use and kept while it lives."""
+    found = _RULE_BITS.get(kb)
     if found is None:
-        found = _LEAN[kb] = Lean(kb)
+        found = _RULE_BITS[kb] = RuleBits(kb)
     return found
 
 
@@ -183,11 +183,11 @@ class Analyzer:
         self.findings = dict(inference.case.facts())
         # What each rule waits on, cached as statuses are (see waits_on).
         self._waits: dict[object, frozenset[str]] = {}
-        self._lean = lean(kb)
+        self._bits = rule_bits(kb)
         self._known = frozenset(self.findings)
-        #: The rules a known finding fails, and the rules that fired (bit sets, see :class:`Lean`).
-        self.blocked_bits = self._lean.blocked(self.findings)
-        bit = self._lean.bit
+        #: The rules a known finding fails, and the rules that fired (bit sets, see :class:`RuleBits`).
+        self.blocked_bits = self._bits.blocked(self.findings)
+        bit = self._bits.bit
         self.fired_bits = sum(bit.get(rule_id, 0) for rule_id in self.fired)
         # Rules whose status holds at any depth: they wait on nothing.
         self._settled = self.blocked_bits | self.fired_bits
@@ -212,23 +212,23 @@ class Analyzer:
         """``self.rule(rule, depth).waits_on``, worked out without building the statuses.
 
         Most rules are blocked by a known finding (one bit test, see
-        :class:`Lean`), and most of the rest by a conclusion that was not
+        :class:`RuleBits`), and most of the rest by a conclusion that was not
         reached: the first failing condition settles it, so the conditions
         after it (and the rules that would conclude what they read) are never
         looked at. Cached by the same keys as :meth:`rule`, so the answer does
         not depend on what was asked before.
         """
-        lean = self._lean
+        bits = self._bits
         rule_id = rule.id
-        if self._settled & lean.bit[rule_id]:
+        if self._settled & bits.bit[rule_id]:
             return _EMPTY  # fired, or blocked by a known finding: at any depth
         cache = self._waits
         key = (rule_id, depth)
         found = cache.get(key)
         if found is not None:
             return found
-        found = lean.reads[rule_id] - self._known
-        on_conclusions = lean.on_conclusions[rule_id]
+        found = bits.reads[rule_id] - self._known
+        on_conclusions = bits.on_conclusions[rule_id]
         if on_conclusions:
             waits = set(found)
             for c, test, makers in on_conclusions:
@@ -268,7 +268,7 @@ class Analyzer:
             return None
         waits: set[str] = set()
         waits_on, deeper = self.waits_on, depth + 1
-        for rule in self._lean.of(live):
+        for rule in self._bits.of(live):
             waits |= waits_on(rule, deeper)
         return frozenset(waits) if waits else None
 

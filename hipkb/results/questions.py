@@ -20,7 +20,7 @@ from hipkb.engine.record import Inference
 from hipkb.knowledge import conditions as cond
 from hipkb.knowledge.rules import KnowledgeBase, RuleDef
 from hipkb.knowledge.scales import RUNNING_ADVICE, TRIAGE_LEVELS, running_rank, triage_rank
-from hipkb.results.partial import UNKNOWN, Analyzer, RuleStatus, lean
+from hipkb.results.partial import UNKNOWN, Analyzer, RuleStatus, rule_bits
 
 MAX_QUESTIONS = 5
 # Red-flag screens matter in every case, so left unchecked they would fill the
@@ -82,14 +82,14 @@ class _Plan:
     """Which rules could have a stake (see :func:`_stake`), judged from their conclusions alone, for one knowledge base.
 
     Sets of rules are bit sets over the knowledge base's rules, as in
-    :class:`~hipkb.results.partial.Lean`. A rule whose conclusion could change
+    :class:`~hipkb.results.partial.RuleBits`. A rule whose conclusion could change
     nothing, whatever its conditions, is never analysed: statuses do not
     depend on the order or the set of rules analysed, so the questions are
     the same.
     """
 
     def __init__(self, kb: KnowledgeBase) -> None:
-        bits = lean(kb).bit
+        bits = rule_bits(kb).bit
         self.always = 0  # red-flag screens and evidence for a hypothesis
         self.triage = dict.fromkeys(TRIAGE_LEVELS, 0)  # by the current triage: the rules that would raise it
         self.running = dict.fromkeys(RUNNING_ADVICE, 0)
@@ -139,7 +139,7 @@ def candidates(kb: KnowledgeBase, inference: Inference, analyzer: Analyzer) -> l
     conclusion could change the result (:func:`_stake`).
     """
     live = _plan(kb).candidates(inference) & ~analyzer.blocked_bits & ~analyzer.fired_bits
-    return lean(kb).of(live)
+    return rule_bits(kb).of(live)
 
 
 def next_questions(kb: KnowledgeBase, inference: Inference, limit: int = MAX_QUESTIONS) -> list[Question]:
