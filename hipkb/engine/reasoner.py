@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import weakref
 from collections.abc import Iterable
 from typing import Any
 
@@ -34,6 +33,7 @@ from hipkb.engine.templates import (
 from hipkb.errors import InferenceError
 from hipkb.knowledge.case import Case
 from hipkb.knowledge.kinds import Kind, Target
+from hipkb.knowledge.memo import per_knowledge_base
 from hipkb.knowledge.rules import Conclusion, KnowledgeBase, RuleDef
 from hipkb.knowledge.scales import RUNNING_ADVICE, TRIAGE_LEVELS
 
@@ -347,12 +347,7 @@ class Reasoner:
         return record
 
 
-_REASONERS: weakref.WeakKeyDictionary[KnowledgeBase, Reasoner] = weakref.WeakKeyDictionary()
-
-
+@per_knowledge_base
 def reasoner_for(kb: KnowledgeBase) -> Reasoner:
     """One compiled engine per knowledge base, built on first use and kept while the knowledge base lives."""
-    found = _REASONERS.get(kb)
-    if found is None:
-        found = _REASONERS[kb] = Reasoner(kb)
-    return found
+    return Reasoner(kb)

@@ -10,12 +10,12 @@ that assert into them).
 
 from __future__ import annotations
 
-import weakref
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
 from hipkb.knowledge.conditions import Condition
 from hipkb.knowledge.kinds import Kind, Subject
+from hipkb.knowledge.memo import per_knowledge_base
 from hipkb.knowledge.scales import BANDS
 
 if TYPE_CHECKING:
@@ -120,15 +120,10 @@ class RuleIndex:
                 if any(rule in self.producers(c) for c in r.conditions if c.kind is produced)]
 
 
-_INDEXES: weakref.WeakKeyDictionary[KnowledgeBase, RuleIndex] = weakref.WeakKeyDictionary()
-
-
+@per_knowledge_base
 def index(kb: KnowledgeBase) -> RuleIndex:
     """The index of *kb*, built once."""
-    found = _INDEXES.get(kb)
-    if found is None:
-        found = _INDEXES[kb] = RuleIndex(kb.rules, tuple(kb.red_flags))
-    return found
+    return RuleIndex(kb.rules, tuple(kb.red_flags))
 
 
 __all__ = ["RuleIndex", "index"]

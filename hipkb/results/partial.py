@@ -9,7 +9,6 @@ is itself only waiting on unknown findings, those findings are what it waits on.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -18,6 +17,7 @@ from hipkb.engine.record import Inference
 from hipkb.knowledge import conditions as cond
 from hipkb.knowledge.conditions import Condition, predicate
 from hipkb.knowledge.index import index
+from hipkb.knowledge.memo import per_knowledge_base
 from hipkb.knowledge.rules import KnowledgeBase, RuleDef
 
 MET, UNMET, UNKNOWN = "met", "unmet", "unknown"
@@ -147,15 +147,10 @@ class RuleBits:
         return found
 
 
-_RULE_BITS: weakref.WeakKeyDictionary[KnowledgeBase, RuleBits] = weakref.WeakKeyDictionary()
-
-
+@per_knowledge_base
 def rule_bits(kb: KnowledgeBase) -> RuleBits:
     """The :class:`RuleBits` of *kb*, built on first use and kept while it lives."""
-    found = _RULE_BITS.get(kb)
-    if found is None:
-        found = _RULE_BITS[kb] = RuleBits(kb)
-    return found
+    return RuleBits(kb)
 
 
 class Analyzer:

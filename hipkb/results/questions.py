@@ -10,7 +10,6 @@ never suggested. Ties go to the vocabulary's order, so the list is stable.
 
 from __future__ import annotations
 
-import weakref
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from functools import partial
 
 from hipkb.engine.record import Inference
 from hipkb.knowledge import conditions as cond
+from hipkb.knowledge.memo import per_knowledge_base
 from hipkb.knowledge.rules import KnowledgeBase, RuleDef
 from hipkb.knowledge.scales import RUNNING_ADVICE, TRIAGE_LEVELS, running_rank, triage_rank
 from hipkb.results.partial import UNKNOWN, Analyzer, RuleStatus, rule_bits
@@ -122,14 +122,7 @@ class _Plan:
         return found
 
 
-_PLANS: weakref.WeakKeyDictionary[KnowledgeBase, _Plan] = weakref.WeakKeyDictionary()
-
-
-def _plan(kb: KnowledgeBase) -> _Plan:
-    found = _PLANS.get(kb)
-    if found is None:
-        found = _PLANS[kb] = _Plan(kb)
-    return found
+_plan = per_knowledge_base(_Plan)
 
 
 def candidates(kb: KnowledgeBase, inference: Inference, analyzer: Analyzer) -> list[RuleDef]:
