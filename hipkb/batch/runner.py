@@ -39,6 +39,7 @@ from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
+from hipkb.batch import startup
 from hipkb.errors import HipkbError
 from hipkb.load.inputs import CaseSource, InputGuard, expand
 
@@ -88,8 +89,8 @@ def _init_worker(settings: Settings, worker: bool = False, own_process: bool = F
     ``worker``: a process that runs many cases and is ours alone (a pool
     worker, or the CLI's own batch), whose garbage collector hipkb tunes; not
     a Dask worker, which the cluster shares with other work.
-    ``own_process``: the CLI's process, whose start-up ran with the collector
-    off (:mod:`hipkb.cli.run`); start-up ends here.
+    ``own_process``: the CLI's process, which keeps what start-up made until
+    it exits. Start-up ends here (:func:`hipkb.batch.startup.over`).
     """
     from hipkb.engine.reasoner import reasoner_for
     from hipkb.engine.watchers import set_verbose
@@ -119,15 +120,7 @@ def _init_worker(settings: Settings, worker: bool = False, own_process: bool = F
             # nearly all are freed by their reference counts first (about 4%
             # of a case's CPU).
             gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
-    _start_up_over(own_process)
-
-
-def _start_up_over(own_process: bool) -> None:
-    """Turn the collector back on in the CLI's process, whose start-up ran with it off."""
-    if own_process:
-        import gc
-
-        gc.enable()
+    startup.over()
 
 
 def _run_one(index: int, source: CaseSource, *, catch: bool = True) -> Outcome:
@@ -200,7 +193,7 @@ def process(sources: Iterable[CaseSource], settings: Settings, *, jobs: int | No
     if cluster is not None:
         from hipkb.batch import cluster as dask_cluster
 
-        _start_up_over(own_process)  # the cluster's workers build the engine
+        startup.over()  # the cluster's workers build the engine
         yield from dask_cluster.process(enumerate(sources), settings, cluster,
                                         chunksize=max(chunksize, dask_cluster.CHUNKSIZE))
         return
@@ -226,7 +219,7 @@ def _pooled(numbered: Iterator[tuple[int, CaseSource]], settings: Settings, jobs
         # initializer finds it built) instead of each building its own.
         _init_worker(settings, own_process=own_process)
     else:
-        _start_up_over(own_process)  # each worker builds its own engine
+        startup.over()  # each worker builds its own engine
     for outcomes in ordered_map(_run_chunk, _chunks(numbered, chunksize), jobs=jobs,
                                 initializer=_init_worker, initargs=(settings, True),
                                 window=jobs * WINDOW_PER_JOB):

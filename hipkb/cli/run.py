@@ -6,7 +6,6 @@ call the same way.
 
 from __future__ import annotations
 
-import gc
 from pathlib import Path
 
 import click
@@ -50,13 +49,11 @@ def command(cases: tuple[str, ...], fmt: str, audience: str, templates: Path | N
     """
     if cluster is not None and jobs is not None:
         raise click.UsageError("--jobs and --cluster go apart: the cluster's workers do the work")
-    # Start-up (most of hipkb's imports, the knowledge base, its engine) makes
-    # objects that live until exit: collecting while they are made frees
-    # nothing and cost about 5 ms of a cold run. The batch runner turns the
-    # collector back on once the engine is built (own_process=True).
-    collecting = gc.isenabled()  # in-process callers (click's CliRunner) get back the state they had
-    gc.disable()
-    try:
+    from hipkb.batch import startup
+
+    # Most of hipkb's imports, the knowledge base and its engine: made with
+    # the collector off, until the batch runner says start-up is over.
+    with startup.paused():
         from hipkb.batch import runner as batch
 
         if cluster is not None:
@@ -71,8 +68,5 @@ def command(cases: tuple[str, ...], fmt: str, audience: str, templates: Path | N
         )
         summary = batch.run(cases, settings, jobs=jobs, output=output, errors=errors, own_process=True,
                             cluster=cluster)
-    finally:
-        if collecting:
-            gc.enable()
     if summary.failed:
         raise click.exceptions.Exit(1)

@@ -79,6 +79,9 @@ def _constraint(c: Condition) -> Any:
     return experta.P(predicate(c))
 
 
+# A compiled right-hand side: called with the engine and the matched facts by bind name.
+RightHandSide = Callable[[Any, dict[str, Any]], None]
+
 # One pattern of a rule: its bind name, the group of case findings it reads
 # (None for a conclusion), its conditions.
 Part = tuple[str, str | None, tuple[Condition, ...]]
@@ -177,7 +180,7 @@ def _index(conds: tuple[Condition, ...], sets: frozenset[str]) -> tuple[str, tup
     return None
 
 
-def _rhs(rule: RuleDef, bindings: list[Binding], has_flags: bool) -> Callable[..., None]:
+def _rhs(rule: RuleDef, bindings: list[Binding], has_flags: bool) -> RightHandSide:
     # What Condition.matched_items picks out of each value read, decided once:
     # from a set of findings, the items an any/all condition named; else all.
     reads = tuple((bind, slot, f"{c.key}=", c.values if c.op in ("any", "all") else None)
@@ -197,12 +200,7 @@ def _rhs(rule: RuleDef, bindings: list[Binding], has_flags: bool) -> Callable[..
             matched.extend(f"red_flag={flag}" for flag in engine.raised_flags())
         engine.conclude(rule, tuple(matched))
 
-    def fire(engine: Any, **context: Any) -> None:
-        fire_with(engine, context)
-
-    fire.__name__ = rule.id
-    fire.with_context = fire_with  # type: ignore[attr-defined]
-    return fire
+    return fire_with
 
 
 def build_engine_class(kb: KnowledgeBase, base: type) -> type[Any]:
@@ -224,39 +222,42 @@ def build_engine_class(kb: KnowledgeBase, base: type) -> type[Any]:
         salience = plan.of(rule.layer, position[rule.layer])
         has_flags = any(c.kind == cond.RED_FLAG for c in rule.conditions)
         parts = tuple(_parts(rule))  # once per rule, for all three readings below
-        attrs[f"rule_{len(attrs)}"] = _rule(salience, _rhs(rule, _bindings(parts), has_flags),
+        attrs[f"rule_{len(attrs)}"] = _rule(salience, rule.id, _rhs(rule, _bindings(parts), has_flags),
                                             _plan(parts, classes, sets),
                                             _patterns(parts, classes) if rete else ())
-    attrs["shell_combine"] = _rule(plan.combine, _shell("combine"), ())
-    attrs["shell_decide"] = _rule(DECIDE_SALIENCE, _shell("decide"), ())
+    attrs["shell_combine"] = _rule(plan.combine, "SHELL-COMBINE", _shell("combine"), ())
+    attrs["shell_decide"] = _rule(DECIDE_SALIENCE, "SHELL-DECIDE", _shell("decide"), ())
     return type("HipkbEngine", (base,), attrs)
 
 
-def _rule(salience: int, fire: Callable[..., None], plan: tuple[Pattern, ...], patterns: Any = ()) -> Any:
-    """An experta ``Rule`` (a CLIPS ``defrule``) firing *fire*, with its plan for hipkb's matcher.
+def _rule(salience: int, name: str, fire_with: RightHandSide, plan: tuple[Pattern, ...],
+          patterns: Any = ()) -> Any:
+    """An experta ``Rule`` (a CLIPS ``defrule``) named *name*, with its plan for hipkb's matcher.
 
-    ``Rule(...)(fire)`` reads the signature of *fire* to pass it only the
-    names it takes; every right-hand side here takes ``**context``, which
-    experta passes on whole, so the rule is made as experta would make it
-    without reading a signature per rule at start-up.
+    hipkb's run loop calls ``fire_with`` with the context the matcher made,
+    as one dict; experta's calls the rule's function with it as keywords.
+    ``Rule(...)(function)`` would read the function's signature to pass it
+    only the names it takes; this one takes ``**context``, which experta
+    passes on whole, so the rule is made as experta would make it without
+    reading a signature per rule at start-up.
     """
+    def fire(engine: Any, **context: Any) -> None:
+        fire_with(engine, context)
+
+    fire.__name__ = name
     rule = experta.Rule(*patterns, salience=salience)
     rule._wrapped = fire
     update_wrapper(rule, fire)
     rule.plan = plan
-    # The same right-hand side, given the context as one dict: hipkb's run
-    # loop calls it so, without unpacking and packing keywords per firing.
-    rule.fire_with = fire.with_context  # type: ignore[attr-defined]
+    rule.fire_with = fire_with
     return rule
 
 
-def _shell(step: str) -> Callable[..., None]:
-    def fire(engine: Any) -> None:
+def _shell(step: str) -> RightHandSide:
+    def fire_with(engine: Any, context: dict[str, Any]) -> None:
         getattr(engine, step)()
 
-    fire.__name__ = f"SHELL-{step.upper()}"
-    fire.with_context = lambda engine, context: fire(engine)  # type: ignore[attr-defined]
-    return fire
+    return fire_with
 
 
 __all__ = ["build_engine_class", "compile_bindings", "compile_patterns", "compile_plan", "group_classes"]

@@ -231,13 +231,7 @@ class Engine(StockEngine):
         self.running = True
         execution = 0
         while steps > 0 and self.running:
-            declared = facts.added
-            if declared and not facts.removed:  # experta's changes property, without its new lists each step
-                facts.added = []
-                added, _ = changes(declared)
-                if added:
-                    update(agenda, added, ())
-            elif declared or facts.removed:
+            if facts.added or facts.removed:  # experta's get_activations, when there is something to get
                 added, removed = changes(*facts.changes)
                 if added or removed:
                     update(agenda, added, removed)

@@ -8,10 +8,26 @@ that did not come up can say what it lacked (WHY NOT).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from hipkb.knowledge.case import Case
 from hipkb.knowledge.conditions import Condition
 from hipkb.knowledge.kinds import Subject
+
+T = TypeVar("T")
+
+
+def unchecked(cls: type[T], **fields: Any) -> T:
+    """An instance of a frozen dataclass with these *fields*, made without its ``__init__``.
+
+    A frozen dataclass's ``__init__`` writes each field through
+    ``object.__setattr__``; the engine and the analyses make such records by
+    the hundred per case, from values they have just checked. The object is
+    the same.
+    """
+    obj = object.__new__(cls)
+    obj.__dict__.update(fields)
+    return obj
 
 
 @dataclass(frozen=True)
@@ -27,9 +43,7 @@ class Firing:
     @classmethod
     def of(cls, step: int, rule: str, facts: tuple[str, ...], asserted: str, new: bool) -> Firing:
         """The same firing, made without the frozen ``__init__``'s checked writes (one per rule fired)."""
-        firing = object.__new__(cls)
-        firing.__dict__.update(step=step, rule=rule, facts=facts, asserted=asserted, new=new)
-        return firing
+        return unchecked(cls, step=step, rule=rule, facts=facts, asserted=asserted, new=new)
 
 
 @dataclass(frozen=True)
@@ -40,9 +54,7 @@ class Justification:
     @classmethod
     def of(cls, rule: str, facts: tuple[str, ...]) -> Justification:
         """As :meth:`Firing.of`: the same justification, made on every firing without checked writes."""
-        why = object.__new__(cls)
-        why.__dict__.update(rule=rule, facts=facts)
-        return why
+        return unchecked(cls, rule=rule, facts=facts)
 
 
 @dataclass(frozen=True)
@@ -56,9 +68,7 @@ class EvidenceItem:
     @classmethod
     def of(cls, rule: str, cf: float, facts: tuple[str, ...]) -> EvidenceItem:
         """As :meth:`Firing.of`: made for every piece of evidence a case gathers."""
-        item = object.__new__(cls)
-        item.__dict__.update(rule=rule, cf=cf, facts=facts)
-        return item
+        return unchecked(cls, rule=rule, cf=cf, facts=facts)
 
 
 @dataclass(frozen=True)
@@ -122,7 +132,7 @@ class Inference:
         if c.kind is Subject.DERIVED:
             # A loop, not any() over a generator: the analyses ask this for
             # every condition on a conclusion, and the generator costs 3%.
-            for value in self._by_name().get(c.subject, ()):  # noqa: SIM110
+            for value in self.derived_by_name().get(c.subject, ()):  # noqa: SIM110
                 if c.test(value):
                     return True
             return False
@@ -133,11 +143,14 @@ class Inference:
 
     def derived_values(self, name: str) -> list[str]:
         """The values concluded for derived fact *name*, in the order concluded."""
-        return list(self._by_name().get(name, ()))
+        return list(self.derived_by_name().get(name, ()))
 
-    def _by_name(self) -> dict[str, list[str]]:
-        # Read for every condition on a derived fact by the analyses after a
-        # run: indexed by name once, and again only if more was concluded.
+    def derived_by_name(self) -> dict[str, list[str]]:
+        """The values concluded for each derived fact, in the order concluded (not to be changed).
+
+        Read for every condition on a derived fact by the analyses after a
+        run: indexed by name once, and again only if more was concluded.
+        """
         index = self.__dict__.get("_derived_index")
         if index is None or index[0] != len(self.derived):
             by_name: dict[str, list[str]] = {}

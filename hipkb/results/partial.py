@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from hipkb.engine.record import Inference
+from hipkb.engine.record import Inference, unchecked
 from hipkb.knowledge import conditions as cond
 from hipkb.knowledge.conditions import Condition, predicate
 from hipkb.knowledge.index import index
@@ -73,19 +73,8 @@ class RuleStatus:
 _EMPTY: frozenset[str] = frozenset()
 
 
-def _new(cls: type[T], fields: dict[str, Any]) -> T:
-    """An instance of a frozen dataclass, made without its __init__.
-
-    A frozen dataclass sets each field through ``object.__setattr__``; the
-    analysis of one case makes hundreds of statuses. The object is the same.
-    """
-    obj = object.__new__(cls)
-    obj.__dict__.update(fields)
-    return obj
-
-
 def _status(condition: Condition, state: str, waits_on: frozenset[str] = _EMPTY, found: str = "") -> ConditionStatus:
-    return _new(ConditionStatus, {"condition": condition, "state": state, "waits_on": waits_on, "found": found})
+    return unchecked(ConditionStatus, condition=condition, state=state, waits_on=waits_on, found=found)
 
 
 class RuleBits:
@@ -162,10 +151,7 @@ class Analyzer:
         self.fired = {f.rule for f in inference.firings}
         self._index = index(kb)
         # Derived values concluded for each derived fact, in the order concluded.
-        self._derived: dict[str, list[str]] = {}
-        for key in inference.derived:
-            name, value = key.split("=", 1)
-            self._derived.setdefault(name, []).append(value)
+        self._derived = inference.derived_by_name()
         # Keyed by rule id where the status holds at any depth (fired, or
         # blocked by a known finding), else by (rule id, depth): past
         # MAX_DEPTH a chain is cut short, and a status cut short must not be
@@ -197,8 +183,7 @@ class Analyzer:
         # worked out here: the analysis reads both of nearly every status.
         blocked = any(c.state == UNMET for c in statuses)
         waits = _EMPTY if fired or blocked else frozenset().union(*[c.waits_on for c in statuses])
-        status = _new(RuleStatus, {"rule": rule, "fired": fired, "conditions": statuses,
-                                   "blocked": blocked, "waits_on": waits})
+        status = unchecked(RuleStatus, rule=rule, fired=fired, conditions=statuses, blocked=blocked, waits_on=waits)
         settled = fired or any(c.state == UNMET and c.condition.kind == cond.CASE for c in statuses)
         self._cache[rule.id if settled else (rule.id, depth)] = status
         return status
