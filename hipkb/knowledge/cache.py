@@ -2,10 +2,11 @@
 
 Loading the shipped rules and vocabulary (YAML parsing and every check) costs
 about 30 ms, a third of a cold start; reading the cached knowledge base back,
-with the walk over the files that key it, about 7 ms. The cache is keyed by the content of every file at the top
-of the rules and facts directories (and by those directories, hipkb's
-version and Python's), so changing any rule or vocabulary file misses it and
-the knowledge base is loaded, checked, and cached anew. hipkb's own code is
+with the walk over the files that key it, about 7 ms. The cache is keyed by
+the content of every file at the top of the rules and facts directories (and
+by those directories, hipkb's version and Python's), so changing any rule or
+vocabulary file misses it and the knowledge base is loaded, checked, and
+cached anew. hipkb's own code is
 part of the key too (each module's size and modification time), so an
 edited checkout never reads back objects pickled by other code.
 
