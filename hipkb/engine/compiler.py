@@ -9,12 +9,15 @@ layer has fired before the next layer's rules run:
 ====================  ========  ==========================================
 layer                 salience  concludes
 ====================  ========  ==========================================
-1 patterns            50000+    derived facts (``load_response=bone``)
-2 screens             40000+    red flags
-3 evidence            30000+    weights for and against hypotheses
-4 combine (shell)     25000     one certainty and band per hypothesis
-5 decisions           20000+    triage, running advice, questions to avoid
-6 decide (shell)      100       the most urgent triage, most restrictive advice
+1 patterns            70000+    derived facts (``load_response=bone``), points
+  score (shell)       65000     each risk score's total and band (``triad_risk=moderate``)
+2 screens             60000+    red flags
+3 evidence            50000+    weights for and against hypotheses
+  combine (shell)     45000     one certainty and band per hypothesis
+4 status              40000+    exclusion status votes of the alarm hypotheses
+  resolve (shell)     35000     one status per alarm hypothesis
+5 decisions           30000+    triage, running advice, questions to avoid
+  decide (shell)      100       the most urgent triage, most restrictive advice
 ====================  ========  ==========================================
 
 Within a layer, rules are ordered by id through salience, which gives every
@@ -33,15 +36,17 @@ from functools import update_wrapper
 from typing import Any
 
 from hipkb.engine.matcher import Pattern, PlanMatcher
-from hipkb.engine.templates import Derived, HypothesisFact, RedFlagFact, experta, group_class
+from hipkb.engine.templates import Derived, HypothesisFact, RedFlagFact, StatusFact, experta, group_class
 from hipkb.knowledge import conditions as cond
 from hipkb.knowledge.conditions import Condition, predicate
+from hipkb.knowledge.kinds import Target
 from hipkb.knowledge.rules import KnowledgeBase, RuleDef
 
 # Each band is a multiple of the span, the room a layer has for its rules:
-# layers 1, 2, 3, combine, 5 from the top, decide below them all.
-LAYER_BANDS = {1: 10, 2: 8, 3: 6, 5: 4}
-COMBINE_BAND = 5
+# the layers and the shell's steps between them from the top, decide below them all.
+LAYER_BANDS = {1: 14, 2: 12, 3: 10, 4: 8, 5: 6}
+SHELL_BANDS = {"score": 13, "combine": 9, "resolve": 7}
+COMBINE_BAND = SHELL_BANDS["combine"]
 SPAN = 5000
 DECIDE_SALIENCE = 100
 
@@ -53,6 +58,8 @@ class SaliencePlan:
     base: dict[int, int]
     span: int
     combine: int
+    #: The salience of each of the shell's steps between layers (``combine`` among them).
+    shell: dict[str, int]
 
     def of(self, layer: int, position: int) -> int:
         """The salience of the rule at 1-based *position* (by id) in *layer*: earlier ids higher."""
@@ -62,7 +69,8 @@ class SaliencePlan:
 def salience_plan(layer_sizes: dict[int, int]) -> SaliencePlan:
     """Saliences for layers of these sizes; 50000+, 40000+, ... as in the table while every layer fits in 4,999."""
     span = max(SPAN, max(layer_sizes.values(), default=0) + 1)
-    return SaliencePlan({layer: band * span for layer, band in LAYER_BANDS.items()}, span, COMBINE_BAND * span)
+    return SaliencePlan({layer: band * span for layer, band in LAYER_BANDS.items()}, span, COMBINE_BAND * span,
+                        {step: band * span for step, band in SHELL_BANDS.items()})
 
 # A binding of one pattern: the name experta gives the matched fact, and for
 # each condition on it, the slot to read for the explanation.
@@ -107,7 +115,12 @@ def _slot(c: Condition) -> str:
     """The slot of its fact that condition *c* tests."""
     if c.kind == cond.CASE:
         return c.subject.split(".", 1)[1]
-    return {cond.DERIVED: "value", cond.HYPOTHESIS: "band", cond.RED_FLAG: "id"}[c.kind]
+    return {cond.DERIVED: "value", cond.HYPOTHESIS: "band", cond.RED_FLAG: "id", cond.STATUS: "status"}[c.kind]
+
+
+# The fact a condition on a conclusion reads, and the slot that names its subject.
+_CONCLUSION_FACTS = {cond.DERIVED: (Derived, "name"), cond.HYPOTHESIS: (HypothesisFact, "id"),
+                     cond.STATUS: (StatusFact, "id")}
 
 
 def compile_bindings(rule: RuleDef) -> list[Binding]:
@@ -135,6 +148,8 @@ def _patterns(parts: tuple[Part, ...], classes: dict[str, type]) -> list[Any]:
             patterns.append(bind << Derived(name=c.subject, value=_constraint(c)))
         elif c.kind == cond.HYPOTHESIS:
             patterns.append(bind << HypothesisFact(id=c.subject, band=experta.P(predicate(c))))
+        elif c.kind == cond.STATUS:
+            patterns.append(bind << StatusFact(id=c.subject, status=_constraint(c)))
         elif c.kind == cond.RED_FLAG:
             # EXISTS: a rule that needs "a red flag" fires once, however many.
             flag = RedFlagFact(id=experta.P(predicate(c))) if c.values else RedFlagFact()
@@ -162,7 +177,7 @@ def _plan(parts: tuple[Part, ...], classes: dict[str, type], sets: frozenset[str
             tests = (("id", predicate(c)),) if c.values else ()
             plan.append(Pattern(RedFlagFact, tests=tests, exists=True))
         else:
-            fact_type, key = (Derived, "name") if c.kind == cond.DERIVED else (HypothesisFact, "id")
+            fact_type, key = _CONCLUSION_FACTS[c.kind]
             plan.append(Pattern(fact_type, (key, c.subject), ((_slot(c), predicate(c)),), bind))
     return tuple(plan)
 
@@ -190,6 +205,8 @@ def _rhs(rule: RuleDef, bindings: list[Binding], has_flags: bool) -> RightHandSi
         matched: list[str] = []
         for bind, slot, prefix, picked in reads:
             value = context[bind][slot]
+            if value is None:  # unknown, read by an unless: nothing was found to report
+                continue
             if not isinstance(value, tuple):
                 matched.append(f"{prefix}{value}")
             elif picked is None:
@@ -225,7 +242,12 @@ def build_engine_class(kb: KnowledgeBase, base: type) -> type[Any]:
         attrs[f"rule_{len(attrs)}"] = _rule(salience, rule.id, _rhs(rule, _bindings(parts), has_flags),
                                             _plan(parts, classes, sets),
                                             _patterns(parts, classes) if rete else ())
-    attrs["shell_combine"] = _rule(plan.combine, "SHELL-COMBINE", _shell("combine"), ())
+    # The score and resolve steps only where the knowledge base has something for them to do.
+    needed = {"score": bool(kb.scores), "combine": True,
+              "resolve": any(r.conclusion.spec.target is Target.STATUS for r in kb.rules)}
+    for step, salience in plan.shell.items():
+        if needed[step]:
+            attrs[f"shell_{step}"] = _rule(salience, f"SHELL-{step.upper()}", _shell(step), ())
     attrs["shell_decide"] = _rule(DECIDE_SALIENCE, "SHELL-DECIDE", _shell("decide"), ())
     return type("HipkbEngine", (base,), attrs)
 

@@ -17,7 +17,7 @@ from hipkb.engine import certainty as cf
 from hipkb.engine.compiler import build_engine_class
 from hipkb.engine.factlist import FactList
 from hipkb.engine.matcher import PlanMatcher
-from hipkb.engine.record import Choice, EvidenceItem, Firing, Inference, Justification, Score
+from hipkb.engine.record import Choice, EvidenceItem, Firing, Inference, Justification, PointsItem, RiskScore, Score
 from hipkb.engine.strategy import DepthStrategy
 from hipkb.engine.templates import (
     AvoidFact,
@@ -27,15 +27,16 @@ from hipkb.engine.templates import (
     HypothesisFact,
     RedFlagFact,
     RunningFact,
+    StatusFact,
     TriageFact,
     experta,
 )
 from hipkb.errors import InferenceError
 from hipkb.knowledge.case import Case
-from hipkb.knowledge.kinds import Kind, Target
+from hipkb.knowledge.kinds import Kind, Subject, Target
 from hipkb.knowledge.memo import per_knowledge_base
 from hipkb.knowledge.rules import Conclusion, KnowledgeBase, RuleDef
-from hipkb.knowledge.scales import RUNNING_ADVICE, TRIAGE_LEVELS
+from hipkb.knowledge.scales import RUNNING_ADVICE, STATUSES, TRIAGE_LEVELS
 
 watchers = experta.watchers
 _InitialFact = experta.fact.InitialFact
@@ -79,6 +80,10 @@ class StockEngine(experta.KnowledgeEngine):
         if spec.record is None:
             # Evidence: one fact per rule, pooled by the shell's COMBINE step.
             new = self.assert_fact(Evidence.of(hypothesis=c.target, rule=rule.id, cf=c.cf, facts=matched)) is not None
+        elif c.kind is Kind.POINTS:
+            # Points: kept per score, added up by the shell's SCORE step.
+            record.points.setdefault(c.target, []).append(PointsItem.of(rule.id, c.value, int(c.weight), matched))
+            new = True
         else:
             why = Justification.of(rule.id, matched)
             table = getattr(record, spec.record)
@@ -113,6 +118,49 @@ class StockEngine(experta.KnowledgeEngine):
             self.assert_fact(HypothesisFact.of(id=hypothesis, certainty=certainty, band=band))
         summary = ", ".join(f"{s.hypothesis}={s.certainty:g}" for s in record.ranked()) or "no hypothesis"
         record.firings.append(Firing(len(record.firings) + 1, "SHELL-COMBINE", (), summary))
+
+    def score(self) -> None:
+        """After layer 1: add up each risk score, a component counting once at its most points.
+
+        The band is published as the derived fact ``<score>=<band>``, justified
+        by the points that counted; a score none of whose rules fired says nothing
+        (unknown is not low).
+        """
+        record = self.record
+        assert record is not None
+        summary = []
+        for sid, spec in sorted(self.kb.scores.items()):
+            items = record.points.get(sid)
+            if not items:
+                continue
+            counted: dict[str, PointsItem] = {}
+            for item in sorted(items, key=lambda i: (-i.points, i.rule)):
+                counted.setdefault(item.component, item)
+            order = list(spec.components)
+            kept = tuple(sorted(counted.values(), key=lambda i: order.index(i.component)))
+            total = sum(i.points for i in kept)
+            band = spec.band(total)
+            record.risk[sid] = RiskScore(sid, total, band, kept)
+            record.derived[f"{sid}={band}"] = [Justification.of(i.rule, i.facts) for i in kept]
+            self.assert_fact(Derived.of(name=sid, value=band))
+            summary.append(f"{sid}={band} ({total} points)")
+        record.firings.append(Firing(len(record.firings) + 1, "SHELL-SCORE", (), ", ".join(summary) or "no score"))
+
+    def resolve(self) -> None:
+        """After layer 4: each alarm hypothesis's status, suspected before excluded before not excluded."""
+        record = self.record
+        assert record is not None
+        votes: dict[str, dict[str, list[Justification]]] = {}
+        for key, justs in record.status_votes.items():
+            hypothesis, _, status = key.partition("=")
+            votes.setdefault(hypothesis, {})[status] = justs
+        for hypothesis in sorted(votes):
+            status = next(s for s in STATUSES if s in votes[hypothesis])
+            rules = tuple(sorted({j.rule for j in votes[hypothesis][status]}))
+            record.exclusions[hypothesis] = Choice(status, rules)
+            self.assert_fact(StatusFact.of(id=hypothesis, status=status))
+        summary = ", ".join(f"{h}={c.value}" for h, c in record.exclusions.items()) or "no alarm hypothesis in view"
+        record.firings.append(Firing(len(record.firings) + 1, "SHELL-RESOLVE", (), summary))
 
     def decide(self) -> None:
         """Layer 6: safety first; the most urgent triage, the most restrictive advice."""
@@ -301,13 +349,27 @@ class Reasoner:
         self.engine_class = build_engine_class(kb, engine or Engine)
         self.engine = self.engine_class()
         self._groups = self.engine_class.group_classes
+        self._unless = _read_unless(kb)
 
     def case_facts(self, case: Case) -> list[Any]:
-        """The case as experta facts: one per group that says anything."""
+        """The case as experta facts: one per group that says anything.
+
+        A finding some rule reads with ``unless`` is in its group's fact even
+        while unknown, as ``None``: the CLIPS way to test for the absence of a
+        finding is a pattern that can see the slot. Every other test fails on
+        ``None`` (unknown is not no), and nothing reports it as a finding.
+        """
         facts = []
+        unless = self._unless
         for group, values in case.findings.items():
+            slots = unless.get(group)
+            if slots:
+                values = {**slots, **values}
             if values:
                 facts.append(self._groups[group](**values))
+        for group, slots in unless.items():
+            if group not in case.findings:
+                facts.append(self._groups[group](**slots))
         return facts
 
     def infer(self, case: Case, order: Iterable[int] | None = None) -> Inference:
@@ -339,6 +401,17 @@ class Reasoner:
         finally:
             engine.record = None
         return record
+
+
+def _read_unless(kb: KnowledgeBase) -> dict[str, dict[str, None]]:
+    """The case findings some rule reads with ``unless``, by group, each unknown (``None``), in a fixed order."""
+    found: dict[str, dict[str, None]] = {}
+    for rule in kb.rules:
+        for c in rule.conditions:
+            if c.kind is Subject.CASE and c.op == "unless":
+                group, _, name = c.subject.partition(".")
+                found.setdefault(group, {})[name] = None
+    return {group: dict(sorted(slots.items())) for group, slots in sorted(found.items())}
 
 
 @per_knowledge_base

@@ -80,6 +80,30 @@ class Score:
 
 
 @dataclass(frozen=True)
+class PointsItem:
+    """One rule's points towards one component of a risk score."""
+
+    rule: str
+    component: str
+    points: int
+    facts: tuple[str, ...]
+
+    @classmethod
+    def of(cls, rule: str, component: str, points: int, facts: tuple[str, ...]) -> PointsItem:
+        return unchecked(cls, rule=rule, component=component, points=points, facts=facts)
+
+
+@dataclass(frozen=True)
+class RiskScore:
+    """A risk score added up by the shell: its total, band and the points counted (one per component)."""
+
+    score: str
+    total: int
+    band: str
+    counted: tuple[PointsItem, ...]
+
+
+@dataclass(frozen=True)
 class Choice:
     """The winning triage level or running advice, with every rule behind it."""
 
@@ -102,6 +126,12 @@ class Inference:
     avoid: dict[str, list[Justification]] = field(default_factory=dict)
     asks: dict[str, list[Justification]] = field(default_factory=dict)
     referrals: dict[str, list[Justification]] = field(default_factory=dict)
+    #: Points by score (layer 1), and the scores the shell added up from them.
+    points: dict[str, list[PointsItem]] = field(default_factory=dict)
+    risk: dict[str, RiskScore] = field(default_factory=dict)
+    #: Exclusion status votes by ``hypothesis=status`` (layer 4), and the status each alarm hypothesis settled on.
+    status_votes: dict[str, list[Justification]] = field(default_factory=dict)
+    exclusions: dict[str, Choice] = field(default_factory=dict)
     triage: Choice | None = None
     running: Choice | None = None
 
@@ -127,8 +157,7 @@ class Inference:
         here; an unknown finding never holds (unknown is not no).
         """
         if c.kind is Subject.CASE:
-            value = self.case.get(c.subject)
-            return value is not None and c.test(value)
+            return c.test(self.case.get(c.subject))  # None (unknown) holds only for an unless
         if c.kind is Subject.DERIVED:
             # A loop, not any() over a generator: the analyses ask this for
             # every condition on a conclusion, and the generator costs 3%.
@@ -138,6 +167,9 @@ class Inference:
             return False
         if c.kind is Subject.RED_FLAG:
             return bool(set(self.red_flags) & set(c.values)) if c.values else bool(self.red_flags)
+        if c.kind is Subject.STATUS:
+            status = self.exclusions.get(c.subject)
+            return status is not None and c.test(status.value)
         score = self.scores.get(c.subject)
         return score is not None and c.test(score.band)
 

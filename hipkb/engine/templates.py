@@ -89,6 +89,10 @@ class HypothesisFact(_Conclusion):
     """A hypothesis with its combined certainty and band (layer 4)."""
 
 
+class StatusFact(_Conclusion):
+    """The exclusion status of an alarm hypothesis, once the shell has settled it (after layer 4)."""
+
+
 class TriageFact(_Conclusion):
     """A triage level one rule calls for (layer 5)."""
 

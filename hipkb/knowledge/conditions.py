@@ -6,7 +6,12 @@ hypothesis band such as ``hypothesis.femoral_neck_bsi``, or ``red_flag``) and a
 test on its value. It is the hipkb form of a CLIPS pattern's field constraint.
 
 A condition never holds when its subject is unknown: ``{not: x}`` means "known,
-and not x", so unknown is never read as no.
+and not x", so unknown is never read as no. The one exception says so in its
+name: ``{unless: x}`` on a case finding holds when the finding is unknown or
+known and not x. It is how a safe presumption is written ("night pain counts
+as not positional unless it is recorded as positional"): negation as failure
+(CLIPS ``not``) on the case's findings only, which are all known before the
+first rule fires, so no conclusion can change what it reads.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ from hipkb.knowledge.kinds import Subject
 from hipkb.knowledge.scales import BANDS, RED_FLAGS
 
 # Kinds of subject, in the order rule layers may use them.
-CASE, DERIVED, RED_FLAG, HYPOTHESIS = Subject.CASE, Subject.DERIVED, Subject.RED_FLAG, Subject.HYPOTHESIS
+CASE, DERIVED, RED_FLAG, HYPOTHESIS, STATUS = (Subject.CASE, Subject.DERIVED, Subject.RED_FLAG, Subject.HYPOTHESIS,
+                                               Subject.STATUS)
 
 BAND_ORDER = {band: rank for rank, band in enumerate(reversed(BANDS))}
 
@@ -39,11 +45,19 @@ class Condition:
         """How the condition's subject is written in facts: ``group.field`` or ``name``."""
         if self.kind == HYPOTHESIS:
             return f"hypothesis.{self.subject}"
+        if self.kind == STATUS:
+            return f"status.{self.subject}"
         return self.subject
 
     def test(self, value: Any) -> bool:
-        """Whether a *known* value satisfies this condition."""
+        """Whether a *known* value satisfies this condition (``None``, unknown, only an ``unless``)."""
         op, values = self.op, self.values
+        if value is None:
+            return op == "unless"
+        if op == "unless":
+            if isinstance(value, tuple):
+                return not any(v in value for v in values)
+            return value not in values
         if op == "in":
             return value in values
         if op == "not_in":
@@ -91,6 +105,8 @@ class Condition:
             return f"{self.key} >= {low:g}" if low is not None else f"{self.key} <= {high:g}"
         if self.op == "at_least":
             return f"{self.key} is at least {self.values[0]}"
+        if self.op == "unless":
+            return f"{self.key} is not known to be {' or '.join(values)}"
         if self.op == "present":
             return f"a red flag ({' or '.join(values)})" if values else "any red flag"
         return f"{self.key} {self.op} {values}"
@@ -130,7 +146,8 @@ def _specialised(c: Condition) -> Callable[[Any], bool]:
             return lambda value: wanted.issubset(value) if type(value) is tuple else c.test(value)
         return lambda value: wanted.isdisjoint(value) if type(value) is tuple else c.test(value)
     if op == "not_in":
-        return lambda value: value not in values
+        # A slot read by an ``unless`` holds None while unknown: not_in means known, and not.
+        return lambda value: value is not None and value not in values
     if op == "at_least":
         least = BAND_ORDER[values[0]]
         return lambda value: BAND_ORDER.get(value, -1) >= least
@@ -139,8 +156,8 @@ def _specialised(c: Condition) -> Callable[[Any], bool]:
         if low is None:
             return c.test
         if high is None:
-            return lambda value: value >= low
-        return lambda value: low <= value <= high
+            return lambda value: value is not None and value >= low
+        return lambda value: value is not None and low <= value <= high
     return c.test
 
 
@@ -151,7 +168,7 @@ def parse_operand(raw: Any) -> tuple[str | None, Any]:
             return "range", (raw.get("min"), raw.get("max"))
         if len(raw) != 1:
             raise ConditionSyntaxError(
-                "use one operator per condition: in, not, any, all, none, at_least, or min/max"
+                "use one operator per condition: in, not, any, all, none, unless, at_least, or min/max"
             )
         (op, operand), = raw.items()
         return str(op), operand

@@ -38,13 +38,21 @@ class RuleIndex:
         self._deriving: dict[str, list[RuleDef]] = defaultdict(list)
         # Many rules read the same derived value: its producers are found once.
         self._derived_makers: dict[Condition, list[RuleDef]] = {}
+        # Points rules by the score they add to: any of them can move its band.
+        self._scoring: dict[str, list[RuleDef]] = defaultdict(list)
+        # Exclusion status rules by the hypothesis they settle.
+        self._statusing: dict[str, list[RuleDef]] = defaultdict(list)
         self.red_flags = red_flags or tuple(sorted({r.conclusion.target for r in rules
                                                     if r.conclusion.kind is Kind.RED_FLAG}))
         for rule in rules:
             c = rule.conclusion
             self.by_kind[c.kind].append(rule)
             produced = c.spec.produces
-            if produced is Subject.DERIVED:
+            if c.kind is Kind.POINTS:
+                self._scoring[c.target].append(rule)
+            elif c.kind is Kind.STATUS:
+                self._statusing[c.target].append(rule)
+            elif produced is Subject.DERIVED:
                 self._concluding[(produced, f"{c.target}={c.value}")].append(rule)
                 if c.kind is Kind.DERIVE:
                     self._deriving[c.target].append(rule)
@@ -71,6 +79,10 @@ class RuleIndex:
             return list(self._concluding.get((spec_kind, target), ()))
         if kind in (Kind.SUPPORTS, Kind.AGAINST):
             return list(self._evidence.get((target, 1 if kind is Kind.SUPPORTS else -1), ()))
+        if kind is Kind.POINTS:
+            return list(self._scoring.get(target, ()))
+        if kind is Kind.STATUS:
+            return list(self._statusing.get(target, ()))
         return [r for r in self.by_kind.get(kind, ()) if r.conclusion.target == target]
 
     def support(self, hypothesis: str) -> list[RuleDef]:
@@ -91,6 +103,10 @@ class RuleIndex:
         return tuple(self._find(c, necessary))
 
     def _find(self, c: Condition, necessary: bool) -> list[RuleDef]:
+        if c.kind is Subject.DERIVED and c.subject in self._scoring:
+            return list(self._scoring[c.subject])  # any points can move a score's band
+        if c.kind is Subject.STATUS:
+            return [r for r in self._statusing.get(c.subject, ()) if c.test(r.conclusion.value)]
         if c.kind is Subject.DERIVED:
             found = self._derived_makers.get(c)
             if found is None:

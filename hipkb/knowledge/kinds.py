@@ -35,6 +35,8 @@ class Kind(_Word):
     ASK = "ask"
     AVOID_ASKING = "avoid_asking"
     REFER = "refer"
+    POINTS = "points"
+    STATUS = "status"
 
 
 class Subject(_Word):
@@ -44,6 +46,7 @@ class Subject(_Word):
     DERIVED = "derived"
     RED_FLAG = "red_flag"
     HYPOTHESIS = "hypothesis"
+    STATUS = "status"
 
 
 class Target(str, Enum):
@@ -56,11 +59,15 @@ class Target(str, Enum):
     RUNNING_ADVICE = "running advice"  # a value of the running scale
     FIELDS = "fields"                 # vocabulary paths (group.field), one or a list
     REFERRAL = "referral"             # an id declared under `referrals`
+    SCORE = "score component"         # {score.component: points}, a score declared under `scores`
+    STATUS = "exclusion status"       # {hypothesis: status}, an alarm hypothesis of `safety`
 
 
-_EARLY = frozenset({Subject.CASE, Subject.DERIVED})
+_FINDINGS = frozenset({Subject.CASE})
+_EARLY = _FINDINGS | {Subject.DERIVED}
 _EVIDENCE = _EARLY | {Subject.RED_FLAG}
-_DECISION = _EVIDENCE | {Subject.HYPOTHESIS}
+_STATUS = _EVIDENCE | {Subject.HYPOTHESIS}
+_DECISION = _STATUS | {Subject.STATUS}
 
 
 @dataclass(frozen=True)
@@ -96,11 +103,18 @@ KINDS: dict[Kind, KindSpec] = {
     spec.kind: spec for spec in (
         KindSpec(Kind.DERIVE, 1, _EARLY, Target.DERIVED_FACT, "derived", Subject.DERIVED,
                  "derived facts (patterns)"),
+        # Points read findings only: the shell's SCORE step adds them up once
+        # layer 1 is done, and what it concludes (a band) is a derived fact.
+        KindSpec(Kind.POINTS, 1, _FINDINGS, Target.SCORE, "points", Subject.DERIVED, "points of a risk score",
+                 idempotent=False),
         KindSpec(Kind.RED_FLAG, 2, _EARLY, Target.RED_FLAG, "red_flags", Subject.RED_FLAG, "red flags"),
         KindSpec(Kind.SUPPORTS, 3, _EVIDENCE, Target.HYPOTHESIS, None, Subject.HYPOTHESIS,
                  "evidence for a hypothesis", idempotent=False, weighted=True, text="reason"),
         KindSpec(Kind.AGAINST, 3, _EVIDENCE, Target.HYPOTHESIS, None, Subject.HYPOTHESIS,
                  "evidence against a hypothesis", idempotent=False, weighted=True, text="reason", sign=-1),
+        # Layer 4 follows COMBINE; the shell's RESOLVE step settles each
+        # hypothesis's status (suspected, then excluded, then not excluded) for layer 5.
+        KindSpec(Kind.STATUS, 4, _STATUS, Target.STATUS, "status_votes", Subject.STATUS, "exclusion status"),
         KindSpec(Kind.TRIAGE, 5, _DECISION, Target.TRIAGE_LEVEL, "triage_votes", None, "triage",
                  text="summary", text_required=True, defaultable=True),
         KindSpec(Kind.RUNNING, 5, _DECISION, Target.RUNNING_ADVICE, "running_votes", None, "running advice",

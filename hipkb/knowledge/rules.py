@@ -26,7 +26,7 @@ from hipkb.knowledge.codes import CODES_FILE, Codes, load_codes
 from hipkb.knowledge.conditions import Condition, ConditionSyntaxError
 from hipkb.knowledge.index import RuleIndex
 from hipkb.knowledge.kinds import KINDS, Kind, KindSpec, Subject, Target
-from hipkb.knowledge.scales import RED_FLAGS, RUNNING_ADVICE, TRIAGE_LEVELS
+from hipkb.knowledge.scales import RED_FLAGS, RUNNING_ADVICE, STATUSES, TRIAGE_LEVELS
 from hipkb.knowledge.teaching import FILE as TEACHING_FILE
 from hipkb.knowledge.teaching import LearningPoints, load_teaching
 from hipkb.knowledge.vocabulary import Field, Vocabulary
@@ -68,7 +68,9 @@ class Conclusion:
     @cached_property
     def key(self) -> str:
         """What the conclusion is recorded under: ``name=value`` for a derived fact, else its target."""
-        return f"{self.target}={self.value}" if KINDS[self.kind].target is Target.DERIVED_FACT else self.target
+        if KINDS[self.kind].target in (Target.DERIVED_FACT, Target.STATUS):
+            return f"{self.target}={self.value}"
+        return self.target
 
     @cached_property
     def cf(self) -> float:
@@ -88,6 +90,10 @@ class Conclusion:
             return f"{self.target} {'+' if self.cf > 0 else '-'}{self.weight:g}"
         if target is Target.FIELDS:
             return f"{self.kind}=" + ",".join(self.facts)
+        if target is Target.SCORE:
+            return f"{self.target}.{self.value}+{self.weight:g}"
+        if target is Target.STATUS:
+            return f"status.{self.target}={self.value}"
         return f"{self.kind}={self.target}"
 
 
@@ -123,6 +129,30 @@ class DerivedFact:
     label: str
     values: Mapping[str, str]
     source: str = ""
+
+
+@dataclass(frozen=True)
+class ScoreSpec:
+    """A risk score the knowledge base adds up from points (the Triad's cumulative risk, say).
+
+    Each component counts once, at the most points any of its rules gives;
+    the total's band is the last one whose threshold it reaches, and it is
+    published as the derived fact ``<score>=<band>`` for later rules.
+    """
+
+    id: str
+    label: str
+    components: Mapping[str, str]
+    #: Band name -> the least total in it, in rising order.
+    bands: Mapping[str, int]
+    source: str = ""
+
+    def band(self, total: float) -> str:
+        found = next(iter(self.bands))
+        for name, least in self.bands.items():
+            if total >= least:
+                found = name
+        return found
 
 
 @dataclass(frozen=True)
@@ -197,6 +227,7 @@ class KnowledgeBase:
     safety: Safety = field(default_factory=Safety)
     codes: Codes = field(default_factory=Codes)
     teaching: Mapping[str, LearningPoints] = field(default_factory=dict)
+    scores: Mapping[str, ScoreSpec] = field(default_factory=dict)
 
     @cached_property
     def by_id(self) -> dict[str, RuleDef]:
@@ -313,6 +344,11 @@ def _load(rules_dir: Path, vocabulary: Vocabulary, facts_dir: Path | None,
         rid: Referral(rid, _text(spec, "label", src, f"referrals.{rid}"), str(spec.get("source", "")))
         for rid, spec in _mapping(manifest, "referrals", src).items()
     }
+    scores = _scores(manifest, src, derived)
+    for sid, score in scores.items():
+        # A score's band is read as a derived fact: ``triad_risk: {in: [moderate, high]}``.
+        derived[sid] = DerivedFact(sid, score.label, {band: f"{band} ({score.label})" for band in score.bands},
+                                   score.source)
     for rid in red_flags:
         if rid not in RED_FLAGS and not re.match(r"^[a-z][a-z0-9_]*$", rid):
             raise RuleError(src, f"red_flags.{rid}", "a red flag id is lower_snake_case")
@@ -321,7 +357,8 @@ def _load(rules_dir: Path, vocabulary: Vocabulary, facts_dir: Path | None,
         raise RuleError(src, "seed_sections", "expected a list of the seed article's section titles")
     seed_sections = tuple(sections)
     safety = _safety(manifest, src, hypotheses, vocabulary, derived)
-    parser = _RuleParser(vocabulary, hypotheses, derived, red_flags, seed_sections, referrals)
+    parser = _RuleParser(vocabulary, hypotheses, derived, red_flags, seed_sections, referrals, scores,
+                         safety.alarm_hypotheses)
 
     rules: list[RuleDef] = []
     seen: dict[str, str] = {}
@@ -337,7 +374,7 @@ def _load(rules_dir: Path, vocabulary: Vocabulary, facts_dir: Path | None,
             rules.append(rule)
     if errors:
         return None  # broken rules cannot be checked for what they read
-    for error in _unproduced(rules):
+    for error in _unproduced(rules, scores):
         refuse(error)
     if errors:
         return None
@@ -356,7 +393,32 @@ def _load(rules_dir: Path, vocabulary: Vocabulary, facts_dir: Path | None,
         safety=safety,
         codes=load_codes(rules_dir / CODES_FILE, hypotheses, red_flags),
         teaching=load_teaching(rules_dir),
+        scores=scores,
     )
+
+
+def _scores(manifest: dict, src: str, derived: Mapping[str, DerivedFact]) -> dict[str, ScoreSpec]:
+    """The ``scores`` section: each score's label, components and bands (rising thresholds)."""
+    scores: dict[str, ScoreSpec] = {}
+    for sid, spec in _mapping(manifest, "scores", src).items():
+        where = f"scores.{sid}"
+        if sid in derived:
+            raise RuleError(src, where, "a score is read as a derived fact of its name: the name is taken")
+        if set(spec) - {"label", "components", "bands", "source"}:
+            raise RuleError(src, where, "expected label, components, bands and source")
+        components = spec.get("components")
+        if not isinstance(components, dict) or not components:
+            raise RuleError(src, f"{where}.components", "expected a mapping of component: label")
+        bands = spec.get("bands")
+        if (not isinstance(bands, dict) or len(bands) < 2
+                or any(isinstance(v, bool) or not isinstance(v, int) for v in bands.values())
+                or list(bands.values()) != sorted(set(bands.values()))):
+            raise RuleError(src, f"{where}.bands", "expected two or more bands, each with the least total "
+                            "in it, in rising order (low: 0, moderate: 2, high: 6)")
+        scores[sid] = ScoreSpec(sid, _text(spec, "label", src, where),
+                                {as_word(k): str(v) for k, v in components.items()},
+                                {as_word(k): int(v) for k, v in bands.items()}, str(spec.get("source", "")))
+    return scores
 
 
 SAFETY_KEYS = ("alarm_hypotheses", "unsafe_tests", "bone_stress_injuries", "bone_sign", "bone_ruled_out",
@@ -429,14 +491,20 @@ def _findings(raw: Any, vocabulary: Vocabulary, src: str, where: str) -> dict[st
     return found
 
 
-def _unproduced(rules: Iterable[RuleDef]) -> Iterator[RuleError]:
-    """A condition on a derived fact, red flag or hypothesis that no rule concludes."""
+def _unproduced(rules: Iterable[RuleDef], scores: Mapping[str, ScoreSpec] | None = None) -> Iterator[RuleError]:
+    """A condition on a derived fact, red flag, hypothesis or status that no rule concludes."""
     ruleset = tuple(rules)
     idx = RuleIndex(ruleset)
     for rule in ruleset:
         for c in rule.conditions:
             missing: list[str] = []
-            if c.kind is Subject.DERIVED:
+            if c.kind is Subject.DERIVED and scores and c.subject in scores:
+                if not idx.concluding(Kind.POINTS, c.subject):
+                    missing = [f"points of {c.subject}"]
+            elif c.kind is Subject.STATUS:
+                if not idx.producers(c):
+                    missing = [f"status.{c.subject}={v}" for v in c.values]
+            elif c.kind is Subject.DERIVED:
                 missing = [f"{c.subject}={v}" for v in c.values if not idx.concluding(Kind.DERIVE, f"{c.subject}={v}")]
                 if c.op == "in" and len(missing) < len(c.values):
                     missing = []
@@ -468,8 +536,11 @@ def _text(data: Any, key: str, src: str, where: str) -> str:
 class _RuleParser:
     """Turns one rule file's entries into RuleDefs, or refuses them."""
 
-    def __init__(self, vocabulary, hypotheses, derived, red_flags, seed_sections, referrals=None) -> None:
+    def __init__(self, vocabulary, hypotheses, derived, red_flags, seed_sections, referrals=None,
+                 scores=None, alarms: tuple[str, ...] = ()) -> None:
         self.referrals = referrals or {}
+        self.scores: Mapping[str, ScoreSpec] = scores or {}
+        self.alarms = alarms
         self.vocabulary: Vocabulary = vocabulary
         self.hypotheses = hypotheses
         self.derived = derived
@@ -546,7 +617,8 @@ class _RuleParser:
         if extra:
             raise ConditionSyntaxError(f"then: unknown key {sorted(extra)[0]!r}")
         target = then[kind.value]
-        if spec.target not in (Target.DERIVED_FACT, Target.FIELDS) and not isinstance(target, str):
+        if spec.target not in (Target.DERIVED_FACT, Target.FIELDS, Target.SCORE, Target.STATUS) \
+                and not isinstance(target, str):
             # A list or mapping here is a slip of the writer; it must be refused
             # by name, not fail as an unhashable dictionary key.
             raise ConditionSyntaxError(f"then.{kind}: found {describe(target)}; expected one id")
@@ -565,6 +637,10 @@ class _RuleParser:
             weight = float(raw)
         if spec.target is Target.DERIVED_FACT:
             return self._derived_fact(kind, target, text)
+        if spec.target is Target.SCORE:
+            return self._points(kind, target)
+        if spec.target is Target.STATUS:
+            return self._status(kind, target, text)
         if spec.target is Target.FIELDS:
             return self._fields(kind, target, text, weight)
         scale = SCALES.get(spec.target)
@@ -592,6 +668,33 @@ class _RuleParser:
         if value not in fact.values:
             raise ConditionSyntaxError(f"then.{kind}.{name}: value {value!r} not in {allowed_list(fact.values)}")
         return Conclusion(kind, name, value, text=text)
+
+    def _points(self, kind: Kind, target: Any) -> Conclusion:
+        if not isinstance(target, dict) or len(target) != 1:
+            raise ConditionSyntaxError(f"then.{kind}: expected one 'score.component: points'")
+        (key, points), = target.items()
+        score_id, _, component = str(key).partition(".")
+        score = self.scores.get(score_id)
+        if score is None:
+            raise ConditionSyntaxError(f"then.{kind}: unknown score {score_id!r}; declare it under scores in kb.yaml"
+                                       + did_you_mean(score_id, self.scores))
+        if component not in score.components:
+            raise ConditionSyntaxError(f"then.{kind}.{score_id}: unknown component {component!r}; allowed: "
+                                       + allowed_list(score.components) + did_you_mean(component, score.components))
+        if isinstance(points, bool) or not isinstance(points, int) or not 1 <= points <= 10:
+            raise ConditionSyntaxError(f"then.{kind}.{key}: found {points!r}; points are a whole number from 1 to 10")
+        return Conclusion(kind, score_id, component, weight=float(points))
+
+    def _status(self, kind: Kind, target: Any, text: str) -> Conclusion:
+        if not isinstance(target, dict) or len(target) != 1:
+            raise ConditionSyntaxError(f"then.{kind}: expected one 'hypothesis: status'")
+        (hid, status), = target.items()
+        if hid not in self.alarms:
+            raise ConditionSyntaxError(f"then.{kind}: {hid!r} is not an alarm hypothesis of kb.yaml's safety "
+                                       "section; allowed: " + allowed_list(self.alarms) + did_you_mean(str(hid), self.alarms))
+        if status not in STATUSES:
+            raise ConditionSyntaxError(f"then.{kind}.{hid}: found {status!r}; allowed: {allowed_list(STATUSES)}")
+        return Conclusion(kind, str(hid), str(status), text=text)
 
     def _fields(self, kind: Kind, target: Any, text: str, weight: float) -> Conclusion:
         # Findings worth asking for next, or unsafe to test.
@@ -630,6 +733,15 @@ class _RuleParser:
                 raise ConditionSyntaxError("when.red_flag: use 'any', an id, or {in: [...]}")
             return Condition(cond.RED_FLAG, "red_flag", "present",
                              cond.red_flag_values(operand, tuple(self.red_flags)))
+        if key.startswith("status."):
+            hid = key.split(".", 1)[1]
+            if hid not in self.alarms:
+                raise ConditionSyntaxError(f"when.{key}: {hid!r} is not an alarm hypothesis of kb.yaml's safety "
+                                           "section" + did_you_mean(hid, self.alarms))
+            values = self._words(key, operand, {s: s for s in STATUSES}, op)
+            if op in ("any", "all", "none", "unless"):
+                raise ConditionSyntaxError(f"when.{key}: use a status, {{in: [...]}} or {{not: ...}}")
+            return Condition(cond.STATUS, hid, "not_in" if op in ("not", "not_in") else "in", values)
         if key.startswith("hypothesis."):
             hid = key.split(".", 1)[1]
             if hid not in self.hypotheses:
@@ -640,6 +752,9 @@ class _RuleParser:
             values = cond.band_values(operand)
             return Condition(cond.HYPOTHESIS, hid, "at_least" if op else "in", values)
         if key in self.derived:
+            if op == "unless":
+                raise ConditionSyntaxError(f"when.{key}: unless reads case findings only (a conclusion "
+                                           "may still be reached later; use not for a known value)")
             fact = self.derived[key]
             values = self._words(key, operand, fact.values, op)
             return Condition(cond.DERIVED, key, "not_in" if op in ("not", "not_in") else "in", values)
@@ -651,9 +766,9 @@ class _RuleParser:
 
     @staticmethod
     def _words(key: str, operand: Any, allowed: Mapping[str, str], op: str | None) -> tuple[str, ...]:
-        if op not in (None, "in", "not", "not_in", "any", "all", "none"):
+        if op not in (None, "in", "not", "not_in", "any", "all", "none", "unless"):
             raise ConditionSyntaxError(f"when.{key}: unknown operator {op!r}; allowed: "
-                                       + allowed_list(["in", "not", "any", "all", "none", "min", "max"]))
+                                       + allowed_list(["in", "not", "any", "all", "none", "unless", "min", "max"]))
         items = operand if isinstance(operand, list) else [operand]
         words = [as_word(item) for item in items]
         for word in words:
@@ -680,11 +795,14 @@ def _field_condition(spec: Field, op: str | None, operand: Any, words) -> Condit
         return Condition(cond.CASE, key, "range", (low, high))
     if spec.type == "set":
         values = words(key, operand, spec.values, op)
-        mapped = {None: "any", "in": "any", "any": "any", "all": "all", "none": "none", "not": "none", "not_in": "none"}
+        mapped = {None: "any", "in": "any", "any": "any", "all": "all", "none": "none", "not": "none", "not_in": "none",
+                  "unless": "unless"}
         return Condition(cond.CASE, key, mapped[op], values)
     if spec.type == "choice":
         if op in ("any", "all", "none"):
             raise ConditionSyntaxError(f"when.{key}: {op} is for lists; use in or not")
         values = words(key, operand, spec.values, op)
+        if op == "unless":
+            return Condition(cond.CASE, key, "unless", values)
         return Condition(cond.CASE, key, "not_in" if op in ("not", "not_in") else "in", values)
     raise ConditionSyntaxError(f"when.{key}: rules cannot test a {spec.type} field")

@@ -109,7 +109,9 @@ class RuleBits:
                     # Only evidence for a hypothesis is what a band waits on.
                     makers = rule_index.support(c.subject) if c.kind is cond.HYPOTHESIS else rule_index.producers(c)
                     on_conclusions.append((c, predicate(c), sum(self.bit[r.id] for r in makers)))
-            self.reads[rule.id] = frozenset(c.subject for c in rule.conditions if c.kind is cond.CASE)
+            # An unless holds while its finding is unknown: the rule does not wait on it.
+            self.reads[rule.id] = frozenset(c.subject for c in rule.conditions
+                                            if c.kind is cond.CASE and c.op != "unless")
             self.on_conclusions[rule.id] = tuple(on_conclusions)
         self.tests: dict[str, tuple[tuple[Callable[[Any], bool], int], ...]] = {
             subject: tuple((predicate(c), rules) for c, rules in by_condition.items())
@@ -285,6 +287,8 @@ class Analyzer:
     def _case_condition(self, c: Condition) -> ConditionStatus:
         value = self.findings.get(c.subject)
         if value is None:
+            if c.op == "unless":
+                return _status(c, MET, found=f"{c.key}=unknown")
             return _status(c, UNKNOWN, frozenset({c.subject}))
         shown = ",".join(value) if isinstance(value, tuple) else str(value)
         return _status(c, MET if c.test(value) else UNMET, found=f"{c.key}={shown}")

@@ -92,21 +92,25 @@ def test_experta_patterns_are_built_only_for_experta_s_matcher(kb):
     assert any(len(rule) > 0 for rule in _rules_of(stock).values())
 
 
-@given(st.dictionaries(st.sampled_from([1, 2, 3, 5]), st.integers(0, 60_000), min_size=1))
+@given(st.dictionaries(st.sampled_from([1, 2, 3, 4, 5]), st.integers(0, 60_000), min_size=1))
 def test_layers_of_any_size_never_overlap_on_the_agenda(sizes):
     plan = salience_plan(sizes)
     bands = []
-    for layer in (1, 2, 3, 5):
+    after = {1: "score", 3: "combine", 4: "resolve"}  # the shell's step after each layer
+    for layer in (1, 2, 3, 4, 5):
         size = sizes.get(layer, 0)
         if size:
             bands.append((plan.of(layer, size), plan.of(layer, 1)))  # lowest, highest
-        if layer == 3:
-            bands.append((plan.combine, plan.combine))
+        if layer in after:
+            step = plan.shell[after[layer]]
+            bands.append((step, step))
     bands.append((DECIDE_SALIENCE, DECIDE_SALIENCE))
     for (low, _), (_, high) in itertools.pairwise(bands):
         assert low > high  # each band entirely above the next
 
 
 def test_the_usual_figures_hold_while_every_layer_fits():
-    plan = salience_plan({1: 40, 2: 30, 3: 200, 5: 60})
-    assert (plan.base, plan.combine, plan.of(1, 1)) == ({1: 50000, 2: 40000, 3: 30000, 5: 20000}, 25000, 54998)
+    plan = salience_plan({1: 40, 2: 30, 3: 200, 4: 20, 5: 60})
+    assert (plan.base, plan.combine, plan.of(1, 1)) == ({1: 70000, 2: 60000, 3: 50000, 4: 40000, 5: 30000},
+                                                        45000, 74998)
+    assert plan.shell == {"score": 65000, "combine": 45000, "resolve": 35000}
