@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from hipkb.engine import certainty as cf
@@ -361,10 +361,9 @@ class Reasoner:
         """
         facts = []
         unless = self._unless
-        for group, values in case.findings.items():
+        for group, known in case.findings.items():
             slots = unless.get(group)
-            if slots:
-                values = {**slots, **values}
+            values: Mapping[str, Any] = {**slots, **known} if slots else known
             if values:
                 facts.append(self._groups[group](**values))
         for group, slots in unless.items():

@@ -691,7 +691,8 @@ class _RuleParser:
         (hid, status), = target.items()
         if hid not in self.alarms:
             raise ConditionSyntaxError(f"then.{kind}: {hid!r} is not an alarm hypothesis of kb.yaml's safety "
-                                       "section; allowed: " + allowed_list(self.alarms) + did_you_mean(str(hid), self.alarms))
+                                       "section; allowed: " + allowed_list(self.alarms)
+                                       + did_you_mean(str(hid), self.alarms))
         if status not in STATUSES:
             raise ConditionSyntaxError(f"then.{kind}.{hid}: found {status!r}; allowed: {allowed_list(STATUSES)}")
         return Conclusion(kind, str(hid), str(status), text=text)
