@@ -88,7 +88,7 @@ def test_run_example_cases_exit_0_and_valid_results(cli, kb):
     result = cli("run", CASES, "--format", "json")
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert len(lines) == len(list(CASES.glob("*.yaml")))
+    assert len(lines) == len(list(CASES.rglob("*.yaml")))  # the published cases below it too
     for line in lines:
         check_result(json.loads(line), kb)
 
@@ -323,7 +323,7 @@ def test_output_is_byte_identical_across_hash_seeds(tmp_path):
                               capture_output=True, timeout=300, env=env, cwd=tmp_path)
         assert proc.returncode == 0, proc.stderr.decode()
         outputs.append(proc.stdout)
-    assert outputs[0].count(b"\n") == len(list(CASES.glob("*.yaml")))
+    assert outputs[0].count(b"\n") == len(list(CASES.rglob("*.yaml")))
     assert outputs[0] == outputs[1]
 
 

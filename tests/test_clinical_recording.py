@@ -156,6 +156,16 @@ TENDON_NIGHT = {
     "imaging.xray_findings": hs.OMIT,
     "history.mechanism": "none",
     "history.onset": "gradual",
+    # Nor risk that, with a bone stress injury not excluded, calls for urgent care on its own
+    # (knowledge.md section 8), nor what makes another alarm hypothesis possible.
+    **{path: hs.OMIT for path in (
+        "history.prior_conditions", "history.previous_bsi_count", "history.previous_bsi_sites",
+        "history.energy_availability", "history.disordered_eating", "history.recent_weight_loss_percent",
+        "history.menstrual_dysfunction", "history.menses_last_12_months", "history.low_libido",
+        "history.low_bone_density", "history.bone_density_z", "history.corticosteroids", "history.heavy_alcohol",
+        "history.pregnancy", "imaging.mri_findings", "exam.lump_or_swelling", "behaviour.trend",
+        "runner.bmi", "history.menarche_age", "history.late_menarche",
+        "exam.bony_tenderness", "behaviour.inflammatory_features")},
 }
 
 

@@ -81,16 +81,16 @@ def test_any_change_to_a_rule_or_vocabulary_file_rebuilds(kb_dirs, which):
 def test_an_edited_rule_is_what_the_rebuilt_base_says(kb_dirs):
     rules, facts = kb_dirs
     before = cache.cached_load(rules, facts, Counting())
-    rule = before.by_id["FNBSI-BONE-LOAD"]
+    rule = before.by_id["FNBSI-WALKING"]
     target = Path(rule.file)
     text = target.read_text(encoding="utf-8")
-    start = text.index("id: FNBSI-BONE-LOAD")
+    start = text.index("id: FNBSI-WALKING")
     written = f"      weight: {rule.conclusion.weight:g}\n"
     at = text.index(written, start)
     target.write_text(text[:at] + "      weight: 0.25\n" + text[at + len(written):], encoding="utf-8")
     after = cache.cached_load(rules, facts, Counting())
     assert rule.conclusion.weight != 0.25
-    assert after.by_id["FNBSI-BONE-LOAD"].conclusion.weight == 0.25
+    assert after.by_id["FNBSI-WALKING"].conclusion.weight == 0.25
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip", "empty", "foreign pickle"])

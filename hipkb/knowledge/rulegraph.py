@@ -18,12 +18,13 @@ from hipkb.knowledge.kinds import Target
 from hipkb.knowledge.rules import KnowledgeBase, RuleDef
 
 # Columns, left to right, and how each kind of node is labelled.
-TIERS = ("finding", "derived", "red_flag", "rule", "hypothesis", "decision")
+TIERS = ("finding", "derived", "red_flag", "rule", "hypothesis", "status", "decision")
 TIER_LABELS = {
     "finding": "Findings",
     "derived": "Patterns (derived facts)",
     "red_flag": "Red flags",
     "hypothesis": "Hypotheses",
+    "status": "Exclusion status (rule out the worst first)",
     "decision": "Triage and advice",
 }
 
@@ -55,6 +56,8 @@ def _condition_node(c: cond.Condition) -> Node:
     if c.kind == cond.RED_FLAG:
         name = ",".join(c.values) or "any red flag"
         return Node(_node_id("r", name if c.values else "any"), name, "red_flag")
+    if c.kind == cond.STATUS:
+        return Node(_node_id("s", c.subject), f"status of {c.subject}", "status")
     return Node(_node_id("h", c.subject), c.subject, "hypothesis")
 
 
@@ -66,6 +69,8 @@ _TARGET_NODES = {
     Target.TRIAGE_LEVEL: ("t", "decision"),
     Target.RUNNING_ADVICE: ("run", "decision"),
     Target.REFERRAL: ("ref", "decision"),
+    Target.SCORE: ("d", "derived"),  # points add up to the score, read as a derived fact
+    Target.STATUS: ("s", "status"),
 }
 
 
@@ -76,6 +81,8 @@ def _conclusion_node(rule: RuleDef) -> Node:
         return Node(_node_id("q", c.kind.value), spec.label, "decision")
     prefix, tier = _TARGET_NODES[spec.target]
     label = c.target if tier != "decision" else f"{spec.label}: {c.target}"
+    if tier == "status":
+        label = f"status of {c.target}"
     return Node(_node_id(prefix, c.target), label, tier)
 
 
@@ -95,8 +102,10 @@ def build(kb: KnowledgeBase) -> tuple[list[Node], list[Edge]]:
         nodes.setdefault(target.id, target)
         conclusion = rule.conclusion
         label = ""
-        if conclusion.spec.target is Target.DERIVED_FACT:
+        if conclusion.spec.target in (Target.DERIVED_FACT, Target.STATUS):
             label = conclusion.value
+        elif conclusion.spec.target is Target.SCORE:
+            label = f"{conclusion.value} +{conclusion.weight:g}"
         elif conclusion.spec.target is Target.HYPOTHESIS:
             label = f"{conclusion.cf:+g}"
         edges.append(Edge(rnode.id, target.id, label, dashed=conclusion.cf < 0))
@@ -119,7 +128,7 @@ def to_dot(kb: KnowledgeBase) -> str:
     nodes, edges = build(kb)
     lines = [f"digraph {_quote(kb.name)} {{", "  rankdir=LR;", '  node [fontname="Helvetica", fontsize=10];']
     shapes = {"finding": "ellipse", "derived": "ellipse", "red_flag": "octagon", "rule": "box",
-              "hypothesis": "doubleoctagon", "decision": "diamond"}
+              "hypothesis": "doubleoctagon", "status": "hexagon", "decision": "diamond"}
     for tier in TIERS:
         members = [n for n in nodes if n.tier == tier]
         if not members:
@@ -153,7 +162,8 @@ def to_mermaid(kb: KnowledgeBase) -> str:
     nodes, edges = build(kb)
     lines = ["flowchart LR"]
     shapes = {"finding": ('(["', '"])'), "derived": ('("', '")'), "red_flag": ('{{"', '"}}'),
-              "rule": ('["', '"]'), "hypothesis": ('[["', '"]]'), "decision": ('{"', '"}')}
+              "rule": ('["', '"]'), "hypothesis": ('[["', '"]]'), "status": ('[/"', '"/]'),
+              "decision": ('{"', '"}')}
     for tier in TIERS:
         members = [n for n in nodes if n.tier == tier]
         if not members:

@@ -28,7 +28,7 @@ from hipkb.knowledge.index import RuleIndex
 from hipkb.knowledge.kinds import KINDS, Kind, KindSpec, Subject, Target
 from hipkb.knowledge.scales import RED_FLAGS, RUNNING_ADVICE, STATUSES, TRIAGE_LEVELS
 from hipkb.knowledge.teaching import FILE as TEACHING_FILE
-from hipkb.knowledge.teaching import LearningPoints, load_teaching
+from hipkb.knowledge.teaching import Concept, LearningPoints, load_concepts, load_teaching
 from hipkb.knowledge.vocabulary import Field, Vocabulary
 from hipkb.knowledge.vocabulary import word as as_word
 from hipkb.load.safeload import load_file
@@ -193,6 +193,19 @@ class Safety:
     neutral_recodings: tuple[Mapping[str, Any], ...] = ()
     #: Benign presentations that must never be triaged above a level.
     benign: tuple[BenignPattern, ...] = ()
+    #: Rule out the worst first: the derived fact of bone stress risk and the
+    #: levels that restrict running while a bone stress injury is not excluded.
+    risk_fact: str = ""
+    restricting_risk: tuple[str, ...] = ()
+    #: The recorded negatives that alone may exclude a bone stress injury:
+    #: every group of ``clinical`` (one finding of each), or one of ``imaging``.
+    bsi_exclusion_clinical: tuple[Mapping[str, Any], ...] = ()
+    bsi_exclusion_imaging: tuple[Mapping[str, Any], ...] = ()
+    #: Findings that record positional night pain (never a bone sign nor the
+    #: red flag ``night_pain_flag``), and a warm-up during the run.
+    positional_night_pain: Mapping[str, Any] = field(default_factory=dict)
+    night_pain_flag: str = ""
+    warm_up: Mapping[str, Any] = field(default_factory=dict)
     #: Derived facts of imaging (``mri_bsi``): a bone stress injury with
     #: evidence against it from a rule that reads one (a negative MRI, or one
     #: that places the injury in another bone) is not a suspected one.
@@ -228,6 +241,8 @@ class KnowledgeBase:
     codes: Codes = field(default_factory=Codes)
     teaching: Mapping[str, LearningPoints] = field(default_factory=dict)
     scores: Mapping[str, ScoreSpec] = field(default_factory=dict)
+    #: Teaching concepts (``concepts`` in teaching.yaml): ways of reasoning taught across hypotheses.
+    concepts: Mapping[str, Concept] = field(default_factory=dict)
 
     @cached_property
     def by_id(self) -> dict[str, RuleDef]:
@@ -356,7 +371,7 @@ def _load(rules_dir: Path, vocabulary: Vocabulary, facts_dir: Path | None,
     if not isinstance(sections, list) or not all(isinstance(s, str) for s in sections):
         raise RuleError(src, "seed_sections", "expected a list of the seed article's section titles")
     seed_sections = tuple(sections)
-    safety = _safety(manifest, src, hypotheses, vocabulary, derived)
+    safety = _safety(manifest, src, hypotheses, vocabulary, derived, red_flags)
     parser = _RuleParser(vocabulary, hypotheses, derived, red_flags, seed_sections, referrals, scores,
                          safety.alarm_hypotheses)
 
@@ -393,6 +408,7 @@ def _load(rules_dir: Path, vocabulary: Vocabulary, facts_dir: Path | None,
         safety=safety,
         codes=load_codes(rules_dir / CODES_FILE, hypotheses, red_flags),
         teaching=load_teaching(rules_dir),
+        concepts=load_concepts(rules_dir),
         scores=scores,
     )
 
@@ -422,11 +438,12 @@ def _scores(manifest: dict, src: str, derived: Mapping[str, DerivedFact]) -> dic
 
 
 SAFETY_KEYS = ("alarm_hypotheses", "unsafe_tests", "bone_stress_injuries", "bone_sign", "bone_ruled_out",
-               "neutral_recodings", "benign")
+               "neutral_recodings", "benign", "risk_fact", "restricting_risk", "bsi_exclusion",
+               "positional_night_pain", "night_pain_flag", "warm_up")
 
 
 def _safety(manifest: dict, src: str, hypotheses: Mapping[str, Hypothesis], vocabulary: Vocabulary,
-            derived: Mapping[str, DerivedFact]) -> Safety:
+            derived: Mapping[str, DerivedFact], red_flags: Mapping[str, RedFlag] | None = None) -> Safety:
     spec = manifest.get("safety") or {}
     if not isinstance(spec, dict) or set(spec) - set(SAFETY_KEYS):
         raise RuleError(src, "safety", f"expected a mapping with any of {', '.join(SAFETY_KEYS)}")
@@ -470,8 +487,35 @@ def _safety(manifest: dict, src: str, hypotheses: Mapping[str, Hypothesis], voca
                                     _findings(item.get("findings"), vocabulary, src, f"{where}.findings"),
                                     _findings(item.get("optional") or {}, vocabulary, src, f"{where}.optional"),
                                     ceiling))
+    risk_fact = spec.get("risk_fact") or ""
+    if risk_fact and risk_fact not in derived:
+        raise RuleError(src, "safety.risk_fact", f"found {describe(risk_fact)}; expected a derived fact of kb.yaml"
+                        + did_you_mean(str(risk_fact), derived))
+    restricting = spec.get("restricting_risk") or []
+    if not isinstance(restricting, list) or (risk_fact and any(
+            as_word(v) not in derived[risk_fact].values for v in restricting)):
+        raise RuleError(src, "safety.restricting_risk", "expected a list of values of the risk fact")
+    exclusion = spec.get("bsi_exclusion") or {}
+    if not isinstance(exclusion, dict) or set(exclusion) - {"clinical", "imaging"}:
+        raise RuleError(src, "safety.bsi_exclusion", "expected clinical and imaging: lists of findings")
+    groups = {}
+    for part in ("clinical", "imaging"):
+        items = exclusion.get(part) or []
+        if not isinstance(items, list):
+            raise RuleError(src, f"safety.bsi_exclusion.{part}", "expected a list of findings (group.field: value)")
+        groups[part] = tuple(_findings(item, vocabulary, src, f"safety.bsi_exclusion.{part}[{n}]")
+                             for n, item in enumerate(items))
+    flag = spec.get("night_pain_flag") or ""
+    if flag and flag not in (red_flags or {}):
+        raise RuleError(src, "safety.night_pain_flag", f"found {describe(flag)}; expected a red flag of kb.yaml")
+    single = {key: _findings(spec[key], vocabulary, src, f"safety.{key}") if spec.get(key) else {}
+              for key in ("positional_night_pain", "warm_up")}
     return Safety(**lists, bone_sign=bone_sign, neutral_recodings=neutral, benign=tuple(benign),
-                  bone_ruled_out=tuple(str(item) for item in ruled_out))
+                  bone_ruled_out=tuple(str(item) for item in ruled_out), risk_fact=str(risk_fact),
+                  restricting_risk=tuple(as_word(v) for v in restricting),
+                  bsi_exclusion_clinical=groups["clinical"], bsi_exclusion_imaging=groups["imaging"],
+                  positional_night_pain=single["positional_night_pain"], night_pain_flag=str(flag),
+                  warm_up=single["warm_up"])
 
 
 def _findings(raw: Any, vocabulary: Vocabulary, src: str, where: str) -> dict[str, Any]:

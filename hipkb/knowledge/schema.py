@@ -60,11 +60,17 @@ def case_schema(vocabulary: Vocabulary, hypotheses: Sequence[str] = ()) -> dict[
             "description": "Expected outcomes; hipkb check runs cases that have them.",
             "properties": {
                 "top": hypothesis_list,
+                "in_top3": hypothesis_list,
                 "includes": hypothesis_list,
                 "excludes": hypothesis_list,
                 "triage_at_least": {"enum": list(TRIAGE_LEVELS)},
                 "triage_at_most": {"enum": list(TRIAGE_LEVELS)},
                 "running": {"enum": list(RUNNING_ADVICE)},
+                "running_in": {"type": "array", "minItems": 1, "items": {"enum": list(RUNNING_ADVICE)}},
+                "red_flags": {"type": "array", "items": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"}},
+                "no_hop": {"type": "boolean"},
+                "known_miss": {"type": "string", "minLength": 1,
+                               "description": "Why the knowledge base is known to answer otherwise (a note)."},
             },
         },
     }

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import keyword
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -51,6 +52,11 @@ class Field:
     question: str = ""
     description: str = ""
     same_finding: tuple[str, ...] = ()
+    #: A follow-up: asked only once this other finding is known to hold one of
+    #: these values (or, for a number, at least this much).
+    asked_when: tuple[tuple[str, tuple[str, ...] | float], ...] = ()
+    #: Asked before every other question while unknown (age and sex decide what is in view).
+    ask_first: bool = False
 
     @property
     def path(self) -> str:
@@ -108,6 +114,27 @@ class Vocabulary:
         """The other fields that record the same finding as *path*."""
         return self._same.get(path, frozenset())
 
+    def may_ask(self, path: str, findings: Mapping[str, Any]) -> bool:
+        """Whether *path* is worth asking now: not a follow-up to a finding it does not follow.
+
+        A follow-up (``asked_when``) waits until the finding it follows is known
+        to hold: what kind of night pain is asked after "yes", never after "no",
+        and not before night pain itself is known.
+        """
+        spec = self.fields.get(path)
+        if spec is None:
+            return False
+        for other, wanted in spec.asked_when:
+            value = findings.get(other)
+            if value is None:
+                return False
+            if isinstance(wanted, float):
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or value < wanted:
+                    return False
+            elif not (set(value) & set(wanted) if isinstance(value, tuple) else value in wanted):
+                return False
+        return True
+
     @classmethod
     def load(cls, directory: Path) -> Vocabulary:
         path = directory / "vocabulary.yaml"
@@ -149,6 +176,10 @@ class Vocabulary:
                     if other not in paths or other == f.path:
                         raise RuleError(source, f"{f.path}.same_finding",
                                         f"found {other!r}; expected another field of the vocabulary (group.field)")
+                for other, _ in f.asked_when:
+                    if other not in paths or other == f.path:
+                        raise RuleError(source, f"{f.path}.asked_when",
+                                        f"found {other!r}; expected another field of the vocabulary (group.field)")
         return cls(str(data.get("name", "")), top, groups, source)
 
 
@@ -185,7 +216,27 @@ def _field(source: str, group: str, name: str, spec: Any) -> Field:
         question=str(spec.get("question", "")),
         description=str(spec.get("description", "")),
         same_finding=_paths(spec, "same_finding", source, where),
+        asked_when=_asked_when(spec, source, where),
+        ask_first=_flag(spec, "ask_first", source, where),
     )
+
+
+def _asked_when(spec: dict, source: str, where: str) -> tuple[tuple[str, tuple[str, ...] | float], ...]:
+    raw = spec.get("asked_when") or {}
+    if not isinstance(raw, dict):
+        raise RuleError(source, f"{where}.asked_when", "expected a mapping of group.field: [values] or {min: n}")
+    found: list[tuple[str, tuple[str, ...] | float]] = []
+    for path, wanted in raw.items():
+        if not isinstance(path, str) or path.count(".") != 1:
+            raise RuleError(source, f"{where}.asked_when", "expected group.field paths as keys")
+        if isinstance(wanted, dict) and set(wanted) == {"min"} and isinstance(wanted["min"], (int, float)) \
+                and not isinstance(wanted["min"], bool):
+            found.append((path, float(wanted["min"])))
+        elif isinstance(wanted, list) and wanted:
+            found.append((path, tuple(word(v) for v in wanted)))
+        else:
+            raise RuleError(source, f"{where}.asked_when.{path}", "expected a list of values or {min: n}")
+    return tuple(found)
 
 
 def _paths(spec: dict, key: str, source: str, where: str) -> tuple[str, ...]:

@@ -11,6 +11,7 @@ facts whatever the order it was written in.
 from __future__ import annotations
 
 import math
+import re
 import sys
 from collections.abc import Collection
 from pathlib import Path
@@ -22,7 +23,8 @@ from hipkb.knowledge.scales import RUNNING_ADVICE, TRIAGE_LEVELS
 from hipkb.knowledge.vocabulary import Field, Vocabulary
 from hipkb.load.safeload import MAX_BYTES, decode, parse_text, read_text
 
-EXPECT_KEYS = ("top", "includes", "excludes", "triage_at_least", "triage_at_most", "running")
+EXPECT_KEYS = ("top", "in_top3", "includes", "excludes", "triage_at_least", "triage_at_most", "running", "running_in",
+               "red_flags", "no_hop", "known_miss")
 
 
 def validate(
@@ -183,7 +185,7 @@ def _expect(raw: Any, source: str, hypotheses: Collection[str] | None) -> dict[s
     result: dict[str, Any] = {}
     for key, value in raw.items():
         where = f"expect.{key}"
-        if key in ("top", "includes", "excludes"):
+        if key in ("top", "in_top3", "includes", "excludes"):
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise CaseError(source, where, f"found {describe(value)}; expected a list of hypothesis ids")
             for index, item in enumerate(value):
@@ -202,6 +204,25 @@ def _expect(raw: Any, source: str, hypotheses: Collection[str] | None) -> dict[s
                     f"found {describe(value)}; allowed: {allowed_list(allowed)}"
                     + did_you_mean(value, allowed),
                 )
+            result[key] = value
+        elif key == "running_in":
+            if not isinstance(value, list) or not value or any(v not in RUNNING_ADVICE for v in value):
+                raise CaseError(source, where, f"found {describe(value)}; expected a list of: "
+                                + allowed_list(RUNNING_ADVICE))
+            result[key] = tuple(value)
+        elif key == "red_flags":
+            if not isinstance(value, list) or not all(isinstance(v, str) and re.fullmatch(r"[a-z][a-z0-9_]*", v)
+                                                      for v in value):
+                raise CaseError(source, where, f"found {describe(value)}; expected a list of red flag ids")
+            result[key] = tuple(value)
+        elif key == "known_miss":
+            if not isinstance(value, str) or not value.strip():
+                raise CaseError(source, where, f"found {describe(value)}; expected a text saying why the knowledge "
+                                "base answers otherwise")
+            result[key] = " ".join(value.split())
+        elif key == "no_hop":
+            if value not in (True, False):
+                raise CaseError(source, where, f"found {describe(value)}; expected true or false")
             result[key] = value
         else:
             raise CaseError(

@@ -152,11 +152,18 @@ def decisions(kb: KnowledgeBase, inference: Inference) -> dict[str, dict[str, An
     for kind, choice in (("triage", inference.triage), ("running", inference.running)):
         read_h: list[str] = []
         read_f: list[str] = []
+        read_s: list[str] = []
+        alarms = kb.safety.alarm_hypotheses
         for rid in (choice.because if choice else ()):
             rule = kb.rule(rid)
             for c in (rule.conditions if rule else ()):
-                if c.kind == cond.HYPOTHESIS and c.subject in rank and c.subject not in read_h:
+                # Safety first is said only of what it is about: an alarm hypothesis (a decision that
+                # follows osteoarthritis ranked second is no safety decision).
+                if c.kind == cond.HYPOTHESIS and c.subject in rank and c.subject in alarms \
+                        and c.subject not in read_h:
                     read_h.append(c.subject)
+                if c.kind == cond.STATUS and c.subject not in read_s and c.subject in inference.exclusions:
+                    read_s.append(c.subject)
                 if c.kind == cond.RED_FLAG:
                     read_f.extend(f for f in (c.values or tuple(inference.red_flags))
                                   if f in inference.red_flags and f not in read_f)
@@ -170,6 +177,11 @@ def decisions(kb: KnowledgeBase, inference: Inference) -> dict[str, dict[str, An
             note = (f"{what} ({value}) follows the red flag{'s' if len(flags) > 1 else ''} "
                     + ", ".join(f["label"] for f in flags)
                     + ", whatever the differential: safety first.")
+        elif read_s and not hyps:
+            labels = ", ".join(kb.hypotheses[h].label for h in read_s)
+            note = (f"{what} ({value}) follows {labels}, not yet excluded: rule out the worst first. "
+                    "Whatever ranks first, what must not be missed is acted on until the findings that "
+                    "exclude it are recorded.")
         elif hyps and top is not None and all(h["id"] != top for h in hyps):
             h = hyps[0]
             note = (f"{what} ({value}) follows {h['label']}, ranked {h['rank']} ({h['band']}), not the "

@@ -29,6 +29,14 @@ from hipkb.results.partial import UNKNOWN, UNMET, Analyzer
 # The shell's own steps appear in every trace; they are not rules of the
 # knowledge base, so they get their titles here.
 SHELL_RULES: dict[str, tuple[str, str]] = {
+    "SHELL-SCORE": (
+        "Add up each risk score, a component counting once at its most points, and publish its band",
+        "hipkb shell: cumulative risk scores (De Souza et al., BJSM 2014)",
+    ),
+    "SHELL-RESOLVE": (
+        "Settle each alarm hypothesis's status: suspected, then excluded, then not excluded",
+        "hipkb shell: rule out the worst first",
+    ),
     "SHELL-COMBINE": (
         "Pool each hypothesis's evidence into one certainty (MYCIN certainty-factor combination)",
         "hipkb shell: certainty factors (EMYCIN)",
@@ -44,6 +52,11 @@ TRIAGE_TEXT = {
     "urgent": "Urgent: see a clinician promptly",
     "routine": "Routine: assessment by a clinician",
     "self_care": "Self-care: manage and monitor",
+}
+STATUS_TEXT = {
+    "suspected": "suspected (its own signs make it possible)",
+    "not_excluded": "not yet excluded",
+    "excluded": "excluded",
 }
 RUNNING_TEXT = {
     "stop": "Stop running",
@@ -81,6 +94,8 @@ def fact_kind(kb: KnowledgeBase, fact: str) -> str:
         return "red_flag"
     if name.startswith("hypothesis."):
         return "hypothesis"
+    if name.startswith("status."):
+        return "status"
     if name in ("triage", "running"):
         return name
     if name in kb.vocabulary.fields:
@@ -100,6 +115,9 @@ def fact_text(kb: KnowledgeBase, fact: str) -> str:
     if name.startswith("hypothesis."):
         hyp = kb.hypotheses.get(name[len("hypothesis."):])
         return f"{hyp.label if hyp else name}: {value}"
+    if name.startswith("status."):
+        hyp = kb.hypotheses.get(name[len("status."):])
+        return f"{hyp.label if hyp else name}: {STATUS_TEXT.get(value, value)}"
     if name == "triage":
         return TRIAGE_TEXT.get(value, value)
     if name == "running":
@@ -122,7 +140,8 @@ def fact_item(kb: KnowledgeBase, fact: str) -> dict[str, str]:
 def targets(kb: KnowledgeBase) -> list[str]:
     """Every ID ``--how`` and ``--why-not`` understand, for error messages."""
     derived = [f"{name}={value}" for name, fact in kb.derived.items() for value in fact.values]
-    return [*kb.hypotheses, *derived, *kb.red_flags, "triage", "running"]
+    statuses = [f"status.{hid}" for hid in kb.safety.alarm_hypotheses]
+    return [*kb.hypotheses, *derived, *kb.red_flags, *statuses, "triage", "running"]
 
 
 def resolve(kb: KnowledgeBase, inference: Inference, target: str) -> tuple[str, str]:
@@ -136,6 +155,12 @@ def resolve(kb: KnowledgeBase, inference: Inference, target: str) -> tuple[str, 
     text = target.strip()
     if text in ("triage", "running"):
         return text, text
+    if text.startswith("status."):
+        hid = text[len("status."):].partition("=")[0]
+        if hid in kb.safety.alarm_hypotheses:
+            return "status", hid
+        raise ExplainError(target, "", "status of what? alarm hypotheses: " + ", ".join(kb.safety.alarm_hypotheses)
+                           + did_you_mean(hid, kb.safety.alarm_hypotheses))
     if text.startswith("hypothesis."):
         text = text[len("hypothesis."):].partition("=")[0]
     if text.startswith("red_flag="):
@@ -188,6 +213,9 @@ def _fact_of(kind: str, key: str, inference: Inference) -> str:
         return f"triage={inference.triage.value if inference.triage else 'none'}"
     if kind == "running":
         return f"running={inference.running.value if inference.running else 'none'}"
+    if kind == "status":
+        choice = inference.exclusions.get(key)
+        return f"status.{key}={choice.value if choice else 'none'}"
     return key
 
 
@@ -223,6 +251,13 @@ class _Unfolder:
         elif kind == "red_flag":
             node["holds"] = value in inf.red_flags
             node["because"] = self._steps(inf.red_flags.get(value, []))
+        elif kind == "status":
+            hid = name[len("status."):]
+            choice = inf.exclusions.get(hid)
+            node["holds"] = choice is not None and choice.value == value
+            node["because"] = self._steps(inf.status_votes.get(f"{hid}={value}", []))
+            if choice is None:
+                node["note"] = "no status rule spoke of it: the case does not bring it into view"
         elif kind in ("triage", "running"):
             choice = inf.triage if kind == "triage" else inf.running
             votes = inf.triage_votes if kind == "triage" else inf.running_votes
@@ -309,11 +344,25 @@ def why_not(kb: KnowledgeBase, inference: Inference, target: str,
         concluded = key in inference.red_flags
     result["concluded"] = concluded
     result["rules"] = len(producers)
+    result["exclusion"] = _exclusion(kb, inference, key, analyzer) if kind == "hypothesis" else None
     missing, ruled_out = _partial(kb, analyzer, producers)
     result["missing"], result["ruled_out"] = missing, ruled_out
     result["ruled_out_groups"] = group_ruled_out(ruled_out)
     result["verdict"] = _verdict(result)
     return result
+
+
+def _exclusion(kb: KnowledgeBase, inference: Inference, hypothesis: str,
+               analyzer: Analyzer) -> dict[str, Any] | None:
+    """Where an alarm hypothesis stands (rule out the worst first), with what excluded it or would."""
+    from hipkb.results.exclusions import exclusions
+
+    for e in exclusions(kb, inference, analyzer):
+        if e.hypothesis == hypothesis:
+            return {"status": e.status, "text": STATUS_TEXT.get(e.status, e.status),
+                    "rules": [rule_ref(kb, r) for r in e.because], "facts": [fact_item(kb, f) for f in e.facts],
+                    "to_exclude": list(e.to_exclude), "unsafe": list(e.unsafe)}
+    return None
 
 
 def _partial(kb: KnowledgeBase, analyzer: Analyzer,
@@ -447,6 +496,21 @@ def _format_children(node: dict[str, Any], indent: str, lines: list[str]) -> Non
 def format_why_not(info: dict[str, Any]) -> str:
     """A WHY NOT explanation as terminal text."""
     lines = [f"{info['id']}: {info['label']}", f"  {info['verdict']}"]
+    exclusion = info.get("exclusion")
+    if exclusion:
+        lines.append(f"  Rule out the worst first: {exclusion['text']}.")
+        if exclusion["status"] == "excluded":
+            facts = ", ".join(f["fact"] for f in exclusion["facts"]) or "no conditions"
+            for rule in exclusion["rules"]:
+                lines.append(f"    excluded by {_cite(rule)}; matched {facts}")
+        else:
+            for rule in exclusion["rules"]:
+                lines.append(f"    {_cite(rule)}")
+            if exclusion["to_exclude"]:
+                lines.append("    To exclude it, record: " + ", ".join(exclusion["to_exclude"]))
+            if exclusion["unsafe"]:
+                lines.append("    and, only once those are negative (a loading test): "
+                             + ", ".join(exclusion["unsafe"]))
     if info["missing"]:
         lines.append("  Missing (unknown findings its rules wait on):")
         for m in info["missing"]:

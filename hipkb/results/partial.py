@@ -278,6 +278,12 @@ class Analyzer:
                 return _status(c, MET, found="red_flag=" + ",".join(sorted(inference.red_flags)))
             waits = self._waits_of(self._index.producers(c), depth)
             return _status(c, UNKNOWN if waits else UNMET, waits)
+        if c.kind == cond.STATUS:
+            status = inference.exclusions.get(c.subject)
+            if inference.holds(c):
+                return _status(c, MET, found=f"{c.key}={status.value if status else ''}")
+            waits = self._waits_of(self._index.producers(c), depth) if depth < MAX_DEPTH else frozenset()
+            return _status(c, UNKNOWN if waits else UNMET, waits, f"{c.key}={status.value if status else 'none'}")
         # Derived fact: present with a matching value, or waiting on its producers.
         if inference.holds(c):
             return _status(c, MET, found=f"{c.key}={self._derived[c.subject][0]}")

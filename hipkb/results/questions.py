@@ -30,6 +30,7 @@ MAX_SCREENS = 2
 SCREEN_STAKE = 0.3
 EMERGENCY_SCREEN_STAKE = 0.4
 SCREEN_REASON = "screens for a red flag"
+FIRST_REASON = "who the runner is decides which conditions must be ruled out"
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,11 @@ class Question:
     question: str
     why: str
     score: float
+
+
+#: A finding that would only raise a hypothesis nothing has brought into view weighs this much less:
+#: the questions read the case (an MRI's findings are not the next question about a tendon).
+OUT_OF_VIEW = 0.25
 
 
 def _stake(kb: KnowledgeBase, inference: Inference, rule: RuleDef,
@@ -51,7 +57,10 @@ def _stake(kb: KnowledgeBase, inference: Inference, rule: RuleDef,
         # on one nobody suspects changes nothing.
         if c.kind == "against" and current <= 0:
             return 0.0, ""
-        return c.weight * (1.0 + max(current, 0.0)), c.target
+        stake = c.weight * (1.0 + max(current, 0.0))
+        if current <= 0 and c.target not in inference.exclusions:
+            stake *= OUT_OF_VIEW
+        return stake, c.target
     if c.kind == "red_flag":
         flag = kb.red_flags[c.target]
         stake = EMERGENCY_SCREEN_STAKE if flag.emergency else SCREEN_STAKE
@@ -135,14 +144,17 @@ def candidates(kb: KnowledgeBase, inference: Inference, analyzer: Analyzer) -> l
     return rule_bits(kb).of(live)
 
 
-def next_questions(kb: KnowledgeBase, inference: Inference, limit: int = MAX_QUESTIONS) -> list[Question]:
-    analyzer = Analyzer(kb, inference)
+def next_questions(kb: KnowledgeBase, inference: Inference, limit: int = MAX_QUESTIONS,
+                   analyzer: Analyzer | None = None) -> list[Question]:
+    analyzer = analyzer or Analyzer(kb, inference)
     vocabulary = kb.vocabulary
     # A finding unsafe to test in one form is unsafe in every form, and one
     # the case records in one form is not asked for again in another.
     avoid = set(inference.avoid)
     avoid.update(other for path in inference.avoid for other in vocabulary.same_finding(path))
     avoid.update(other for path in analyzer.findings for other in vocabulary.same_finding(path))
+    # A follow-up to a finding it does not follow (what kind of night pain, after "no night pain").
+    avoid.update(path for path in vocabulary.fields if not vocabulary.may_ask(path, analyzer.findings))
     scores: dict[str, float] = defaultdict(float)
     reasons: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     waits_on = analyzer.waits_on
@@ -171,6 +183,15 @@ def next_questions(kb: KnowledgeBase, inference: Inference, limit: int = MAX_QUE
                 reasons[path][asking.conclusion.text] += asking.conclusion.weight
     order = _plan(kb).order
     ranked = sorted(scores, key=lambda p: (-round(scores[p], 6), order.get(p, len(order))))
+    # Who the runner is comes first while unknown: age and sex decide which conditions are in view.
+    first = [path for path in vocabulary.fields if vocabulary.fields[path].ask_first
+             and path not in avoid and analyzer.findings.get(path) is None]
+    for path in first:
+        reasons[path][FIRST_REASON] += 1.0
+        scores[path] = max(scores[path], 1.0)
+    ranked = first + [path for path in ranked if path not in first]
+    in_view = frozenset({h for h, score in inference.scores.items() if score.certainty > 0}
+                        | {h for h, choice in inference.exclusions.items() if choice.value != "excluded"})
     questions: list[Question] = []
     screens = 0
     for path in ranked:
@@ -182,14 +203,21 @@ def next_questions(kb: KnowledgeBase, inference: Inference, limit: int = MAX_QUE
                 continue
             screens += 1
         field = kb.vocabulary.fields[path]
-        questions.append(Question(path, field.question, _why(reasons[path], kb), round(scores[path], 3)))
+        questions.append(Question(path, field.question, _why(reasons[path], kb, in_view), round(scores[path], 3)))
     return questions
 
 
-def _why(reasons: dict[str, float], kb: KnowledgeBase) -> str:
+def _why(reasons: dict[str, float], kb: KnowledgeBase, in_view: frozenset[str] = frozenset()) -> str:
+    """Why a question is asked: its strongest reason, and the hypotheses it bears on.
+
+    Only hypotheses in view are named (ranked, or an alarm hypothesis not excluded): "separates
+    femoral_neck_bsi from pelvic_bsi" means nothing to a clinician when neither is in the differential.
+    """
     actions = sorted((r for r in reasons if r not in kb.hypotheses), key=lambda r: (-reasons[r], r))
-    hypotheses = sorted((r for r in reasons if r in kb.hypotheses), key=lambda r: (-reasons[r], r))
+    hypotheses = sorted((r for r in reasons if r in kb.hypotheses and r in in_view), key=lambda r: (-reasons[r], r))
     parts = actions[:1]
+    if not parts and not hypotheses:
+        return "bears on the differential"
     if len(hypotheses) >= 2:
         parts.append(f"separates {hypotheses[0]} from {hypotheses[1]}")
     elif hypotheses:

@@ -12,6 +12,8 @@ from typing import Any
 
 from hipkb.engine.record import Inference, Justification, Score
 from hipkb.knowledge.rules import KnowledgeBase
+from hipkb.results.exclusions import exclusion_data, exclusions, score_data
+from hipkb.results.partial import Analyzer
 from hipkb.results.questions import next_questions
 
 FORMAT = "hipkb-result/1"
@@ -24,6 +26,7 @@ def build_result(kb: KnowledgeBase, inference: Inference) -> dict[str, Any]:
     triage, running = inference.triage, inference.running
     assert triage is not None and running is not None
     known = sum(1 for _ in case.facts())
+    analyzer = Analyzer(kb, inference)
     return {
         "format": FORMAT,
         "case_id": case.case_id,
@@ -37,9 +40,11 @@ def build_result(kb: KnowledgeBase, inference: Inference) -> dict[str, Any]:
         "red_flags": _red_flags(kb, inference),
         "referrals": _referrals(kb, inference),
         "hypotheses": [_hypothesis(kb, score) for score in inference.ranked()],
+        "exclusions": exclusion_data(kb, exclusions(kb, inference, analyzer)),
+        "scores": score_data(kb, inference),
         "next_questions": [
             {"fact": q.fact, "question": q.question, "why": q.why}
-            for q in next_questions(kb, inference)
+            for q in next_questions(kb, inference, analyzer=analyzer)
         ],
         "derived": [
             {"fact": fact, "because": [_why(j) for j in justs]}

@@ -29,7 +29,18 @@ The properties:
   ``urgent``, and no question about hopping; any red flag means triage at
   least ``urgent``, an emergency red flag ``emergency``);
 - :func:`check_consistent_advice`: no result gives advice that contradicts
-  itself (keep running with urgent triage, self-care with a red flag ...).
+  itself (keep running with urgent triage, self-care with a red flag ...);
+- rule out the worst first (knowledge.md section 8, :mod:`hipkb.verify.worst_first`):
+  :func:`check_risk_monotonicity` (adding a risk factor never lowers a bone
+  stress injury's certainty, the triage or the running restriction),
+  :func:`check_silence_never_excludes` (removing a finding never makes an
+  alarm hypothesis excluded), :func:`check_exclusion_by_negatives` (a bone
+  stress injury is excluded only when its listed negatives are recorded),
+  :func:`check_positional_night_pain` (never a bone sign nor a red flag, in
+  any region), :func:`check_warm_up_keeps_alarm` (a warm-up never lowers what
+  a strong bone sign calls for) and :func:`check_restricted_at_risk` (a bone
+  stress injury not excluded at moderate or high risk: never running as
+  tolerated, never a loading test).
 
 :func:`check_all` runs them all; :func:`make_tests` turns them into pytest
 test functions. The per-result invariants (:func:`invariant_violations`) are
@@ -77,6 +88,16 @@ from hipkb.verify.invariants import (
     minimize,
     subject_of,
 )
+from hipkb.verify.worst_first import (
+    assert_excluded_by_negatives,
+    assert_positional_night_pain_benign,
+    assert_removal_never_excludes,
+    assert_restricted_at_risk,
+    assert_risk_monotone,
+    assert_warm_up_keeps_alarm,
+    risk_findings,
+    with_findings,
+)
 
 __all__ = [
     "CHECKS",
@@ -88,12 +109,18 @@ __all__ = [
     "check_bone_sign_monotonicity",
     "check_consistent_advice",
     "check_determinism",
+    "check_exclusion_by_negatives",
     "check_monotonicity",
     "check_order_independence",
+    "check_positional_night_pain",
     "check_recording_robustness",
+    "check_restricted_at_risk",
+    "check_risk_monotonicity",
     "check_safety",
+    "check_silence_never_excludes",
     "check_termination",
     "check_traceability",
+    "check_warm_up_keeps_alarm",
     "invariant_violations",
     "load",
     "make_tests",
@@ -297,6 +324,138 @@ def check_benign_patterns(rules_dir: str | Path | Subject | None = None, facts_d
     _run("check_benign_patterns", subject, body, max_examples, settings, minimizes=False)
 
 
+# --------------------------------------------------------------------------
+# rule out the worst first (knowledge.md section 8)
+
+
+@functools.cache
+def _risks(subject: Subject) -> list[dict[str, Any]]:
+    return risk_findings(subject)
+
+
+@functools.cache
+def _negatives(subject: Subject) -> list[dict[str, Any]]:
+    """The clinical negatives of ``safety.bsi_exclusion``, one at a time, to draw cases close to an exclusion.
+
+    Not the imaging ones: a negative MRI excludes by itself, so a case
+    holding one can show no exclusion that is not allowed.
+    """
+    return [{path: value} for group in subject.kb.safety.bsi_exclusion_clinical for path, value in group.items()]
+
+
+@functools.cache
+def _sparse_cases(subject: Subject) -> Any:
+    """Cases that say little, as real notes do: most fields unknown, or only the required ones known."""
+    return st.one_of(hs.cases(subject.kb, unknown_weight=0.95), hs.cases(subject.kb, unknown_weight=1.0))
+
+
+def _at_risk_cases(subject: Subject) -> Any:
+    """Sparse cases with one or two risk factors added.
+
+    Sparse: a case full of findings has a bone sign somewhere and stops
+    running anyway, which hides a missing restriction.
+    """
+    risks = _risks(subject)
+
+    @st.composite
+    def draw(data: Any) -> dict[str, Any]:
+        case = data(_sparse_cases(subject))
+        if risks:
+            case = with_findings(subject, case, data(st.lists(st.sampled_from(risks), min_size=1, max_size=2,
+                                                              unique_by=repr)))
+        return case
+
+    return draw()
+
+
+def _near_exclusion_cases(subject: Subject) -> Any:
+    """Sparse cases with some of the negatives that exclude a bone stress injury.
+
+    Sparse, as with risk: a case full of findings has some bone sign, and a
+    suspicion outweighs any exclusion, which hides a wrong one.
+    """
+    negatives = _negatives(subject)
+
+    @st.composite
+    def draw(data: Any) -> dict[str, Any]:
+        case = data(_sparse_cases(subject))
+        if negatives:
+            case = with_findings(subject, case, data(st.lists(st.sampled_from(negatives), unique_by=repr)))
+        return case
+
+    return draw()
+
+
+def check_risk_monotonicity(rules_dir: str | Path | Subject | None = None, facts_dir: str | Path | None = None, *,
+                            max_examples: int | None = None, settings: Settings | None = None) -> None:
+    """Adding a bone stress risk factor never lowers a BSI's certainty, the triage or the running restriction."""
+    subject = subject_of(rules_dir, facts_dir)
+    risks = _risks(subject)
+    if not risks:
+        return  # the knowledge base names no risk fact (safety.risk_fact)
+
+    def body(data: Any) -> None:
+        # Every risk factor on each case drawn: each is one inference, and one
+        # factor in twenty would otherwise be tried on a case that shows its bug.
+        case = data.draw(st.one_of(_sparse_cases(subject), _cases(subject), _alarm_cases(subject)), label="case")
+        for risk in risks:
+            assert_risk_monotone(subject, case, risk)
+
+    _run("check_risk_monotonicity", subject, body, max_examples, settings)
+
+
+def check_silence_never_excludes(rules_dir: str | Path | Subject | None = None, facts_dir: str | Path | None = None,
+                                 *, max_examples: int | None = None, settings: Settings | None = None) -> None:
+    """Removing a recorded finding never turns an alarm hypothesis ``excluded``."""
+    subject = subject_of(rules_dir, facts_dir)
+    _run("check_silence_never_excludes", subject,
+         lambda data: assert_removal_never_excludes(subject, data.draw(_near_exclusion_cases(subject), "case")),
+         max_examples, settings)
+
+
+def check_exclusion_by_negatives(rules_dir: str | Path | Subject | None = None, facts_dir: str | Path | None = None,
+                                 *, max_examples: int | None = None, settings: Settings | None = None) -> None:
+    """A bone stress injury is ``excluded`` only when its listed negatives (``safety.bsi_exclusion``) are recorded."""
+    subject = subject_of(rules_dir, facts_dir)
+    _run("check_exclusion_by_negatives", subject,
+         lambda data: assert_excluded_by_negatives(subject, data.draw(_near_exclusion_cases(subject), "case")),
+         max_examples, settings)
+
+
+def check_positional_night_pain(rules_dir: str | Path | Subject | None = None, facts_dir: str | Path | None = None,
+                                *, max_examples: int | None = None, settings: Settings | None = None) -> None:
+    """Positional night pain, in any region, never raises the night-pain flag and is never a bone sign."""
+    subject = subject_of(rules_dir, facts_dir)
+    _run("check_positional_night_pain", subject,
+         lambda data: assert_positional_night_pain_benign(subject, data.draw(_cases(subject), "case")),
+         max_examples, settings)
+
+
+def check_warm_up_keeps_alarm(rules_dir: str | Path | Subject | None = None, facts_dir: str | Path | None = None, *,
+                              max_examples: int | None = None, settings: Settings | None = None) -> None:
+    """Adding "warms up" never lowers the triage or running advice that a strong bone sign gives."""
+    subject = subject_of(rules_dir, facts_dir)
+    signs = subject.bone_sign_findings
+    if not signs:
+        return
+
+    def body(data: Any) -> None:
+        case = data.draw(_alarm_cases(subject), label="case")
+        case = add_findings(case, data.draw(st.sampled_from(signs), label="bone sign"), subject) or case
+        assert_warm_up_keeps_alarm(subject, case)
+
+    _run("check_warm_up_keeps_alarm", subject, body, max_examples, settings)
+
+
+def check_restricted_at_risk(rules_dir: str | Path | Subject | None = None, facts_dir: str | Path | None = None, *,
+                             max_examples: int | None = None, settings: Settings | None = None) -> None:
+    """With a BSI not excluded and moderate or high risk: never running as tolerated, never a loading test."""
+    subject = subject_of(rules_dir, facts_dir)
+    _run("check_restricted_at_risk", subject,
+         lambda data: assert_restricted_at_risk(subject, data.draw(_at_risk_cases(subject), "case")),
+         max_examples, settings)
+
+
 #: Every property check, in the order :func:`check_all` runs them.
 CHECKS: tuple[Callable[..., None], ...] = (
     check_termination,
@@ -309,6 +468,12 @@ CHECKS: tuple[Callable[..., None], ...] = (
     check_bone_sign_monotonicity,
     check_recording_robustness,
     check_benign_patterns,
+    check_risk_monotonicity,
+    check_silence_never_excludes,
+    check_exclusion_by_negatives,
+    check_positional_night_pain,
+    check_warm_up_keeps_alarm,
+    check_restricted_at_risk,
 )
 
 

@@ -179,6 +179,9 @@ def derived_use(kb: KnowledgeBase, expander: Expander) -> list[Finding]:
     for rule in kb.rules:
         if rule.conclusion.kind == "derive":
             producers[rule.conclusion.target][rule.conclusion.value].append(rule)
+        elif rule.conclusion.kind == "points":  # the shell adds them up into any band of the score
+            for band in kb.scores[rule.conclusion.target].bands:
+                producers[rule.conclusion.target][band].append(rule)
     readers: dict[str, list[Condition]] = defaultdict(list)
     reader_rules: dict[str, list[str]] = defaultdict(list)
     for rule in kb.rules:
@@ -204,6 +207,8 @@ def derived_use(kb: KnowledgeBase, expander: Expander) -> list[Finding]:
                                  ids, subject=name))
             continue
         for value in fact.values:
+            if name in kb.scores:
+                break  # a score's bands are its own: a low band nobody acts on is the point of it
             if value in made and not any(c.test(value) for c in readers[name]):
                 ids = tuple(sorted(r.id for r in made[value]))
                 found.append(Finding("unused-derived", f"{name}={value} is concluded but no condition accepts "

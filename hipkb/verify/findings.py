@@ -53,6 +53,8 @@ KINDS: dict[str, tuple[str, str]] = {
     "expansion-bound": (WARNING, "a rule or condition with too many ways to hold to expand: the checks count it "
                                  "as able to hold"),
     "expect-failed": (ERROR, "an example case whose expect block does not hold"),
+    "expect-known-miss": (INFO, "a case whose expect block does not hold, recorded as a known miss with its reason"),
+    "expect-miss-fixed": (WARNING, "a case recorded as a known miss whose expect block now holds: remove known_miss"),
     "case-error": (ERROR, "an example case that does not load or run"),
     "uncovered-rule": (WARNING, "a rule that neither an example case nor a generated case fires"),
     "covered-by-generated": (INFO, "a rule no example case fires, fired by a generated case (shown)"),

@@ -116,6 +116,8 @@ class Subject:
         for rule in rules:
             for alternative in self._expander.rule(rule) or []:
                 for c in sorted(alternative, key=lambda c: (c.subject, repr(c.values))):
+                    if c.op == "unless":
+                        continue
                     spec = self.kb.vocabulary.fields[c.subject]
                     value = value_for(spec, [c])
                     if value is not None and {c.subject: value} not in found:
@@ -133,7 +135,9 @@ class Subject:
             if rule.conclusion.kind != "derive" or rule.conclusion.target != name:
                 continue
             for alternative in self._expander.rule(rule) or []:
-                flat = {c.subject: value_for(self.kb.vocabulary.fields[c.subject], [c]) for c in alternative}
+                # An unless holds while its finding is unknown: it adds no finding.
+                flat = {c.subject: value_for(self.kb.vocabulary.fields[c.subject], [c])
+                        for c in alternative if c.op != "unless"}
                 # A sign that needs other findings too (a region) comes with them.
                 if all(v is not None for v in flat.values()) and flat not in found:
                     found.append(flat)
@@ -275,6 +279,13 @@ def trace_violations(kb: KnowledgeBase, inference: Inference, result: dict[str, 
                 found.append(Violation("ungrounded", f"evidence {item.rule} on {hid} cites {', '.join(loose)}, "
                                        "which is not grounded in the case"))
         grounded.add(f"hypothesis.{hid}={score.band}")
+    for hid, choice in sorted(inference.exclusions.items()):
+        for j in inference.status_votes.get(f"{hid}={choice.value}", []):
+            loose = [f for f in j.facts if f not in grounded]
+            if loose:
+                found.append(Violation("ungrounded", f"status {hid}={choice.value} (by {j.rule}) cites "
+                                       f"{', '.join(loose)}, which is not grounded in the case"))
+        grounded.add(f"status.{hid}={choice.value}")
     fired = {f.rule for f in inference.firings}
     for firing in inference.firings:
         rule = kb.rule(firing.rule)
@@ -306,7 +317,7 @@ def invariant_violations(kb: KnowledgeBase, inference: Inference, result: dict[s
 # per-case assertions (also usable on their own, without hypothesis)
 
 
-def _fail(title: str, data: dict[str, Any], details: Iterable[Any] = (),
+def fail(title: str, data: dict[str, Any], details: Iterable[Any] = (),
           still_fails: Callable[[dict[str, Any]], bool] | None = None,
           recheck: Callable[[dict[str, Any]], None] | None = None) -> None:
     raise PropertyFailure(title, data, details, still_fails, recheck)
@@ -384,15 +395,15 @@ def assert_deterministic(subject: Subject, data: dict[str, Any], rnd: random.Ran
     """Same JSON: twice, shuffled, and after another case has run on the same engine."""
     first = subject.json(data)
     if subject.json(data) != first:
-        _fail("determinism: the same case run twice gave different JSON", data)
+        fail("determinism: the same case run twice gave different JSON", data)
     mixed = shuffled(data, rnd)
     if subject.json(mixed) != first:
-        _fail("determinism: the same case with keys and lists in another order gave different JSON", data,
+        fail("determinism: the same case with keys and lists in another order gave different JSON", data,
               [f"shuffled as: {json.dumps(mixed)}"])
     if other is not None:
         subject.json(other)
         if subject.json(data) != first:
-            _fail("determinism: the case gave different JSON after another case ran on the same engine", data,
+            fail("determinism: the case gave different JSON after another case ran on the same engine", data,
                   [f"other case: {json.dumps(other)}"])
 
 
@@ -403,7 +414,7 @@ def assert_order_independent(subject: Subject, data: dict[str, Any], order: list
     groups = [g for g, values in case.findings.items() if values]
     got = to_json(build_result(subject.kb, subject.reasoner.infer(case, order)))
     if got != expected:
-        _fail("order independence: declaring the fact groups in another order changed the result", data,
+        fail("order independence: declaring the fact groups in another order changed the result", data,
               ["order: " + ", ".join(groups[i] for i in order), _first_difference(expected, got)])
 
 
@@ -419,10 +430,10 @@ def assert_terminates(subject: Subject, data: dict[str, Any]) -> None:
     try:
         _, inference, _ = subject.infer(data)
     except InferenceError as error:
-        _fail(f"termination: {error.message}", data)
+        fail(f"termination: {error.message}", data)
         return
     if len(inference.firings) >= subject.reasoner.max_firings:
-        _fail(f"termination: {len(inference.firings)} firings reach the bound", data)
+        fail(f"termination: {len(inference.firings)} firings reach the bound", data)
 
 
 def _assert_no_violations(subject: Subject, data: dict[str, Any], title: str,
@@ -431,7 +442,7 @@ def _assert_no_violations(subject: Subject, data: dict[str, Any], title: str,
     case, inference, result = subject.infer(data)
     problems = find(case, inference, result)
     if problems:
-        _fail(title, data, problems, _codes_persist(subject, {v.code for v in problems}, find),
+        fail(title, data, problems, _codes_persist(subject, {v.code for v in problems}, find),
               lambda d: _assert_no_violations(subject, d, title, find))
 
 
@@ -480,7 +491,7 @@ def assert_monotone(subject: Subject, data: dict[str, Any], additions: Iterable[
         _, _, after = subject.infer(more)
         if triage_rank(after["triage"]["level"]) > triage_rank(level):
             added = ", ".join(f"{k}={v}" for k, v in findings.items())
-            _fail(f"monotonicity: adding {added} lowered triage from {level} to {after['triage']['level']}", data,
+            fail(f"monotonicity: adding {added} lowered triage from {level} to {after['triage']['level']}", data,
                   [f"triage after: {after['triage']['level']} because {', '.join(after['triage']['because'])}"],
                   functools.partial(lowers_by, subject, findings),
                   functools.partial(_monotone_with, subject, findings))
@@ -504,6 +515,29 @@ def lowers(subject: Subject, data: dict[str, Any], findings: dict[str, Any]) -> 
     except HipkbError:
         return False
     return triage_rank(after["triage"]["level"]) > triage_rank(before["triage"]["level"])
+
+
+def still_failing(check: Callable[..., None], subject: Subject, *extra: Any) -> Callable[[dict[str, Any]], bool]:
+    """For :func:`minimize`: whether ``check(subject, data, *extra)`` still fails on a smaller case."""
+    def fails(data: dict[str, Any]) -> bool:
+        try:
+            check(subject, data, *extra)
+        except (PropertyFailure, HipkbError):
+            return True
+        return False
+
+    return fails
+
+
+def rechecking(check: Callable[..., None], subject: Subject, *extra: Any) -> Callable[[dict[str, Any]], None]:
+    """For a failure's restatement on the minimal case: ``check(subject, data, *extra)``."""
+    return lambda data: check(subject, data, *extra)
+
+
+def check_failed(check: Callable[..., None], subject: Subject, title: str, data: dict[str, Any],
+                 details: Iterable[Any], *extra: Any) -> None:
+    """Fail *check* on *data*, ready to be cut down by :func:`minimize` and restated on the smaller case."""
+    fail(title, data, details, still_failing(check, subject, *extra), rechecking(check, subject, *extra))
 
 
 # --------------------------------------------------------------------------
@@ -552,7 +586,7 @@ def assert_bone_sign_monotone(subject: Subject, data: dict[str, Any], sign: dict
     if running_rank(after["running"]["advice"]) > running_rank(before["running"]["advice"]):
         problems.append(f"running {before['running']['advice']} -> {after['running']['advice']}")
     if problems:
-        _fail(f"bone-sign monotonicity: adding {added} lowered the alarm", data, problems,
+        fail(f"bone-sign monotonicity: adding {added} lowered the alarm", data, problems,
               functools.partial(_fails_with, assert_bone_sign_monotone, subject, sign),
               functools.partial(_check_with, assert_bone_sign_monotone, subject, sign))
 
@@ -601,7 +635,7 @@ def assert_recording_robust(subject: Subject, data: dict[str, Any], recoding: di
     lost = [hid for hid in alarms if pushed_out(hid)]
     if lost:
         what = ", ".join(f"{k}={v}" for k, v in recoding.items())
-        _fail(f"recording robustness: recording {what} pushed {', '.join(lost)} out of the top three", data,
+        fail(f"recording robustness: recording {what} pushed {', '.join(lost)} out of the top three", data,
               [f"top three before: {', '.join(top3)}", f"top three after: {', '.join(now)}"],
               functools.partial(_fails_with, assert_recording_robust, subject, recoding),
               functools.partial(_check_with, assert_recording_robust, subject, recoding))
@@ -635,5 +669,5 @@ def assert_benign(subject: Subject, pattern: BenignPattern, extra: Iterable[str]
     _, _, result = subject.infer(data)
     level = result["triage"]["level"]
     if triage_rank(level) < triage_rank(pattern.ceiling):
-        _fail(f"benign: {pattern.name} triaged {level}, above {pattern.ceiling}", data,
+        fail(f"benign: {pattern.name} triaged {level}, above {pattern.ceiling}", data,
               [f"because {', '.join(result['triage']['because'])}"])

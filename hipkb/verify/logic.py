@@ -75,9 +75,9 @@ def _interval_empty(spec: Field, low: float | None, high: float | None) -> bool:
 
 
 def satisfiable_on(spec: Field, conditions: Sequence[Condition]) -> bool:
-    """Whether one value of *spec* satisfies every one of *conditions*."""
-    if not conditions:
-        return True
+    """Whether one value of *spec* (or its being unknown) satisfies every one of *conditions*."""
+    if all(c.op == "unless" for c in conditions):
+        return True  # an unless holds while the finding is unknown
     if spec.type == "choice":
         return any(all(c.test(v) for c in conditions) for v in spec.values)
     if spec.is_numeric:
@@ -125,6 +125,8 @@ def implies(b: Condition, a: Condition, kb: KnowledgeBase) -> bool:
         return False
     if a == b:
         return True
+    if b.op == "unless" and a.op != "unless":
+        return False  # b holds while the finding is unknown, a never does
     if a.kind == cond.CASE:
         spec = kb.vocabulary.fields[a.subject]
         if spec.type == "choice":
@@ -180,9 +182,9 @@ def witness(conj: Iterable[Condition], vocabulary: Vocabulary) -> dict[str, Any]
         by_subject.setdefault(c.subject, []).append(c)
     found: dict[str, Any] = {}
     for path, spec in vocabulary.fields.items():
-        conditions = by_subject.get(path)
+        conditions = [c for c in by_subject.get(path, ()) if c.op != "unless"] or None
         if conditions is None and not spec.required:
-            continue
+            continue  # nothing to say, or only unless: left unknown, which an unless allows
         value = value_for(spec, conditions or [])
         if value is None:
             return None

@@ -41,14 +41,22 @@ def example_sources(facts_dir: Path | None) -> list:
     return list(expand([str(facts_dir / "cases")]))
 
 
-def expect_failures(case: Case, result: dict[str, Any]) -> list[str]:
-    """What an ``expect`` block asked for and the result did not give."""
+def expect_failures(case: Case, result: dict[str, Any], unsafe_tests: Iterable[str] = ()) -> list[str]:
+    """What an ``expect`` block asked for and the result did not give.
+
+    *unsafe_tests* are the knowledge base's loading tests (``safety.unsafe_tests``),
+    which ``no_hop`` says must not be among the next questions.
+    """
+    unsafe_tests = frozenset(unsafe_tests)
     expect = case.expect or {}
     ranked = [h["id"] for h in result["hypotheses"]]
     problems = []
     if "top" in expect and (not ranked or ranked[0] not in expect["top"]):
         first = ranked[0] if ranked else "nothing"
         problems.append(f"top: expected one of {', '.join(expect['top'])}, ranked first: {first}")
+    for hid in expect.get("in_top3", ()):
+        if hid not in ranked[:3]:
+            problems.append(f"in_top3: {hid} is not among {', '.join(ranked[:3]) or 'nothing'}")
     for hid in expect.get("includes", ()):
         if hid not in ranked:
             problems.append(f"includes: {hid} is not ranked")
@@ -65,6 +73,15 @@ def expect_failures(case: Case, result: dict[str, Any]) -> list[str]:
     advice = result["running"]["advice"]
     if expect.get("running") and advice != expect["running"]:
         problems.append(f"running: expected {expect['running']}, got {advice}")
+    if expect.get("running_in") and advice not in expect["running_in"]:
+        problems.append(f"running_in: expected one of {', '.join(expect['running_in'])}, got {advice}")
+    flags = {f["id"] for f in result["red_flags"]}
+    for flag in expect.get("red_flags", ()):
+        if flag not in flags:
+            problems.append(f"red_flags: {flag} is not raised")
+    hop = [q["fact"] for q in result["next_questions"] if q["fact"] in unsafe_tests]
+    if expect.get("no_hop") and hop:
+        problems.append(f"no_hop: the next questions ask about {', '.join(hop)}")
     return problems
 
 
@@ -94,8 +111,15 @@ def run_examples(kb: KnowledgeBase, reasoner: Reasoner, facts_dir: Path | None,
         fired |= fired_rules(inference)
         if case.expect:
             stats["with_expect"] += 1
-            problems = expect_failures(case, result)
-            if problems:
+            problems = expect_failures(case, result, kb.safety.unsafe_tests)
+            known = case.expect.get("known_miss")
+            if known and problems:
+                findings.append(Finding("expect-known-miss", f"{case.case_id}: " + "; ".join(problems)
+                                        + f" (known miss: {known})", file=source.name, subject=case.case_id))
+            elif known:
+                findings.append(Finding("expect-miss-fixed", f"{case.case_id}: every expectation now holds; "
+                                        "remove its known_miss", file=source.name, subject=case.case_id))
+            elif problems:
                 stats["expect_failed"] += 1
                 because = sorted({f.rule for f in inference.firings} & {r.id for r in kb.rules})
                 findings.append(Finding(

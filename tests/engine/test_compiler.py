@@ -26,9 +26,10 @@ def _rules_of(engine_class) -> dict[str, object]:
     return {rule._wrapped.__name__: rule for rule in engine_class().get_rules()}
 
 
-def test_one_experta_rule_per_rule_and_two_shell_steps(kb):
+def test_one_experta_rule_per_rule_and_the_shell_steps(kb):
     rules = _rules_of(build_engine_class(kb, Engine))
-    assert set(rules) == {r.id for r in kb.rules} | {"SHELL-COMBINE", "SHELL-DECIDE"}
+    shell = {"SHELL-SCORE", "SHELL-COMBINE", "SHELL-RESOLVE", "SHELL-DECIDE"}
+    assert set(rules) == {r.id for r in kb.rules} | shell
 
 
 def test_layers_run_in_order_and_rules_by_id_within_a_layer(kb):
