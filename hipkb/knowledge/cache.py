@@ -83,14 +83,14 @@ def fingerprint(rules_dir: Path, facts_dir: Path, content: str | None = None) ->
         # pickle made by other code (an edited checkout, an upgrade that kept
         # the version) must not be read back into these classes.
         package = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
-        for name, info in sorted(_modules(package)):
+        for name, info in sorted(modules(package)):
             digest.update(f"{name}\0{info.st_size}\0{info.st_mtime_ns}\0".encode("utf-8", "surrogateescape"))
     except OSError:
         return None
     return digest.hexdigest()
 
 
-def _modules(top: str, prefix: str = "") -> list[tuple[str, os.stat_result]]:
+def modules(top: str, prefix: str = "") -> list[tuple[str, os.stat_result]]:
     """Every ``*.py`` file under *top* (symbolic links to directories not followed), by path from *top*, with its stat.
 
     os.scandir, not Path.rglob: the same files for a fifth of the time, as
@@ -101,7 +101,7 @@ def _modules(top: str, prefix: str = "") -> list[tuple[str, os.stat_result]]:
         for entry in entries:
             name = prefix + entry.name
             if entry.is_dir(follow_symlinks=False):
-                found += _modules(entry.path, name + "/")
+                found += modules(entry.path, name + "/")
             elif entry.name.endswith(".py"):
                 found.append((name, entry.stat()))
     return found
@@ -231,4 +231,4 @@ def _prune(directory: Path) -> None:
             old.unlink()
 
 
-__all__ = ["cache_dir", "cached_load", "fingerprint"]
+__all__ = ["cache_dir", "cached_load", "fingerprint", "modules"]
