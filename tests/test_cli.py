@@ -440,7 +440,9 @@ def _with_closed(fd: int, *args: object, cwd: Path | None = None) -> subprocess.
     (1, ("run", CASES / "fnbsi-classic.yaml", CASES / "sacral-stress.yaml"), CLOSED_STDOUT),
     (1, ("validate", CASES / "fnbsi-classic.yaml"), CLOSED_STDOUT),
     (1, ("schema",), CLOSED_STDOUT),
-], ids=["interview <&-", "run - <&-", "validate - <&-", "run >&-", "run batch >&-", "validate >&-", "schema >&-"])
+    (1, ("interview",), CLOSED_STDOUT),
+], ids=["interview <&-", "run - <&-", "validate - <&-", "run >&-", "run batch >&-", "validate >&-", "schema >&-",
+        "interview >&-"])
 def test_a_closed_standard_stream_is_one_line_and_exit_2(fd, args, expected):
     result = _with_closed(fd, *args)
     assert result.returncode == 2

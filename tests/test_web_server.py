@@ -334,3 +334,27 @@ def test_a_failing_template_says_what_failed_without_server_paths(kb, tmp_path):
         assert f"the {fmt} report could not be rendered" in body["error"]
         assert f"report.{fmt}.j2" in body["error"]
         assert str(tmp_path) not in answer.text and str(ROOT) not in answer.text
+
+
+def test_requests_at_once_get_what_they_get_one_at_a_time(kb):
+    # Each worker thread reasons with an engine of its own: answers never mix.
+    cases = sorted((ROOT / "facts" / "cases").glob("*.yaml"))[:24]
+    app = create_app(kb, workers=4)
+    alone = TestClient(app)
+    expected = {path.name: alone.post("/api/v1/run", content=path.read_bytes(), params={"name": path.name},
+                                      headers={"Content-Type": "application/yaml"}).content for path in cases}
+    got: dict[str, bytes] = {}
+
+    def run(path: Path) -> None:
+        for endpoint in ("/api/v1/what-if", "/api/v1/run"):  # a what-if first: the engines stay busy
+            status, body = request(port, "POST", f"{endpoint}?name={path.name}", path.read_bytes(), "application/yaml")
+            assert status == 200
+        got[path.name] = body
+
+    with served(app) as port:
+        threads = [threading.Thread(target=run, args=(path,)) for path in cases]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert got == expected
