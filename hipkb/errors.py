@@ -130,7 +130,11 @@ class WorkerError(HipkbError):
 
 
 class ClusterError(HipkbError):
-    """A Dask cluster that cannot be used: not installed, or no scheduler answers at the address."""
+    """A Dask cluster that cannot be used: not installed, no scheduler answers, a worker runs another hipkb."""
+
+
+class StreamClosedError(HipkbError):
+    """A command needed a standard stream (stdin, stdout) that was closed when it started."""
 
 
 def did_you_mean(found: object, allowed: Iterable[str]) -> str:

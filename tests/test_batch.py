@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import CASES
 
 from hipkb.batch import runner as batch
@@ -326,3 +327,113 @@ def test_errors_into_a_pipe_streams_into_it(tmp_path):
     lines = [line for line in result.stderr.decode().splitlines() if line.startswith("{")]
     assert json.loads(lines[0]) == {"file": str(tmp_path / "missing.yaml"), "field": "", "error": "no such file"}
     assert Path("/dev/stderr").is_symlink()  # still the link to the stream, not a file put in its place
+
+
+# -- issue 20: nothing lost, every failure names its case ------------------------
+
+def _limited_run(args: list[str], stdout: Path, file_size: int) -> subprocess.CompletedProcess[bytes]:
+    """``hipkb ARGS > stdout`` with no file allowed past *file_size* bytes (a disk that fills up)."""
+    import resource
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (file_size, file_size))
+
+    script = "import sys; from hipkb.cli import main; sys.exit(main())"
+    with stdout.open("wb") as out:
+        return subprocess.run([sys.executable, "-c", script, *args], stdout=out, stderr=subprocess.PIPE,
+                              preexec_fn=limit, timeout=600)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a file-size limit stands for a full disk")
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_result_cut_short_on_stdout_is_a_failure_of_its_case(kb, tmp_path, jobs):
+    paths = write_cases(tmp_path / "cases", generated(kb, 60, seed=5))
+    out, errors = tmp_path / "out.jsonl", tmp_path / "errors.jsonl"
+    ran = _limited_run(["run", str(tmp_path / "cases"), "--jobs", jobs, "--errors", str(errors)], out, 40_000)
+    assert ran.returncode == 1
+    whole, _, cut = out.read_bytes().rpartition(b"\n")
+    assert cut  # the disk filled in the middle of a result
+    written = ids(whole + b"\n")
+    summary = [line for line in ran.stderr.decode().splitlines() if line.startswith("hipkb: 60 cases: ")]
+    assert summary == [f"hipkb: 60 cases: {len(written)} ran, {60 - len(written)} failed"]  # whole results only
+    failed = [json.loads(line) for line in errors.read_text(encoding="utf-8").splitlines()]
+    assert {f["file"] for f in failed} == {str(p) for p in paths} - {str(tmp_path / "cases" / f"{i}.json")
+                                                                      for i in written}
+    assert all("<stdout>" in f["error"] for f in failed)
+    # Every case missing from the output is named, so running just those completes it.
+    again = hipkb("run", *sorted(f["file"] for f in failed), "--jobs", "1")
+    assert again.returncode == 0
+    assert sorted(written + ids(again.stdout)) == sorted(p.stem for p in paths)
+
+
+def test_a_dangling_link_in_a_case_directory_is_a_listed_failure(cli, tmp_path):
+    write_cases(tmp_path / "cases", [{"case_id": "fine", "pain": {"regions": ["groin"]}}], ".yaml")
+    (tmp_path / "cases" / "gone.yaml").symlink_to(tmp_path / "nowhere.yaml")
+    result = cli("run", tmp_path / "cases")
+    assert result.exit_code == 1
+    assert ids(result.stdout) == ["fine"]
+    assert f"hipkb: {tmp_path / 'cases' / 'gone.yaml'}: no such file" in result.stderr
+    assert "hipkb: 2 cases: 1 ran, 1 failed" in result.stderr
+
+
+def _deeper_than_the_system_allows(top: Path) -> Path:
+    """A directory under *top* whose path is longer than PATH_MAX (made step by step, relative to the last)."""
+    import os
+
+    name = "d" * 200
+    fd = os.open(top, os.O_RDONLY)
+    depth = 0
+    try:
+        while len(str(top)) + depth * (len(name) + 1) <= 4200:
+            os.mkdir(name, dir_fd=fd)
+            inner = os.open(name, os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+            depth += 1
+        inner = os.open("case.yaml", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
+        os.write(inner, b"pain: {regions: [groin]}\n")
+        os.close(inner)
+    finally:
+        os.close(fd)
+    return top / name
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PATH_MAX of 4096")
+def test_a_path_longer_than_the_system_allows_fails_alone(tmp_path):
+    cases = tmp_path / "cases"
+    write_cases(cases, [{"case_id": name, "pain": {"regions": ["groin"]}} for name in ("a", "z")], ".yaml")
+    _deeper_than_the_system_allows(cases)
+    result = hipkb("run", cases, "--jobs", "1")
+    assert result.returncode == 1
+    assert ids(result.stdout) == ["a", "z"]
+    stderr = result.stderr.decode()
+    assert "Traceback" not in stderr and "internal error" not in stderr
+    assert "File name too long" in stderr
+    assert "hipkb: 3 cases: 2 ran, 1 failed" in stderr
+
+
+def test_a_case_id_taken_from_a_long_file_name_is_shortened(cli, tmp_path):
+    long, longer = "r" * 236, "r" * 235 + "s"  # legal names (240 bytes with .yaml), same first 200 characters
+    for stem in (long, longer):
+        (tmp_path / f"{stem}.yaml").write_text("pain: {regions: [groin]}\n", encoding="utf-8")
+    result = cli("run", tmp_path / f"{long}.yaml", tmp_path / f"{longer}.yaml")
+    assert result.exit_code == 0, result.stderr
+    first, second = ids(result.stdout)
+    assert len(first) == len(second) == 200 and first != second
+    assert first.startswith("r" * 190) and second.startswith("r" * 190)
+    too_long = tmp_path / "given.yaml"
+    too_long.write_text(f"case_id: {long}\npain: {{regions: [groin]}}\n", encoding="utf-8")
+    refused = cli("run", too_long)  # an id written in the case is the writer's: still refused, not changed
+    assert refused.exit_code == 2 and "case_id: longer than 200 characters" in refused.stderr
+
+
+def test_a_finding_written_8_or_8_0_gives_the_same_bytes(cli, tmp_path):
+    outputs = []
+    for name, severity, weeks in (("a.yaml", "8", "2"), ("b.yaml", "8.0", "2.0"), ("c.json", "8.0", "2")):
+        text = (f'{{"case_id": "x", "pain": {{"regions": ["groin"], "severity": {severity}}}, '
+                f'"history": {{"weeks_since_onset": {weeks}, "onset": "gradual"}}, '
+                f'"behaviour": {{"hopping": "painful", "during_run": "worsens"}}}}')
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        outputs.append(cli("run", tmp_path / name).stdout)
+    assert outputs[0] == outputs[1] == outputs[2]
+    assert '"pain.severity=8"' in outputs[0]  # RUN-REDUCE-INTOLERABLE read it

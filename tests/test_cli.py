@@ -415,3 +415,47 @@ def test_a_large_vocabulary_without_aliases_is_not_an_alias_bomb(cli, facts_dir,
     result = cli("validate", "--facts", target, CASES / "minimal.yaml")
     assert "expands through aliases" not in result.output
     assert result.exit_code == 0, result.output
+
+
+# --------------------------------------------------------------------------
+# issue 20: a standard stream closed when hipkb starts (<&-, >&-)
+
+CLOSED_STDIN = "hipkb: <stdin>: standard input is closed; nothing can be read from it"
+CLOSED_STDOUT = "hipkb: <stdout>: standard output is closed"
+
+
+def _with_closed(fd: int, *args: object, cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
+    script = "import sys; from hipkb.cli import main; sys.exit(main())"
+    return subprocess.run([sys.executable, "-c", script, *map(str, args)], stdin=subprocess.DEVNULL,
+                          capture_output=fd != 1, stdout=subprocess.DEVNULL if fd == 1 else None,
+                          stderr=subprocess.PIPE if fd == 1 else None, preexec_fn=lambda: os.close(fd),
+                          timeout=300, cwd=cwd)
+
+
+@pytest.mark.parametrize(("fd", "args", "expected"), [
+    (0, ("interview",), CLOSED_STDIN),
+    (0, ("run", "-"), CLOSED_STDIN),
+    (0, ("validate", "-"), CLOSED_STDIN),
+    (1, ("run", CASES / "fnbsi-classic.yaml"), CLOSED_STDOUT),
+    (1, ("run", CASES / "fnbsi-classic.yaml", CASES / "sacral-stress.yaml"), CLOSED_STDOUT),
+    (1, ("validate", CASES / "fnbsi-classic.yaml"), CLOSED_STDOUT),
+    (1, ("schema",), CLOSED_STDOUT),
+    (1, ("interview",), CLOSED_STDOUT),
+], ids=["interview <&-", "run - <&-", "validate - <&-", "run >&-", "run batch >&-", "validate >&-", "schema >&-",
+        "interview >&-"])
+def test_a_closed_standard_stream_is_one_line_and_exit_2(fd, args, expected):
+    result = _with_closed(fd, *args)
+    assert result.returncode == 2
+    line = _one_line(result.stderr.decode())
+    assert line.startswith(expected), line
+
+
+def test_a_command_that_needs_no_stdout_runs_without_one(tmp_path):
+    (tmp_path / "out").mkdir()
+    result = _with_closed(1, "run", CASES / "fnbsi-classic.yaml", CASES / "sacral-stress.yaml", "-o", "out",
+                          "--jobs", "2", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr.decode()
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert written == ["fnbsi-classic.json", "sacral-stress.json"]
+    for name in written:  # whole results, and nothing meant for stdout in them
+        assert json.loads((tmp_path / "out" / name).read_text())["format"] == "hipkb-result/1"

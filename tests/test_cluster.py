@@ -208,3 +208,135 @@ def test_a_local_cluster_leaves_the_environment_as_it_was(cli):
     result = cli("run", CASES / "fnbsi-classic.yaml", CASES / "sacral-stress.yaml", "--cluster", "local:1")
     assert result.exit_code == 0, result.output
     assert dict(os.environ) == before
+
+
+# -- issue 20: every worker runs this hipkb and this knowledge base; an address that is no scheduler fails fast --
+
+def test_a_worker_running_another_hipkb_version_is_refused_naming_it():
+    with local_cluster(1) as other, distributed.Client(other) as client:
+        (worker,) = client.scheduler_info()["workers"]
+        client.run(lambda: setattr(__import__("hipkb"), "__version__", "0.9.9"))
+        result = hipkb("run", CASES, "--cluster", other.scheduler_address)
+    line = one_line_exit_2(result)
+    assert line.startswith(f"hipkb: --cluster: the worker at {worker} runs hipkb 0.9.9, this hipkb is "), line
+
+
+# Run on a worker: its unpacking of the bundle now edits a rule, as a worker
+# whose hipkb reads the knowledge base differently would.
+_EDITING_UNPACK = """
+import hipkb.batch.cluster as cluster
+unpack = cluster.Bundle.unpack
+def edited(self):
+    dirs = unpack(self)
+    path = dirs["rules"] / "red-flags.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("saddle_numbness", "numbness"), encoding="utf-8")
+    return dirs
+cluster.Bundle.unpack = edited
+"""
+
+
+def test_a_worker_reading_another_knowledge_base_is_refused_naming_it():
+    with local_cluster(1) as other, distributed.Client(other) as client:
+        (worker,) = client.scheduler_info()["workers"]
+        client.run(lambda: exec(_EDITING_UNPACK, {}))
+        results = [hipkb(*command, "--cluster", other.scheduler_address) for command in (
+            ("run", CASES / "saddle-numbness.yaml", CASES / "bladder-change.yaml"),
+            ("check", "--exhaustive", "--fields", "neuro.saddle_numbness"),
+            ("compare", CASES / "saddle-numbness.yaml", "--rules", CASES.parent.parent / "rules",
+             "--rules", CASES.parent.parent / "rules"))]
+    for result in results:
+        assert result.returncode == 2 and result.stdout == b""
+        line = result.stderr.decode().splitlines()[-1]  # check says first what it sweeps
+        assert line.startswith(f"hipkb: --cluster: the worker at {worker} read another knowledge base than this "
+                               "client sent"), line
+        assert "Traceback" not in result.stderr.decode()
+
+
+class _Endpoint:
+    """A loopback port that takes connections and then says nothing, sends garbage, or answers as an HTTP server."""
+
+    def __init__(self, mode: str) -> None:
+        import threading
+
+        self.mode = mode
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.held: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.held.append(conn)
+            with contextlib.suppress(OSError):
+                if self.mode == "garbage":
+                    conn.sendall(bytes(range(256)) * 64)
+                elif self.mode == "http":
+                    conn.settimeout(5)
+                    conn.recv(65536)
+                    page = b"<!doctype html><title>a web server</title>"
+                    conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\n\r\n%s"
+                                 % (len(page), page))
+
+    def close(self) -> None:
+        self.sock.close()
+        for conn in self.held:
+            conn.close()
+
+
+@pytest.mark.parametrize(("mode", "scheme"), [("silent", "tcp"), ("garbage", "tcp"), ("http", "tcp"),
+                                              ("http", "ws"), ("silent", "tls")])
+def test_an_endpoint_that_is_no_scheduler_is_one_line_and_exit_2_within_the_timeout(mode, scheme):
+    endpoint = _Endpoint(mode)
+    address = f"{scheme}://127.0.0.1:{endpoint.port}"
+    started = time.monotonic()
+    try:
+        result = subprocess.run([sys.executable, "-c", SCRIPT, "run", str(CASES), "--cluster", address],
+                                capture_output=True, timeout=90, env={**__import__("os").environ,
+                                                                      "HIPKB_CLUSTER_TIMEOUT": "2"})
+    finally:
+        endpoint.close()
+    # 2 s to wait, and a Python process to start on a machine that may be busy.
+    assert time.monotonic() - started < 30
+    line = one_line_exit_2(result)
+    assert line.startswith("hipkb: --cluster: ") and address in line, line
+    assert "internal error" not in line
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                fields = (entry / "stat").read_text().rpartition(")")[2].split()
+                if int(fields[1]) == pid:
+                    found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux's /proc")
+def test_sigterm_while_a_local_cluster_starts_ends_the_run_without_a_traceback():
+    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, "run", str(CASES), "--cluster", "local:2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while not _children(proc.pid):  # Dask has begun starting its worker processes
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.005)
+        time.sleep(0.2)  # in the midst of it
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=HANG)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+    text = err.decode()
+    assert proc.returncode == 143, text
+    assert "Traceback" not in text and "Exception ignored" not in text, text
+    assert text.splitlines()[-1] == "hipkb: interrupted"
+    assert out == b""

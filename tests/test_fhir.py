@@ -307,6 +307,16 @@ def _mutations() -> list[tuple[str, Any, str]]:
         ("items nested under an answer", edit(lambda r: _set(r, "behaviour.sitting", [
             {**_coding("painful"), "item": [{"linkId": "x"}]}])),
          "item[linkId=behaviour.sitting].answer: nested items under an answer are not part of this form"),
+        *[(f"an answer of {found}", edit(lambda r, v=value: _set(r, "neuro.saddle_numbness", v)),
+           f"item[linkId=neuro.saddle_numbness].answer: found {found}; expected a list of answers")
+          for value, found in (({}, "a mapping"), (False, "False"), ("", "''"), (0, "0"))],
+        ("a modifier extension in a coding", edit(lambda r: _set(r, "neuro.saddle_numbness", [{"valueCoding": {
+            "system": codesystem.CODE_SYSTEM, "code": "no", "modifierExtension": [{"url": "http://example.org/not"}]}}])),
+         "item[linkId=neuro.saddle_numbness].answer: valueCoding.modifierExtension: not part of a coding; hipkb "
+         "cannot honour a modifier extension"),
+        ("another key in a coding", edit(lambda r: _set(r, "neuro.saddle_numbness", [{"valueCoding": {
+            "system": codesystem.CODE_SYSTEM, "code": "yes", "negated": True}}])),
+         "item[linkId=neuro.saddle_numbness].answer: valueCoding.negated: not part of a coding; allowed: system, "),
         ("a modifier extension", edit(lambda r: r.update(modifierExtension=[{"url": "http://example.org/x"}])),
          "modifierExtension: not an element hipkb reads in a QuestionnaireResponse; hipkb cannot honour"),
         ("no regions", edit(lambda r: r.update(item=[i for i in r["item"] if i["linkId"] != "pain"])),
@@ -506,3 +516,15 @@ def test_a_malformed_code_is_refused(rules_dir, facts_dir, tmp_path, entry, mess
         api.load_kb(rules, facts_dir)
     assert "codes.yaml: hypotheses.pelvic_bsi[0]" in str(error.value)
     assert message in str(error.value)
+
+
+def test_a_whole_valuedecimal_reasons_and_writes_as_the_same_integer_in_yaml(cli, form, tmp_path):
+    data = {"case_id": "severe", "pain": {"regions": ["groin"], "severity": 8}}
+    (tmp_path / "severe.yaml").write_text(yaml.safe_dump(data))
+    response = response_for(form, data, "severe", "qr-8")
+    _set(response, "pain.severity", [{"valueDecimal": 8.0}])  # as a form tool may write a decimal answer
+    (tmp_path / "severe.json").write_text(json.dumps(response))
+    from_yaml, from_fhir = cli("run", tmp_path / "severe.yaml"), cli("run", tmp_path / "severe.json")
+    assert from_yaml.exit_code == from_fhir.exit_code == 0
+    assert from_fhir.stdout == from_yaml.stdout
+    assert '"pain.severity=8"' in from_fhir.stdout

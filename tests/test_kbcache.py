@@ -173,3 +173,43 @@ def test_a_change_to_hipkb_code_misses_the_cache(kb_dirs, tmp_path, monkeypatch)
     assert cache.fingerprint(rules, facts) == before
     module.write_text("# the loader, edited\n", encoding="utf-8")
     assert cache.fingerprint(rules, facts) != before
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a file-size limit stands for a full disk")
+def test_a_key_cut_short_by_a_full_disk_is_replaced(tmp_path):
+    import resource
+
+    case = Path(__file__).resolve().parent.parent / "facts" / "cases" / "fnbsi-classic.yaml"
+    env = {**os.environ, "HIPKB_CACHE_DIR": str(tmp_path / "cache")}
+    env.pop("HIPKB_NO_CACHE", None)
+    script = "import sys; from hipkb.cli import main; sys.exit(main())"
+
+    def full_disk() -> None:  # no file may grow past 16 bytes: the 32-byte key is cut in two
+        resource.setrlimit(resource.RLIMIT_FSIZE, (16, 16))
+
+    first = subprocess.run([sys.executable, "-c", script, "run", str(case)], capture_output=True, env=env,
+                           timeout=120, preexec_fn=full_disk)
+    assert first.returncode == 0, first.stderr.decode()  # the cache costs speed, never the answer
+    key = tmp_path / "cache" / "key"
+    assert not key.exists() or len(key.read_bytes()) in (0, 32)
+    runs = [subprocess.run([sys.executable, "-c", script, "run", str(case)], capture_output=True, env=env,
+                           timeout=120) for _ in range(2)]
+    assert runs[0].stdout == runs[1].stdout == first.stdout
+    assert len(key.read_bytes()) == 32
+    assert len(entries(tmp_path / "cache")) == 1  # the cache works again
+
+
+def test_an_empty_or_short_key_is_replaced_by_a_whole_one(kb_dirs, tmp_path):
+    rules, facts = kb_dirs
+    load = Counting()
+    (tmp_path / "cache").mkdir(mode=0o700)
+    for broken in (b"", b"\x01" * 7):
+        key = tmp_path / "cache" / "key"
+        key.write_bytes(broken)
+        os.chmod(key, 0o600)
+        cache.cached_load(rules, facts, load)
+        assert len(key.read_bytes()) == 32 and key.read_bytes() != broken
+        calls = load.calls
+        cache.cached_load(rules, facts, load)
+        assert load.calls == calls  # read back from the cache under the new key
+    assert oct(key.stat().st_mode & 0o777) == "0o600"

@@ -148,16 +148,21 @@ def test_kill_9_of_a_worker_during_a_batch_loses_nothing(tmp_path):
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="signals to a process group")
-@pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130), (signal.SIGHUP, 129)],
+                         ids=["SIGTERM", "SIGINT", "SIGHUP"])
 def test_a_signal_ends_a_batch_with_its_summary_and_no_litter(tmp_path, signum, status):
     proc, out, err = _start(tmp_path, 1500, "--jobs", "2", "--errors", str(tmp_path / "errors.jsonl"))
     try:
         _wait_for_output(proc, out, 32)
+        workers = _children(proc.pid)
         if signum == signal.SIGINT:
             os.killpg(proc.pid, signum)  # Ctrl-C reaches the whole process group, workers too
         else:
             os.kill(proc.pid, signum)
         assert proc.wait(timeout=HANG) == status
+        assert workers
+        for pid in workers:  # no worker left behind (a hang-up used to end the parent alone)
+            assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
     finally:
         _kill_group(proc)
     stderr = err.read_text(encoding="utf-8")

@@ -197,8 +197,8 @@ BAD_CASES = {
 
 @pytest.mark.parametrize("name,text", BAD_CASES.values(), ids=list(BAD_CASES))
 def test_bad_case_gets_422_with_the_cli_line(client, cli, tmp_path, name, text):
-    answer = client.post("/api/v1/run", content=text, params={"name": name},
-                         headers={"Content-Type": "text/plain"})
+    ctype = "application/json" if name.endswith(".json") else "application/yaml"
+    answer = client.post("/api/v1/run", content=text, params={"name": name}, headers={"Content-Type": ctype})
     assert answer.status_code == 422
     body = answer.json()
     assert body["error"] == _cli_error(cli, tmp_path, name, text)
@@ -344,16 +344,22 @@ def test_hipkb_serve_serves_on_loopback(tmp_path):
 
 
 def test_serve_warns_off_loopback(cli, monkeypatch):
-    import uvicorn
+    from hipkb.web import server
 
     seen = {}
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(kw, app=app))
-    result = cli("serve", "--host", "0.0.0.0", "--port", "8123")
-    assert result.exit_code == 0
-    assert "warning: listening on 0.0.0.0, not loopback" in result.output
-    assert seen["host"] == "0.0.0.0" and seen["port"] == 8123
-    result = cli("serve")
-    assert "warning" not in result.output and seen["host"] == "127.0.0.1" and seen["port"] == 8000
+    bound = socket.socket()
+    bound.bind(("127.0.0.1", 0))  # tests bind to loopback only: this stands for the address asked for
+    monkeypatch.setattr(server, "listen", lambda host, port: seen.update(host=host, port=port) or bound)
+    monkeypatch.setattr(server, "serve", lambda app, sock, **kw: seen.update(app=app, sock=sock))
+    try:
+        result = cli("serve", "--host", "0.0.0.0", "--port", "8123")
+        assert result.exit_code == 0
+        assert "warning: listening on 0.0.0.0, not loopback" in result.output
+        assert seen["host"] == "0.0.0.0" and seen["port"] == 8123 and seen["sock"] is bound
+        result = cli("serve")
+        assert "warning" not in result.output and seen["host"] == "127.0.0.1" and seen["port"] == 8000
+    finally:
+        bound.close()
 
 
 def test_serve_bad_rules_dir_is_one_line(cli, tmp_path):

@@ -3,9 +3,15 @@
 ``hipkb run CASES --cluster tcp://host:8786`` (or ``--cluster local:N`` for a
 :class:`distributed.LocalCluster` of N processes on this machine):
 
+- an address is first asked who it is, under one deadline (:func:`probe`):
+  a port that never answers, or answers as something else, is one line;
+- every worker must run this hipkb (its version and a digest of its code,
+  :func:`check_workers`), and checks, before its first task, that the
+  knowledge base it unpacked is the one the client sent (its content key);
 - the client reads each case file and sends its text, so workers need no
-  shared file system; the knowledge base (rule, vocabulary and template
-  files) travels once, as a :class:`Bundle` scattered to every worker;
+  shared file system; the knowledge base (the files
+  :mod:`hipkb.knowledge.files` lists, and the template files) travels once,
+  as a :class:`Bundle` scattered to every worker;
 - each worker process builds the engine once per bundle (keyed by the hash
   of its content) and keeps it for every later chunk of cases;
 - chunks are submitted in order with at most a window of them in flight, and
@@ -21,7 +27,7 @@ Dask is optional (``pip install 'hipkb[dask]'``); it is imported only here.
 from __future__ import annotations
 
 import contextlib
-import hashlib
+import functools
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -92,18 +98,33 @@ def _connect(address: str) -> Iterator[Any]:
     distributed = _distributed()
     import logging
 
+    from hipkb.batch.pool import signals_deferred
+
     cluster = None
     try:
         if address.startswith("local:"):
-            cluster = distributed.LocalCluster(
-                n_workers=int(address.removeprefix("local:")), threads_per_worker=1, processes=True,
-                host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR)
-            client = distributed.Client(cluster)
+            # A signal while Dask starts its processes would cut the start
+            # short, and Dask would print a traceback closing the half-made
+            # cluster at exit: the signal waits until the cluster is whole,
+            # then ends the run (the cluster closed below).
+            with signals_deferred():
+                try:
+                    cluster = distributed.LocalCluster(
+                        n_workers=int(address.removeprefix("local:")), threads_per_worker=1, processes=True,
+                        host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR)
+                    client = distributed.Client(cluster)
+                except BaseException:
+                    if cluster is not None:
+                        cluster.close()
+                        cluster = None
+                    raise
         else:
             # Dask logs each failed attempt; the one line below says it all.
             logging.getLogger("distributed").setLevel(logging.CRITICAL)
+            security = _security(distributed, address)
+            probe(address, security, CONNECT_TIMEOUT)
             try:
-                client = distributed.Client(address, timeout=CONNECT_TIMEOUT)
+                client = distributed.Client(address, timeout=CONNECT_TIMEOUT, security=security)
             except (OSError, TimeoutError, ValueError) as error:
                 reason = "; ".join(str(error).splitlines()[:1]) or type(error).__name__
                 raise ClusterError("--cluster", "", f"no Dask scheduler answers at {address} within "
@@ -119,11 +140,163 @@ def _connect(address: str) -> Iterator[Any]:
         except (OSError, TimeoutError) as error:
             raise ClusterError("--cluster", "", f"the Dask scheduler at {address} has no workers (none joined "
                                f"within {CONNECT_TIMEOUT:g} s)") from error
+        check_workers(client)
         yield client
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def _security(distributed: Any, address: str) -> Any:
+    """The security settings a Dask client would use for *address* (Dask's configuration: TLS files)."""
+    loader = getattr(distributed.client, "_maybe_call_security_loader", None)
+    security = loader(address) if loader is not None else None
+    return security if security is not None else distributed.Security()
+
+
+def probe(address: str, security: Any, timeout: float) -> None:
+    """Ask *address* who it is, as a Dask client does first, within *timeout* seconds; else a ClusterError.
+
+    ``distributed.Client`` waits without end for an endpoint that takes the
+    connection and never answers (a silent port, an HTTP server reading its
+    request), and fails in odd ways on one that answers garbage: this asks in
+    a thread of its own, under one deadline, and does not unpickle anything
+    the endpoint sends.
+    """
+    import asyncio
+    import threading
+
+    scheme = address.partition("://")[0] if "://" in address else "tcp"
+    if scheme == "tls" and security.get_connection_args("client").get("ssl_context") is None:
+        raise ClusterError("--cluster", "", f"{address}: tls:// needs Dask's TLS settings (a CA file, and this "
+                           "client's certificate and key, in Dask's configuration; see the README)")
+
+    async def ask() -> Any:
+        from distributed.comm import connect
+
+        comm = await connect(address, timeout=timeout, deserialize=False, **security.get_connection_args("client"))
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return await comm.read()
+        finally:
+            comm.abort()
+
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append(asyncio.run(asyncio.wait_for(ask(), timeout)))
+        except BaseException as error:  # given to the caller below
+            outcome.append(error)
+
+    # A daemon thread: whatever the endpoint does, the deadline below holds.
+    thread = threading.Thread(target=run, name="hipkb-cluster-probe", daemon=True)
+    thread.start()
+    thread.join(timeout + 1)
+    answer = outcome[0] if outcome else TimeoutError()
+    if isinstance(answer, (TimeoutError, asyncio.TimeoutError)):
+        raise ClusterError("--cluster", "", f"no Dask scheduler answers at {address} within {timeout:g} s")
+    if isinstance(answer, OSError):
+        reason = "; ".join(str(answer).splitlines()[:1]) or type(answer).__name__
+        raise ClusterError("--cluster", "", f"no Dask scheduler answers at {address} within {timeout:g} s "
+                           f"({reason})")
+    if isinstance(answer, BaseException):
+        raise ClusterError("--cluster", "", f"{address} does not answer as a Dask scheduler (what it sends is not "
+                           f"Dask's protocol: {type(answer).__name__})")
+    if not (isinstance(answer, dict) and answer.get("type") == "Scheduler"):
+        kind = answer.get("type") if isinstance(answer, dict) else None
+        raise ClusterError("--cluster", "", f"{address} does not answer as a Dask scheduler"
+                           + (f" (it is a {kind}; give the scheduler's address)" if isinstance(kind, str) else ""))
+
+
+# -- every worker runs this hipkb ------------------------------------------------
+
+def identity() -> tuple[str, str]:
+    """hipkb's version and a digest of its code (modules and shipped report templates) in this process."""
+    import hipkb
+
+    return hipkb.__version__, _code_digest()
+
+
+@functools.lru_cache(maxsize=1)
+def _code_digest() -> str:
+    from hipkb.knowledge.cache import blake2b, modules
+    from hipkb.knowledge.resources import shipped
+
+    package = Path(__file__).resolve().parent.parent
+    digest = blake2b(digest_size=16)
+    sources = [(f"hipkb/{name}", package / name) for name, _ in modules(str(package))]
+    reports = shipped("reports")
+    sources += [(f"reports/{p.name}", p) for p in reports.iterdir() if p.is_file() and not p.name.startswith(".")]
+    for name, path in sorted(sources):
+        for part in (name.encode("utf-8", "surrogateescape"), path.read_bytes()):
+            digest.update(len(part).to_bytes(8, "big"))
+            digest.update(part)
+    return digest.hexdigest()
+
+
+def _worker_identity() -> tuple[str, str]:
+    return identity()
+
+
+def _difference(address: str, found: Any, expected: tuple[str, str]) -> str | None:
+    """Why the worker at *address* must not be used, or None when it runs this hipkb."""
+    if isinstance(found, BaseException):
+        return (f"the worker at {address} cannot run this hipkb ({type(found).__name__}: {str(found)[:100]}); "
+                "install the same hipkb on every worker")
+    if found == expected:
+        return None
+    version, code = found if isinstance(found, tuple) and len(found) == 2 else ("?", "?")
+    if version != expected[0]:
+        return (f"the worker at {address} runs hipkb {version}, this hipkb is {expected[0]}: its results could "
+                "differ; install the same hipkb on every worker")
+    return (f"the worker at {address} runs other hipkb {version} code (code {str(code)[:12]}, here "
+            f"{expected[1][:12]}): its results could differ; install the same hipkb on every worker")
+
+
+def check_workers(client: Any) -> None:
+    """Refuse a cluster with a worker that runs another hipkb (version or code), naming the worker."""
+    expected = identity()
+    found = client.run(_worker_identity, on_error="return")
+    for address in sorted(found):
+        reason = _difference(address, found[address], expected)
+        if reason is not None:
+            raise ClusterError("--cluster", "", reason)
+
+
+def _on_worker(bundle: Bundle) -> dict[str, Path]:
+    """On a worker, before any work: refuse to run unless it runs the client's hipkb; the bundle's directories.
+
+    Workers that join after the client checked them meet the same check
+    here. The unpacked knowledge base must have the content key the client
+    worked out, or the worker would answer from another knowledge base.
+    """
+    from hipkb.knowledge import files
+
+    address = _worker_address()
+    reason = _difference(address, identity(), bundle.identity)
+    if reason is not None:
+        raise ClusterError("--cluster", "", reason)
+    dirs = bundle.unpack()
+    try:
+        key = files.content_key(dirs["rules"], dirs["facts"])
+    except HipkbError as error:
+        key = f"unreadable ({error})"
+    if key != bundle.kb_key:
+        raise ClusterError("--cluster", "", f"the worker at {address} read another knowledge base than this "
+                           f"client sent (content key {key[:12]}, sent {bundle.kb_key[:12]}); its results could "
+                           "differ")
+    return dirs
+
+
+def _worker_address() -> str:
+    try:
+        from distributed import get_worker
+
+        return str(get_worker().address)
+    except (ImportError, ValueError):
+        return "(not a Dask worker)"
 
 
 # -- the knowledge base, shipped to the workers --------------------------------
@@ -142,34 +315,34 @@ def _chunks(numbered: Iterable[tuple[int, Any]], chunksize: int) -> Iterator[lis
 
 @dataclass(frozen=True)
 class Bundle:
-    """The files of a knowledge base (and templates), by role; ``key`` is the hash of them all."""
+    """The files of a knowledge base (and templates), by role, and what a worker must match to use them.
+
+    ``key`` is the hash of every file; ``kb_key`` the knowledge base's content
+    key (:func:`hipkb.knowledge.files.content_key`), which a worker checks
+    once it has unpacked it; ``identity`` the client's hipkb version and code.
+    """
 
     key: str
+    kb_key: str
+    identity: tuple[str, str]
     files: tuple[tuple[str, str, bytes], ...]  # (role, file name, content)
 
     @classmethod
-    def of(cls, **directories: Path | None) -> Bundle:
-        """Every regular file at the top of each directory given (rules, facts, templates)."""
-        files = []
-        size = 0
-        for role, directory in sorted(directories.items()):
-            if directory is None:
-                continue
-            for path in sorted(Path(directory).iterdir()):
+    def of(cls, *, rules: Path, facts: Path, templates: Path | None = None) -> Bundle:
+        """The files of the knowledge base in *rules* and *facts* (the loader's list), and every template file."""
+        from hipkb.knowledge import files as kb
+
+        contents = list(kb.read_kb(rules, facts))
+        kb_key = kb.digest(tuple(contents))
+        if templates is not None:
+            for path in sorted(Path(templates).iterdir()):
                 if path.name.startswith(".") or not path.is_file():
                     continue
-                content = path.read_bytes()
-                size += len(content)
-                if size > MAX_BUNDLE_BYTES:
-                    raise ClusterError(str(directory), "", "the knowledge base is too large to send to a "
-                                       f"cluster (over {MAX_BUNDLE_BYTES // 2**20} MB)")
-                files.append((role, path.name, content))
-        digest = hashlib.sha256()
-        for role, name, content in files:
-            for part in (role.encode(), name.encode(), content):
-                digest.update(len(part).to_bytes(8, "big"))
-                digest.update(part)
-        return cls(digest.hexdigest(), tuple(files))
+                contents.append(("templates", path.name, path.read_bytes()))
+        if sum(len(content) for _, _, content in contents) > MAX_BUNDLE_BYTES:
+            raise ClusterError(str(rules), "", "the knowledge base is too large to send to a "
+                               f"cluster (over {MAX_BUNDLE_BYTES // 2**20} MB)")
+        return cls(kb.digest(tuple(contents)), kb_key, identity(), tuple(contents))
 
     def unpack(self) -> dict[str, Path]:
         """The bundle as directories on this machine, once per process and bundle.
@@ -227,7 +400,7 @@ def _remote_chunk(bundle: Bundle, settings: Any, chunk: list[tuple[int, Any]]) -
 
     key = (bundle.key, settings)
     if _READY.get("run") != key:
-        dirs = bundle.unpack()
+        dirs = _on_worker(bundle)
         # Not worker=True: a Dask worker process is shared with whatever else
         # the cluster runs, so hipkb leaves its garbage collector as it is.
         runner._init_worker(replace(settings, rules_dir=dirs["rules"], facts_dir=dirs["facts"],
@@ -299,6 +472,8 @@ def ordered_map(client: Any, function: Callable[..., Any], tasks: Iterable[Any],
             task, future, _ = flight.take()
             try:
                 result = future.result()
+            except ClusterError as error:  # a worker that must not be used: it names itself
+                raise ClusterError(error.source, error.where, error.message) from None
             except distributed.KilledWorker:
                 result = lost(task, "the workers running it kept dying (Dask gave up on it)")
             except (OSError, TimeoutError, CancelledError, asyncio.CancelledError) as error:
@@ -323,7 +498,7 @@ def _remote_span(bundle: Bundle, axes: Any, base: Any, span: tuple[int, int]) ->
 
     key = (bundle.key, json.dumps([repr(axes), base], sort_keys=True, default=str))
     if _READY.get("exhaustive") != key:
-        dirs = bundle.unpack()
+        dirs = _on_worker(bundle)
         exhaustive._init(str(dirs["rules"]), str(dirs["facts"]), axes, base)
         bundle.tidy()
         _READY["exhaustive"] = key
@@ -349,7 +524,7 @@ def _engine(bundle: Bundle) -> Any:
         from hipkb.engine.reasoner import Reasoner
         from hipkb.knowledge.rules import KnowledgeBase
 
-        dirs = bundle.unpack()
+        dirs = _on_worker(bundle)
         kb = KnowledgeBase.load(dirs["rules"], dirs["facts"])
         _ENGINES[bundle.key] = (kb, Reasoner(kb))
         bundle.tidy()
@@ -380,5 +555,5 @@ def remote_compare(address: str, dirs_a: tuple[Path, Path], dirs_b: tuple[Path, 
             yield from diffs
 
 
-__all__ = ["CONNECT_TIMEOUT", "Bundle", "check_address", "connect", "ordered_map", "process", "remote_compare",
-           "remote_exhaustive"]
+__all__ = ["CONNECT_TIMEOUT", "Bundle", "check_address", "check_workers", "connect", "identity", "ordered_map",
+           "probe", "process", "remote_compare", "remote_exhaustive"]

@@ -21,7 +21,7 @@ from typing import Any
 from hipkb.errors import HipkbError, OutputError
 from hipkb.report.output import SUFFIXES
 
-__all__ = ["SUFFIXES", "AtomicFile", "OutputDir", "safe_name", "write_atomic"]
+__all__ = ["SUFFIXES", "AtomicFile", "OutputDir", "StreamOutput", "safe_name", "write_atomic"]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 # Device names Windows reserves in any case and with any extension.
@@ -234,3 +234,61 @@ class OutputDir:
                 return candidate
             n += 1
             name = f"{stem}-{n}"
+
+
+class GivenUp(OSError):
+    """A write to a :class:`StreamOutput` not even tried: an earlier one failed."""
+
+
+class StreamOutput:
+    """Results written one after another to a stream (standard output): each whole, or the stream is given up.
+
+    Where the stream has a file descriptor, each result goes straight to it
+    (after whatever the stream still buffered), so that a write that fails
+    leaves nothing in a buffer: no cut line that the interpreter finishes at
+    exit, or that the next result's line runs on from. A result that failed
+    before any of it went out is simply not written (each case of a batch
+    on ``/dev/full`` fails on its own); once one is cut short, nothing more
+    is written: the stream holds the results that were whole, then the cut
+    one, and every later case is a failure of its own.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.failed: str | None = None
+
+    def write(self, text: str) -> None:
+        """Write *text* whole, or raise OSError (also for every write after one was cut short)."""
+        if self.failed is not None:
+            raise GivenUp(0, f"given up after an earlier result was cut short ({self.failed})")
+        self._write(text)
+
+    def _write(self, text: str) -> None:
+        stream = self.stream
+        try:
+            fd = stream.fileno() if os.linesep == "\n" else -1
+        except (AttributeError, OSError, ValueError):
+            fd = -1
+        if fd < 0:  # an in-memory stream (a test's), or a platform that changes line ends
+            try:
+                stream.write(text)
+                stream.flush()
+            except OSError as exc:  # how much went through is unknown: no more
+                self.failed = exc.strerror or str(exc)
+                raise
+            return
+        stream.flush()
+        data = memoryview(text.encode(getattr(stream, "encoding", None) or "utf-8",
+                                      getattr(stream, "errors", None) or "strict"))
+        sent = 0
+        while sent < len(data):
+            try:
+                sent += os.write(fd, data[sent:])
+            except BlockingIOError:  # a non-blocking descriptor someone else set up: wait until it takes more
+                import select
+
+                select.select([], [fd], [])
+            except OSError as exc:
+                if sent:  # part of it went out: a later line would run on from the cut one
+                    self.failed = exc.strerror or str(exc)
+                raise

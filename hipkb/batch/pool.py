@@ -46,8 +46,13 @@ class LostWork:
     reason: str
 
 
+#: The signals that end a run with its summary: Ctrl-C, ``kill``, and the hang-up of a closed terminal or
+#: SSH session (which would otherwise end the parent alone, leaving its workers and temporary files).
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
 class Interrupted(KeyboardInterrupt):
-    """SIGINT or SIGTERM during a run; ``signum`` says which (the exit status is 128 + it)."""
+    """SIGINT, SIGTERM or SIGHUP during a run; ``signum`` says which (the exit status is 128 + it)."""
 
     def __init__(self, signum: int = signal.SIGINT) -> None:
         super().__init__(signal.Signals(signum).name)
@@ -65,10 +70,13 @@ def _start_worker(initializer: Callable[..., None] | None, initargs: tuple[Any, 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # A forked worker inherits the parent's SIGTERM handler, which turns the
     # signal into an exception, and the signals the parent held while it
-    # forked: the executor's terminate() must simply end it.
+    # forked: the executor's terminate() must simply end it. A hang-up ends
+    # it as it would any process (unless the run ignores hang-ups: nohup).
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if hasattr(signal, "SIGHUP") and signal.getsignal(signal.SIGHUP) != signal.SIG_IGN:
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
     if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, set(STOP_SIGNALS))
     if initializer is None:
         return
     try:
@@ -104,7 +112,7 @@ def _context() -> Any:
 
 @contextlib.contextmanager
 def _signals_held() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM back while the executor forks workers.
+    """Hold SIGINT, SIGTERM and SIGHUP back while the executor forks workers.
 
     A handler that raises while ``os.fork`` runs its at-fork hooks has its
     exception printed and dropped: the signal would be lost, and a traceback
@@ -113,8 +121,7 @@ def _signals_held() -> Iterator[None]:
     if not hasattr(signal, "pthread_sigmask"):
         yield
         return
-    held = {signal.SIGINT, signal.SIGTERM}
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, set(STOP_SIGNALS))
     try:
         yield
     finally:
@@ -253,11 +260,12 @@ def ordered_map(function: Callable[[Any], Any], tasks: Iterable[Any], *, jobs: i
 
 
 def catch_signals() -> Callable[[], None] | None:
-    """Make SIGINT and SIGTERM raise :class:`Interrupted` in this process; return how to undo it.
+    """Make SIGINT, SIGTERM and SIGHUP raise :class:`Interrupted` in this process; return how to undo it.
 
-    For a command's own process only (the CLI): SIGTERM would otherwise end
-    it at once, leaving temporary files behind and workers without a parent.
-    None where signals cannot be caught (not the main thread).
+    For a command's own process only (the CLI): SIGTERM or a hang-up would
+    otherwise end it at once, leaving temporary files behind and workers
+    without a parent. A hang-up the process was started ignoring (``nohup``)
+    stays ignored. None where signals cannot be caught (not the main thread).
     """
     import threading
 
@@ -266,16 +274,50 @@ def catch_signals() -> Callable[[], None] | None:
 
     def interrupt(signum: int, frame: Any) -> None:
         # Once: a second signal during the clean-up must not cut it short.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for each in STOP_SIGNALS:
+            signal.signal(each, signal.SIG_IGN)
         raise Interrupted(signum)
 
-    previous = {signum: signal.signal(signum, interrupt) for signum in (signal.SIGINT, signal.SIGTERM)}
+    previous = {}
+    for signum in STOP_SIGNALS:
+        handler = signal.getsignal(signum)
+        if handler == signal.SIG_IGN and signum not in (signal.SIGINT, signal.SIGTERM):
+            continue
+        previous[signum] = signal.signal(signum, interrupt)
 
     def restore() -> None:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     return restore
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Run the block with the stop signals noted instead of handled; handle the first one after it.
+
+    For work that must not be cut in the middle (a Dask cluster starting its
+    processes): the run still ends, once the block is done. Signals with no
+    Python handler (the default action, or ignored) are left as they are.
+    """
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous: dict[int, Callable[[int, Any], Any]] = {}
+    for signum in STOP_SIGNALS:
+        handler = signal.getsignal(signum)
+        if callable(handler):
+            previous[signum] = handler
+            signal.signal(signum, lambda number, frame: caught.append(number))
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if caught:
+            previous[caught[0]](caught[0], None)
 
 
 def default_jobs() -> int:
@@ -286,4 +328,5 @@ def default_jobs() -> int:
         return os.cpu_count() or 1
 
 
-__all__ = ["MAX_LOSSES", "Interrupted", "LostWork", "catch_signals", "default_jobs", "ordered_map", "uses_fork"]
+__all__ = ["MAX_LOSSES", "STOP_SIGNALS", "Interrupted", "LostWork", "catch_signals", "default_jobs", "ordered_map",
+           "signals_deferred", "uses_fork"]

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from hipkb.batch import startup
-from hipkb.errors import HipkbError
+from hipkb.errors import HipkbError, StreamClosedError
 from hipkb.load.inputs import CaseSource, InputGuard, expand
 
 DEFAULT_CHUNKSIZE = 16
@@ -380,10 +380,10 @@ def run(arguments: Iterable[str], settings: Settings, *, jobs: int | None = None
     ends the run on *stderr*. A single case that fails raises its
     :class:`~hipkb.errors.HipkbError` instead, as ``hipkb run CASE`` always has.
     """
-    from hipkb.batch.outputs import SUFFIXES, OutputDir, same_file, write_atomic
+    from hipkb.batch.outputs import SUFFIXES, OutputDir, StreamOutput, same_file, write_atomic
 
     arguments = list(arguments)
-    stdout = stdout or sys.stdout
+    sink = StreamOutput(stdout or sys.stdout)
     stderr = stderr or sys.stderr
     if output is not None and errors is not None and same_file(output, errors):
         raise HipkbError(str(errors), "", "--errors names the same file as -o; give each its own")
@@ -396,6 +396,9 @@ def run(arguments: Iterable[str], settings: Settings, *, jobs: int | None = None
         listed = list(sources)
         guard = InputGuard((), exact=[s.path for s in listed if s.path is not None])
         sources = iter(listed)
+    if output is None and getattr(sink.stream, "closed", False):
+        # Refused before any work: every result would be lost.
+        raise StreamClosedError("<stdout>", "", "standard output is closed; give -o FILE or DIR for the results")
     head = list(islice(sources, 2))
     single = len(head) == 1
     stream = iter([*head, *sources])
@@ -419,7 +422,7 @@ def run(arguments: Iterable[str], settings: Settings, *, jobs: int | None = None
             raise
         summary = Summary()
         summary.add(outcome)
-        _write(outcome, out_dir, output, stdout, guard, write_atomic)
+        _write(outcome, out_dir, output, sink, guard, write_atomic)
         if errors is not None:
             write_atomic(errors, "", guard=guard)
         return summary
@@ -445,11 +448,14 @@ def run(arguments: Iterable[str], settings: Settings, *, jobs: int | None = None
                 stderr.write(f"hipkb: {HipkbError(**_error_args(outcome.error))}\n")
             else:
                 try:
-                    _write(outcome, out_dir, None, stdout, guard, write_atomic)
+                    _write(outcome, out_dir, None, sink, guard, write_atomic)
                 except HipkbError as error:  # e.g. an output file that cannot be written
+                    # A case counts as run once its result is written whole;
+                    # the failure names the case, to run it again.
                     summary.not_written(outcome)
-                    errors_file.add(error.as_dict())
-                    stderr.write(f"hipkb: {error}\n")
+                    failure = HipkbError(outcome.source, "", f"result not written: {error}")
+                    errors_file.add(failure.as_dict())
+                    stderr.write(f"hipkb: {failure}\n")
             if bar is not None:
                 bar.update(summary)
         completed = True
@@ -489,7 +495,7 @@ def _isatty(stream: IO[str]) -> bool:
         return False
 
 
-def _write(outcome: Outcome, out_dir: Any, output: Path | None, stdout: IO[str], guard: InputGuard,
+def _write(outcome: Outcome, out_dir: Any, output: Path | None, stdout: Any, guard: InputGuard,
            write_atomic: Callable[..., None]) -> None:
     assert outcome.text is not None
     if out_dir is not None:
@@ -498,13 +504,16 @@ def _write(outcome: Outcome, out_dir: Any, output: Path | None, stdout: IO[str],
     elif output is not None:
         write_atomic(output, outcome.text, guard=guard)
     else:
+        from hipkb.batch.outputs import GivenUp
+
         try:
-            stdout.write(outcome.text)
-            stdout.flush()  # a full disk is this case's failure, not a traceback at exit
+            stdout.write(outcome.text)  # whole, or not (a StreamOutput): a full disk is this case's failure
         except OSError as exc:
             from hipkb.errors import OutputError
 
-            raise OutputError("<stdout>", "", f"cannot be written ({exc.strerror or exc})") from None
+            reason = exc.strerror or str(exc)
+            raise OutputError("<stdout>", "", reason if isinstance(exc, GivenUp) else f"cannot be written ({reason})") \
+                from None
 
 
 __all__ = ["Outcome", "Settings", "Summary", "default_jobs", "process", "run"]

@@ -39,6 +39,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
 class LazyGroup(click.Group):
     """A group whose commands live in their own modules, imported on demand."""
 
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        from hipkb.cli import streams
+
+        streams.guard()  # a closed stdin or stdout: one line when a command needs it, never an internal error
+        return super().main(*args, **kwargs)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return [name for name, (module, _) in COMMANDS.items() if importlib.util.find_spec(module)]
 

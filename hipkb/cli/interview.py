@@ -54,13 +54,16 @@ def command(output: Path | None, case_id: str | None, max_questions: int | None,
     """
     from hipkb import api
     from hipkb.batch.outputs import write_atomic
-    from hipkb.errors import HipkbError
+    from hipkb.errors import HipkbError, StreamClosedError
     from hipkb.results.interview import Interview, prompt_text, run
     from hipkb.textsafe import terminal
 
     if case_id is not None and has_surrogates(case_id):
         # Bytes that are not UTF-8 on the command line arrive as lone surrogates.
         raise HipkbError("--case-id", "", "is not valid UTF-8 text")
+    if output is None and getattr(sys.stdout, "closed", False):
+        # Said before the questions, not after the answers: the case would be lost.
+        raise StreamClosedError("<stdout>", "", "standard output is closed; give -o FILE for the case")
     if output is not None and output.exists() and not force:
         raise HipkbError(str(output), "", "exists; use --force to replace it")
     if output is not None and not output.parent.resolve().is_dir():

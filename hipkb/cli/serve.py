@@ -42,22 +42,23 @@ def command(host: str, port: int, templates: Path | None, rules_dir: Path | None
     carries its whole case. The API is described at /api (OpenAPI at
     /api/v1/openapi.json). Stop it with Ctrl-C.
     """
-    import uvicorn
-
     from hipkb.web.app import LOOPBACK_HOSTS, create_app
+    from hipkb.web.server import listen, serve, url_of
 
     kb = load_kb_from(rules_dir, facts_dir)  # a bad knowledge base stops here, before listening
     loopback = is_loopback(host)
+    # A loopback server answers to loopback names, and to the address it was given (127.0.0.2).
+    hosts = (*LOOPBACK_HOSTS, host.strip("[]").lower()) if loopback else None
+    app = create_app(kb, templates=templates, allowed_hosts=hosts)
+    sock = listen(host, port)  # a busy port is one line here, before anything says "serving"
     if not loopback:
         click.echo(f"hipkb: warning: listening on {host}, not loopback: anyone who can reach this "
                    "machine can use the app (there is no login); use --host 127.0.0.1 to keep it local",
                    err=True)
-    app = create_app(kb, templates=templates, allowed_hosts=LOOPBACK_HOSTS if loopback else None)
     # The knowledge base and the compiled engine live as long as the server:
     # out of the collector's sight, full collections stop walking them on
     # every few requests (as batch workers do). This process is ours alone.
     gc.collect()
     gc.freeze()
-    shown = f"[{host}]" if ":" in host else host
-    click.echo(f"hipkb: serving {kb.name} {kb.version} at http://{shown}:{port}/ (Ctrl-C stops it)", err=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, server_header=False)
+    click.echo(f"hipkb: serving {kb.name} {kb.version} at {url_of(sock)} (Ctrl-C stops it)", err=True)
+    serve(app, sock)

@@ -25,7 +25,7 @@ from hipkb.errors import CaseError, allowed_list, describe, did_you_mean
 from hipkb.fhir.codesystem import CODE_SYSTEM, CODE_SYSTEM_VERSION, questionnaire_canonical, questionnaire_url
 from hipkb.fhir.questionnaire import ITEM_TYPES, NONE_OF_THESE, has_none_option
 from hipkb.knowledge.vocabulary import Field, Vocabulary
-from hipkb.load.case import Case, validate
+from hipkb.load.case import Case, default_case_id, validate
 
 RESOURCE = "QuestionnaireResponse"
 # Elements of an R4 QuestionnaireResponse that say nothing about the findings.
@@ -34,6 +34,9 @@ IGNORED = ("id", "meta", "implicitRules", "language", "text", "contained", "exte
 STATUSES = ("in-progress", "completed", "amended")
 ITEM_KEYS = ("linkId", "definition", "text", "answer", "item", "id", "extension")
 ANSWER_KEYS = ("id", "extension")
+# The elements of an R4 Coding; a modifierExtension (which a Coding cannot
+# carry) or any other key is refused, as it is everywhere else in a response.
+CODING_KEYS = ("system", "version", "code", "display", "userSelected", "id", "extension")
 VALUE_KEY = {"choice": "valueCoding", "integer": "valueInteger", "decimal": "valueDecimal", "string": "valueString"}
 FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 
@@ -62,7 +65,7 @@ def read_response(data: dict[str, Any], vocabulary: Vocabulary, source: str, *, 
     case_data, case_id = _answers(data.get("item"), vocabulary, source)
     ident = data.get("id")
     if case_id is None:
-        case_id = ident if isinstance(ident, str) and ident.strip() else default_id
+        case_id = ident if isinstance(ident, str) and ident.strip() else default_case_id(default_id, vocabulary)
     case_data["case_id"] = case_id
     try:
         case = validate(case_data, vocabulary, source, default_id=default_id, hypotheses=hypotheses)
@@ -168,8 +171,12 @@ def _link(item: dict[str, Any], source: str, where: str, seen: set[str]) -> str:
 def _leaf(item: dict[str, Any], source: str, where: str, *, repeats: bool) -> list[dict[str, Any]]:
     if "item" in item:
         raise CaseError(source, where, "a question item holds answers, not items")
-    answers = item.get("answer") or []
+    answers = item.get("answer")
+    if answers is None:
+        answers = []  # unanswered: unknown, as an omitted field
     if not isinstance(answers, list):
+        # Not "or []": an answer of {}, false, "" or 0 is a malformed answer,
+        # never an unanswered question.
         raise CaseError(source, f"{where}.answer", f"found {describe(answers)}; expected a list of answers")
     if len(answers) > 1 and not repeats:
         raise CaseError(source, where, f"{len(answers)} answers; this question takes one")
@@ -202,6 +209,11 @@ def _value(answer: dict[str, Any], item_type: str, spec: Field | None, source: s
     assert spec is not None
     if not isinstance(value, dict):
         raise CaseError(source, where, f"found {describe(value)} in valueCoding; expected a coding")
+    for key in value:
+        if key not in CODING_KEYS:
+            hint = ("; hipkb cannot honour a modifier extension" if key == "modifierExtension"
+                    else f"; allowed: {allowed_list(CODING_KEYS)}")
+            raise CaseError(source, f"{where}.answer", f"valueCoding.{key}: not part of a coding" + hint)
     if value.get("system") != CODE_SYSTEM:
         raise CaseError(source, where, f"found a code of {describe(value.get('system'))}; "
                         f"expected hipkb's code system {CODE_SYSTEM}")

@@ -3,12 +3,14 @@
 Loading the shipped rules and vocabulary (YAML parsing and every check) costs
 about 30 ms, a third of a cold start; reading the cached knowledge base back,
 with the walk over the files that key it, about 7 ms. The cache is keyed by
-the content of every file at the top of the rules and facts directories (and
-by those directories, hipkb's version and Python's), so changing any rule or
-vocabulary file misses it and the knowledge base is loaded, checked, and
-cached anew. hipkb's own code is
-part of the key too (each module's size and modification time), so an
-edited checkout never reads back objects pickled by other code.
+the content of every file of the knowledge base (and by its directories,
+hipkb's version and Python's), so changing any rule or vocabulary file misses
+it and the knowledge base is loaded, checked, and cached anew. The files are
+those :mod:`hipkb.knowledge.files` lists, the ones the loader reads: a cached
+run and an uncached one read the same knowledge base, and refuse the same
+planted FIFO or dangling link. hipkb's own code is part of the key too (each
+module's size and modification time), so an edited checkout never reads back
+objects pickled by other code.
 
 Where: ``$HIPKB_CACHE_DIR``, else ``$XDG_CACHE_HOME/hipkb``, else
 ``~/.cache/hipkb``; ``HIPKB_NO_CACHE=1`` turns it off.
@@ -21,7 +23,8 @@ owned by this user and writable by no one else; so another user cannot plant
 a file that passes, and whoever can read the key can already run code as
 this user. A file that fails the check, or fails to unpickle, is ignored and
 replaced: it is never trusted. Writes go to a temporary file moved into
-place, so a reader never sees half a file.
+place, so a reader never sees half a file; a key left short (a disk that was
+full when it was first written) is replaced by a whole one.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ except ImportError:
 
 KEEP = 16  # cached knowledge bases kept; older ones are removed
 _MAC = 32  # bytes of MAC before the pickle
+_KEY = 32  # bytes of the MAC's key
 
 
 def cache_dir() -> Path | None:
@@ -59,34 +63,34 @@ def cache_dir() -> Path | None:
     return Path(base) / "hipkb"
 
 
-def fingerprint(rules_dir: Path, facts_dir: Path) -> str | None:
-    """The hash of every file the knowledge base could be read from; None if one cannot be read."""
-    from hipkb import __version__
+def fingerprint(rules_dir: Path, facts_dir: Path, content: str | None = None) -> str | None:
+    """The key of the cached knowledge base of these directories; None if hipkb's own code cannot be read.
 
+    *content* is the knowledge base's content key (:func:`hipkb.knowledge.files.content_key`,
+    worked out here when not given): the same list of files as the loader
+    reads, so a file the loader would read, or refuse, is never left out.
+    """
+    from hipkb import __version__
+    from hipkb.knowledge import files
+
+    if content is None:
+        content = files.content_key(rules_dir, facts_dir)
     digest = blake2b(digest_size=32)
-    for part in (__version__, sys.version, str(rules_dir), str(facts_dir)):
+    for part in (__version__, sys.version, str(rules_dir), str(facts_dir), content):
         digest.update(part.encode("utf-8", "surrogateescape") + b"\0")
     try:
         # The code that loads and defines the knowledge base's objects: a
         # pickle made by other code (an edited checkout, an upgrade that kept
         # the version) must not be read back into these classes.
         package = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
-        for name, info in sorted(_modules(package)):
+        for name, info in sorted(modules(package)):
             digest.update(f"{name}\0{info.st_size}\0{info.st_mtime_ns}\0".encode("utf-8", "surrogateescape"))
-        for role, directory in (("rules", rules_dir), ("facts", facts_dir)):
-            for path in sorted(directory.iterdir()):
-                if path.name.startswith(".") or not path.is_file():
-                    continue
-                content = path.read_bytes()
-                for piece in (role.encode(), path.name.encode("utf-8", "surrogateescape"), content):
-                    digest.update(len(piece).to_bytes(8, "big"))
-                    digest.update(piece)
     except OSError:
         return None
     return digest.hexdigest()
 
 
-def _modules(top: str, prefix: str = "") -> list[tuple[str, os.stat_result]]:
+def modules(top: str, prefix: str = "") -> list[tuple[str, os.stat_result]]:
     """Every ``*.py`` file under *top* (symbolic links to directories not followed), by path from *top*, with its stat.
 
     os.scandir, not Path.rglob: the same files for a fifth of the time, as
@@ -97,7 +101,7 @@ def _modules(top: str, prefix: str = "") -> list[tuple[str, os.stat_result]]:
         for entry in entries:
             name = prefix + entry.name
             if entry.is_dir(follow_symlinks=False):
-                found += _modules(entry.path, name + "/")
+                found += modules(entry.path, name + "/")
             elif entry.name.endswith(".py"):
                 found.append((name, entry.stat()))
     return found
@@ -114,7 +118,7 @@ def _private(path: Path, directory: bool) -> bool:
 
 
 def _key(directory: Path) -> bytes | None:
-    """The HMAC key of *directory*, made on first use; None when the directory cannot be trusted."""
+    """The HMAC key of *directory*, made on first use; None when the directory or the key cannot be trusted."""
     try:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError:
@@ -122,28 +126,66 @@ def _key(directory: Path) -> bytes | None:
     if not _private(directory, directory=True):
         return None
     path = directory / "key"
-    if not path.exists():
-        with contextlib.suppress(FileExistsError, OSError):
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(os.urandom(32))
+    key = _read_key(path)
+    if key is None:
+        return None
+    if len(key) != _KEY:
+        # None yet, or one that cannot be used (a full disk once left it
+        # empty or short): a whole new one takes its place, or none does.
+        _install_key(directory, path, replace=bool(os.path.lexists(path)))
+        key = _read_key(path)  # another process may have put its own there first: use that
+    return key if key is not None and len(key) == _KEY else None
+
+
+def _read_key(path: Path) -> bytes | None:
+    """The bytes of the key file (empty when there is none), or None when it cannot be trusted or read."""
+    if not os.path.lexists(path):
+        return b""
     if not _private(path, directory=False):
         return None
     try:
-        key = path.read_bytes()
+        return path.read_bytes()
     except OSError:
         return None
-    return key if len(key) == 32 else None
+
+
+def _install_key(directory: Path, path: Path, replace: bool) -> None:
+    """Write a new random key to a temporary file and move it into place whole (or leave everything as it was)."""
+    import tempfile
+
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".key-", suffix=".tmp", dir=directory)  # 0600
+    except OSError:
+        return
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(os.urandom(_KEY))
+            handle.flush()
+            os.fsync(handle.fileno())
+        if replace:
+            os.replace(tmp, path)
+        else:
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, path)  # only where there is no key yet: a key another process made stays
+    except OSError:
+        pass
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
 
 
 def _mac(key: bytes, name: str, payload: bytes) -> bytes:
     return blake2b(name.encode() + b"\0" + payload, key=key, digest_size=_MAC).digest()
 
 
-def cached_load(rules_dir: Path, facts_dir: Path, load: Callable[[Path, Path], Any]) -> Any:
-    """``load(rules_dir, facts_dir)``, or the same knowledge base read back from the cache."""
+def cached_load(rules_dir: Path, facts_dir: Path, load: Callable[[Path, Path], Any], *,
+                content: str | None = None) -> Any:
+    """``load(rules_dir, facts_dir)``, or the same knowledge base read back from the cache.
+
+    *content*: the knowledge base's content key, when the caller has it already.
+    """
     directory = cache_dir()
-    print_ = fingerprint(rules_dir, facts_dir) if directory is not None else None
+    print_ = fingerprint(rules_dir, facts_dir, content) if directory is not None else None
     key = _key(directory) if directory is not None and print_ is not None else None
     if directory is None or print_ is None or key is None:
         return load(rules_dir, facts_dir)
@@ -189,4 +231,4 @@ def _prune(directory: Path) -> None:
             old.unlink()
 
 
-__all__ = ["cache_dir", "cached_load", "fingerprint"]
+__all__ = ["cache_dir", "cached_load", "fingerprint", "modules"]

@@ -22,6 +22,7 @@ from typing import Any
 
 from hipkb.errors import HipkbError, RuleError, allowed_list, describe, did_you_mean
 from hipkb.knowledge import conditions as cond
+from hipkb.knowledge import files
 from hipkb.knowledge.codes import CODES_FILE, Codes, load_codes
 from hipkb.knowledge.conditions import Condition, ConditionSyntaxError
 from hipkb.knowledge.index import RuleIndex
@@ -261,21 +262,6 @@ _LOADED: OrderedDict[tuple[Path, Path, str], KnowledgeBase] = OrderedDict()
 _LOADED_MAX = 8
 
 
-def content_key(rules_dir: Path, facts_dir: Path) -> str:
-    """A digest of every file a knowledge base is loaded from: it changes when any of them is edited."""
-    from hipkb.knowledge.cache import blake2b  # hashlib's, without loading OpenSSL
-
-    digest = blake2b(digest_size=32)
-    for directory, pattern in ((rules_dir, "*.yaml"), (facts_dir, "vocabulary.yaml")):
-        for path in sorted(directory.glob(pattern)):
-            try:
-                data = path.read_bytes() if path.is_file() else b""
-            except OSError:
-                data = b"\0unreadable"  # the loader says what is wrong with it
-            digest.update(path.name.encode("utf-8", "surrogateescape") + b"\0" + len(data).to_bytes(8, "big") + data)
-    return digest.hexdigest()
-
-
 def load_kb(rules_dir: Path, facts_dir: Path) -> KnowledgeBase:
     """The knowledge base of *rules_dir* and *facts_dir*, loaded once per content.
 
@@ -283,12 +269,13 @@ def load_kb(rules_dir: Path, facts_dir: Path) -> KnowledgeBase:
     process (a web server, a notebook) picks up an edited rule file on its
     next call, and an unchanged one is not parsed again.
     """
-    key = (rules_dir, facts_dir, content_key(rules_dir, facts_dir))
+    content = files.content_key(rules_dir, facts_dir)  # the one list of a knowledge base's files
+    key = (rules_dir, facts_dir, content)
     kb = _LOADED.get(key)
     if kb is None:
         from hipkb.knowledge.cache import cached_load  # the on-disk cache, for a cold start
 
-        kb = cached_load(rules_dir, facts_dir, KnowledgeBase.load)
+        kb = cached_load(rules_dir, facts_dir, KnowledgeBase.load, content=content)
         _LOADED[key] = kb
         while len(_LOADED) > _LOADED_MAX:
             _LOADED.popitem(last=False)
@@ -329,6 +316,7 @@ def _load(rules_dir: Path, vocabulary: Vocabulary, facts_dir: Path | None,
 
     if not rules_dir.is_dir():
         raise RuleError(str(rules_dir), "", "no such rules directory")
+    listed = files.rule_files(rules_dir)  # refuses what is not a regular file, before anything is read
     manifest_path = rules_dir / MANIFEST
     if not manifest_path.is_file():
         raise RuleError(str(manifest_path), "", "missing: a rules directory needs its kb.yaml manifest")
@@ -377,10 +365,10 @@ def _load(rules_dir: Path, vocabulary: Vocabulary, facts_dir: Path | None,
 
     rules: list[RuleDef] = []
     seen: dict[str, str] = {}
-    files = sorted(p for p in rules_dir.glob("*.yaml") if p.name not in DATA_FILES)
-    if not files:
+    rule_paths = [p for p in listed if p.name not in DATA_FILES]
+    if not rule_paths:
         raise RuleError(str(rules_dir), "", "holds no rule files (*.yaml besides kb.yaml)")
-    for path in files:
+    for path in rule_paths:
         for rule in parser.parse_file(path, refuse):
             if rule.id in seen:
                 refuse(RuleError(str(path), f"rule {rule.id}", f"duplicate id (also in {seen[rule.id]})"))

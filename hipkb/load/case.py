@@ -56,12 +56,15 @@ def validate(
     fmt = data.get("format")
     if fmt is not None and fmt != CASE_FORMAT:
         raise CaseError(source, "format", f"found {describe(fmt)}; allowed: hipkb-case/1")
-    case_id = data.get("case_id", default_id)
-    if not isinstance(case_id, str) or not case_id.strip():
-        raise CaseError(source, "case_id", f"found {describe(case_id)}; expected a non-empty string")
-    limit = vocabulary.top["case_id"].max_length if "case_id" in vocabulary.top else 200
-    if limit and len(case_id) > limit:
-        raise CaseError(source, "case_id", f"longer than {limit} characters")
+    if "case_id" in data:
+        case_id = data["case_id"]
+        if not isinstance(case_id, str) or not case_id.strip():
+            raise CaseError(source, "case_id", f"found {describe(case_id)}; expected a non-empty string")
+        limit = _id_limit(vocabulary)
+        if limit and len(case_id) > limit:
+            raise CaseError(source, "case_id", f"longer than {limit} characters")
+    else:
+        case_id = default_case_id(default_id, vocabulary)
 
     findings: dict[str, dict[str, Value]] = {}
     for gname, group in vocabulary.groups.items():
@@ -124,7 +127,7 @@ def _value(spec: Field, raw: Any, source: str) -> Value | None:
             spec.maximum is not None and raw > spec.maximum
         ):
             raise CaseError(source, spec.path, f"found {describe(raw)}; allowed: {_range(spec)}")
-        return int(raw) if spec.type == "integer" else raw
+        return int(raw) if spec.type == "integer" else canonical_number(raw)
     if spec.type == "set":
         # A tuple only comes from Python callers (api.run_data); files hold lists.
         if not isinstance(raw, list | tuple):
@@ -154,6 +157,47 @@ def _value(spec: Field, raw: Any, source: str) -> Value | None:
             raise CaseError(source, spec.path, f"found {describe(raw)}; expected text")
         return raw
     raise CaseError(source, spec.path, f"field type {spec.type} cannot hold a value")
+
+
+def _id_limit(vocabulary: Vocabulary) -> int:
+    return vocabulary.top["case_id"].max_length if "case_id" in vocabulary.top else 200
+
+
+def default_case_id(default_id: str, vocabulary: Vocabulary) -> str:
+    """The case id of a case that gives none: *default_id* (a file name's stem), shortened to fit.
+
+    A file may be named longer than a case id may be (a legal 240-character
+    name): the id keeps the name's start and ends with a digest of the whole
+    name, so two long names that differ only at the end still give two ids.
+    """
+    limit = _id_limit(vocabulary)
+    if not default_id.strip():
+        return "case"
+    if not limit or len(default_id) <= limit:
+        return default_id
+    from hipkb.knowledge.cache import blake2b
+
+    tail = blake2b(default_id.encode("utf-8", "surrogatepass"), digest_size=4).hexdigest()
+    return default_id[: max(limit - len(tail) - 1, 1)] + "-" + tail
+
+
+# Whole numbers up to this size are exact as floats: 4.0 is written 4 below it.
+_EXACT = 2**53
+
+
+def canonical_number(value: int | float) -> int | float:
+    """One form per number: ``4``, ``4.0`` and a FHIR ``valueDecimal`` of 4.0 are all the integer 4.
+
+    A finding is written into results (``pain.severity=4``) and reports as its
+    value is printed: without one form, the same finding written two ways
+    would give two outputs. A whole number too large for a float to hold
+    exactly, and every fraction, is a float.
+    """
+    if isinstance(value, int):
+        return value if -_EXACT <= value <= _EXACT else float(value)
+    if value.is_integer() and -_EXACT <= value <= _EXACT:
+        return int(value)
+    return value
 
 
 def _required_hint(spec: Field) -> str:

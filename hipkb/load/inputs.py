@@ -67,18 +67,51 @@ def expand(arguments: Iterable[str], stdin: Any = None) -> Iterator[CaseSource]:
             # would otherwise run every case under the working directory.
             raise HipkbError(repr(argument), "", "an empty argument names no case file or directory")
         path = Path(argument)
-        if path.is_dir():
-            found = sorted(
-                p for p in path.rglob("*")
-                if p.suffix.lower() in CASE_SUFFIXES and p.is_file()
-                and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            )
+        try:
+            is_dir = path.is_dir()
+        except OSError:  # a name too long to look up: loading it says so
+            is_dir = False
+        if is_dir:
+            found = False
+            for source in _walk(path):
+                found = True
+                yield source
             if not found:
                 yield CaseSource(argument, path)  # fails on load: "is a directory"
-            for p in found:
-                yield CaseSource(str(p), p, default_id=p.stem)
         else:
             yield CaseSource(argument, path, default_id=path.stem)
+
+
+def _walk(directory: Path) -> Iterator[CaseSource]:
+    """The case files under *directory*, in sorted order, hidden files and directories left out.
+
+    Every entry named as a case file (by suffix) is a source, whatever it
+    is: a symbolic link to nothing or a FIFO fails when it is loaded, as a
+    listed failure, instead of being skipped without a word. A directory
+    that cannot be listed (no permission, a path longer than the system
+    allows) is a failure of its own; the rest of the batch goes on.
+    """
+    try:
+        with os.scandir(directory) as listing:
+            entries = sorted((entry.name, entry.path, _is_dir(entry)) for entry in listing
+                             if not entry.name.startswith("."))
+    except OSError as error:
+        yield CaseSource(str(directory), directory,
+                         error=f"cannot be listed ({error.strerror or error}); its case files were not run")
+        return
+    for name, path, is_dir in entries:
+        if is_dir:
+            yield from _walk(Path(path))
+        elif os.path.splitext(name)[1].lower() in CASE_SUFFIXES:
+            yield CaseSource(path, Path(path), default_id=os.path.splitext(name)[0])
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    """A directory to search (symbolic links to directories too, as before); not one that cannot be looked at."""
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
 
 
 def _stdin_sources(stream: Any) -> Iterator[CaseSource]:

@@ -605,7 +605,13 @@ def decode(raw: bytes, source: str) -> str:
 
 
 def read_text(path: Path, source: str | None = None) -> str:
-    """Read a UTF-8 file, turning every OS error into a one-line HipkbError.
+    """Read a UTF-8 file, turning every OS error into a one-line HipkbError (see :func:`read_bytes`)."""
+    name = source or str(path)
+    return decode(read_bytes(path, name), name)
+
+
+def read_bytes(path: Path, source: str | None = None) -> bytes:
+    """The bytes of a file (at most one more than :data:`MAX_BYTES`); every OS error is a one-line HipkbError.
 
     Only a regular file is read: a FIFO (``rules/zz.yaml`` made with mkfifo)
     would block for ever on open, a device could stream without end. The
@@ -639,7 +645,7 @@ def read_text(path: Path, source: str | None = None) -> str:
     finally:
         if fd >= 0:
             os.close(fd)
-    return decode(raw, name)
+    return raw
 
 
 def _read_bounded(handle: Any, size: int) -> bytes:

@@ -28,6 +28,7 @@ from hipkb.engine.reasoner import Reasoner
 from hipkb.engine.record import Inference
 from hipkb.errors import HipkbError, InferenceError, PropertyFailure
 from hipkb.knowledge import conditions as cond
+from hipkb.knowledge import files
 from hipkb.knowledge.rules import BenignPattern, KnowledgeBase
 from hipkb.knowledge.scales import running_rank, triage_rank
 from hipkb.load.case import Case, validate
@@ -147,18 +148,13 @@ class Subject:
 _SUBJECTS: dict[tuple, Subject] = {}
 
 
-def _stamp(directory: Path) -> tuple:
-    """What changes when a researcher edits a file: names, sizes, modification times."""
-    return tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(directory.glob("*.yaml")))
-
-
 def load(rules_dir: str | Path | None = None, facts_dir: str | Path | None = None) -> Subject:
     """The knowledge base of *rules_dir* and *facts_dir* (shipped ones when None), cached until edited."""
     from hipkb.knowledge.resources import shipped
 
     rules = Path(rules_dir).resolve() if rules_dir else shipped("rules")
     facts = Path(facts_dir).resolve() if facts_dir else shipped("facts")
-    key = (rules, facts, _stamp(rules), _stamp(facts))
+    key = (rules, facts, files.stamp(rules, facts))  # what changes when a researcher edits a file
     subject = _SUBJECTS.get(key)
     if subject is None:
         subject = _SUBJECTS[key] = Subject(KnowledgeBase.load(rules, facts))

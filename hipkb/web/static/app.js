@@ -659,7 +659,9 @@ async function openFile(file) {
   }
   try {
     const text = await file.text();
-    const answer = await api(`/api/v1/case?name=${encodeURIComponent(file.name)}`, text, { contentType: "text/plain" });
+    // JSON or YAML, read by its first character as the CLI reads stdin: the server takes no other type.
+    const contentType = /^\s*[{[]/.test(text) ? "application/json" : "application/yaml";
+    const answer = await api(`/api/v1/case?name=${encodeURIComponent(file.name)}`, text, { contentType });
     fillForm(answer.case);
     showStatus(`Opened ${file.name}`, "info");
     changed(0);
