@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("hipkb.cli.check", "Verify a rule base: anomalies, regression cases, coverage."),
     "rules": ("hipkb.cli.rules", "Browse the knowledge base."),
     "compare": ("hipkb.cli.compare", "Compare two rule bases on a set of cases."),
+    "teach": ("hipkb.cli.teach", "The teaching case library: list, show stage by stage, print handouts."),
     "serve": ("hipkb.cli.serve", "Serve the case page, teaching mode and the JSON API in the browser."),
 }
 

@@ -258,6 +258,15 @@ def parse_case(data: Any, source: str, kb: KnowledgeBase, manifest: Manifest, *,
     )
 
 
+def case_file(case: TeachingCase) -> str:
+    """The case file behind a teaching case, as ``hipkb-case/1`` YAML that ``hipkb run`` takes."""
+    import yaml
+
+    header = (f"# The case behind {case.title} (teaching case {case.id}).\n"
+              "# Findings left out are unknown: unknown is never read as no.\n")
+    return header + yaml.safe_dump(case.case.to_data(), sort_keys=False, allow_unicode=True, default_flow_style=False)
+
+
 def _number_key(case_id: str) -> tuple[Any, ...]:
     """case-2 before case-10: digits compare as numbers."""
     return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", case_id))
@@ -294,5 +303,5 @@ def load_teaching_file(path: Path, kb: KnowledgeBase, facts_dir: Path | None = N
     return parse_case(read_data(path), str(path), kb, manifest, stem=path.stem)
 
 
-__all__ = ["FORMAT", "Library", "TeachingCase", "giveaway_words", "library_dir", "load_library",
+__all__ = ["FORMAT", "Library", "TeachingCase", "case_file", "giveaway_words", "library_dir", "load_library",
            "load_teaching_file", "parse_case"]

@@ -167,6 +167,32 @@ def movement(kb: KnowledgeBase, runs: Sequence[StageRun]) -> dict[str, Any]:
     }
 
 
+def verify_case(kb: KnowledgeBase, reasoner: Reasoner, manifest: Any, case: Any) -> list[str]:
+    """What a teaching case teaches and hipkb does not conclude at its last stage, one line each.
+
+    The answer must be hipkb's first-ranked hypothesis, its red flags raised,
+    and the case's own ``expect`` block met: an answer key that contradicts
+    the engine would teach the class the wrong thing.
+    """
+    from hipkb.verify.regression import expect_failures
+
+    runs = run_stages(reasoner, case.case, case.stages(manifest))
+    result = runs[-1].result
+    problems = []
+    ranked = [h["id"] for h in result["hypotheses"]]
+    if not ranked or ranked[0] != case.answer:
+        problems.append(f"answer.hypothesis: {case.answer} is not ranked first at the last stage "
+                        f"(first: {ranked[0] if ranked else 'nothing'})")
+    raised = {f["id"] for f in result["red_flags"]}
+    for flag in case.red_flags:
+        if flag not in raised:
+            problems.append(f"answer.red_flags: {flag} is not raised at the last stage")
+    full = reasoner.infer(case.case)
+    problems.extend(f"case.expect: {p}" for p in expect_failures(case.case, build_result(kb, full),
+                                                                  kb.safety.unsafe_tests))
+    return problems
+
+
 def _sentence(kb: KnowledgeBase, runs: Sequence[StageRun], hid: str, cells: list[dict[str, Any]]) -> str:
     parts = []
     for run, cell in zip(runs, cells, strict=True):
@@ -177,4 +203,4 @@ def _sentence(kb: KnowledgeBase, runs: Sequence[StageRun], hid: str, cells: list
     return f"{words.hypothesis(kb, hid)}: " + "; ".join(parts) + "."
 
 
-__all__ = ["StageRun", "movement", "run_stages", "stage_summary"]
+__all__ = ["StageRun", "movement", "run_stages", "stage_summary", "verify_case"]
