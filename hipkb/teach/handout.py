@@ -59,16 +59,17 @@ def _unsafe_now(kb: KnowledgeBase, run: StageRun) -> list[dict[str, Any]]:
 def _moved(row: dict[str, Any], n: int) -> dict[str, Any] | None:
     """What moved one followed hypothesis at stage *n* (0-based), or None when nothing did."""
     cell = row["cells"][n]
-    before = row["cells"][n - 1] if n else {"certainty": 0.0, "status": None}
+    before: dict[str, Any] = row["cells"][n - 1] if n else {"certainty": 0.0, "status": None}
     because = row["moves"][n]
     if not because and abs(cell["certainty"] - before["certainty"]) < 0.005 and cell["status"] == before["status"]:
         return None
     findings: dict[str, list[str]] = {"for": [], "against": []}
     for item in because:
-        side = "against" if item["change"] == "against" else "for" if item["change"] == "for" else None
-        for text in item["facts"] if side else ():
-            if text not in findings[side]:
-                findings[side].append(text)
+        if item["change"] not in findings:
+            continue  # a status vote, or evidence that no longer counts
+        for text in item["facts"]:
+            if text not in findings[item["change"]]:
+                findings[item["change"]].append(text)
     return {"label": row["label"], "from": before["certainty"], "to": cell["certainty"],
             "status_from": words.status(before["status"]) if before["status"] else "",
             "status_to": words.status(cell["status"]) if cell["status"] else "",
@@ -112,7 +113,8 @@ def handout_model(kb: KnowledgeBase, reasoner: Reasoner, library: Library, case:
         stage["unsafe"] = _unsafe_now(kb, run)
         stage["moved"] = [m for row in chart["rows"] if (m := _moved(row, n)) is not None]
     last = runs[-1].result
-    answer_rules = next((h for h in last["hypotheses"] if h["id"] == case.answer), {"support": []})["support"]
+    answer_hyp = next((h for h in last["hypotheses"] if h["id"] == case.answer), {"support": []})
+    answer_rules: list[dict[str, Any]] = answer_hyp["support"]
     teaching = kb.teaching.get(case.answer)
     concepts = [kb.concepts[c].to_dict() for c in case.concepts if c in kb.concepts]
     references: list[str] = [case.source]
