@@ -113,7 +113,7 @@ def handout_model(kb: KnowledgeBase, reasoner: Reasoner, library: Library, case:
         stage["unsafe"] = _unsafe_now(kb, run)
         stage["moved"] = [m for row in chart["rows"] if (m := _moved(row, n)) is not None]
     last = runs[-1].result
-    answer_hyp = next((h for h in last["hypotheses"] if h["id"] == case.answer), {"support": []})
+    answer_hyp: dict[str, Any] = next((h for h in last["hypotheses"] if h["id"] == case.answer), {"support": []})
     answer_rules: list[dict[str, Any]] = answer_hyp["support"]
     teaching = kb.teaching.get(case.answer)
     concepts = [kb.concepts[c].to_dict() for c in case.concepts if c in kb.concepts]
