@@ -90,13 +90,10 @@ def _cell(result: dict[str, Any], hid: str) -> dict[str, Any]:
             "rank": ranked.index(hid) + 1 if hyp else None, "status": status}
 
 
-def _evidence(result: dict[str, Any], hid: str) -> dict[str, tuple[float, tuple[str, ...]]]:
-    hyp = next((h for h in result["hypotheses"] if h["id"] == hid), None)
-    found: dict[str, tuple[float, tuple[str, ...]]] = {}
-    for kind, sign in (("support", 1), ("against", -1)):
-        for item in (hyp or {}).get(kind, []):
-            found[item["rule"]] = (sign * item["weight"], tuple(item["facts"]))
-    return found
+def _evidence(run: StageRun, hid: str) -> dict[str, tuple[float, tuple[str, ...]]]:
+    """Every weight on *hid* at a stage, for and against, also when they cancel out (certainty 0 is not ranked)."""
+    score = run.inference.scores.get(hid)
+    return {e.rule: (e.cf, e.facts) for e in score.evidence} if score else {}
 
 
 def _votes(result: dict[str, Any], hid: str) -> dict[str, tuple[str, tuple[str, ...]]]:
@@ -104,7 +101,7 @@ def _votes(result: dict[str, Any], hid: str) -> dict[str, tuple[str, tuple[str, 
     return {v["rule"]: (v["status"], tuple(v["facts"])) for v in (entry or {}).get("votes", [])}
 
 
-def _because(kb: KnowledgeBase, before: dict[str, Any] | None, after: dict[str, Any], hid: str) -> list[dict[str, Any]]:
+def _because(kb: KnowledgeBase, before: StageRun | None, after: StageRun, hid: str) -> list[dict[str, Any]]:
     """The rules whose weight or status vote came or went between two stages, with their findings in words."""
     old = _evidence(before, hid) if before else {}
     new = _evidence(after, hid)
@@ -121,8 +118,8 @@ def _because(kb: KnowledgeBase, before: dict[str, Any] | None, after: dict[str, 
         ref = ex.rule_ref(kb, rule)
         moved.append({"rule": rule, "title": ref["title"], "source": ref["source"], "weight": weight,
                       "change": change, "facts": [words.finding(kb, f) for f in facts]})
-    old_votes = _votes(before, hid) if before else {}
-    for rule, (status, facts) in sorted(_votes(after, hid).items()):
+    old_votes = _votes(before.result, hid) if before else {}
+    for rule, (status, facts) in sorted(_votes(after.result, hid).items()):
         if rule not in old_votes:
             ref = ex.rule_ref(kb, rule)
             moved.append({"rule": rule, "title": ref["title"], "source": ref["source"], "weight": None,
@@ -154,10 +151,7 @@ def movement(kb: KnowledgeBase, runs: Sequence[StageRun]) -> dict[str, Any]:
     rows = []
     for hid in followed[:CHART_ROWS]:
         cells = [_cell(result, hid) for result in results]
-        moves = []
-        for n, result in enumerate(results):
-            before = results[n - 1] if n else None
-            moves.append(_because(kb, before, result, hid))
+        moves = [_because(kb, runs[n - 1] if n else None, run, hid) for n, run in enumerate(runs)]
         rows.append({"id": hid, "label": words.hypothesis(kb, hid), "alarm": hid in alarms, "cells": cells,
                      "moves": moves, "text": _sentence(kb, runs, hid, cells)})
     return {
