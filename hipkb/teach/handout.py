@@ -61,8 +61,8 @@ def _moved(row: dict[str, Any], n: int) -> dict[str, Any] | None:
     cell = row["cells"][n]
     before: dict[str, Any] = row["cells"][n - 1] if n else {"certainty": 0.0, "status": None}
     because = row["moves"][n]
-    if not because and abs(cell["certainty"] - before["certainty"]) < 0.005 and cell["status"] == before["status"]:
-        return None
+    if abs(cell["certainty"] - before["certainty"]) < 0.05 and cell["status"] == before["status"]:
+        return None  # what hardly moved is left out: the chart shows it
     findings: dict[str, list[str]] = {"for": [], "against": []}
     for item in because:
         if item["change"] not in findings:

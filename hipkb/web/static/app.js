@@ -199,8 +199,8 @@ function buildBodymap() {
   const figure = $("#bodymap");
   figure.textContent = "";
   if (!map.field) return;
-  const picture = svg("svg", { viewBox: `0 0 ${map.width} ${map.height}`, class: "bodymap", role: "img",
-    "aria-label": "Body map: click a region to mark it painful" });
+  const picture = svg("svg", { viewBox: `0 0 ${map.width} ${map.height}`, class: "bodymap", role: "group",
+    "aria-label": "Body map: press a region to mark it painful" });
   for (const view of map.views) {
     const g = svg("g", { class: `view view-${view.name}` });
     for (const d of view.outline) g.append(svg("path", { class: "body-outline", d }));
@@ -211,8 +211,17 @@ function buildBodymap() {
   for (const region of map.regions) {
     for (const shape of region.shapes) {
       const side = shape.side ? ` (${shape.side})` : "";
+      // A button of its own for keyboard and screen readers: its name, and whether it is marked (aria-pressed).
       const ellipse = svg("ellipse", { class: "region", cx: shape.cx, cy: shape.cy, rx: shape.rx, ry: shape.ry,
-        "data-region": region.id, "data-side": shape.side || "", onclick: () => clickRegion(region.id, shape.side) },
+        "data-region": region.id, "data-side": shape.side || "", tabindex: 0, role: "button",
+        "aria-label": `${region.text}${side}, ${shape.view} view`, "aria-pressed": "false",
+        onclick: () => clickRegion(region.id, shape.side),
+        onkeydown: (event) => {
+          if (event.key === "Enter" || event.key === " ") {
+            event.preventDefault();
+            clickRegion(region.id, shape.side);
+          }
+        } },
         svg("title", { text: `${region.text}${side}` }));
       picture.append(ellipse);
     }
@@ -255,7 +264,9 @@ function paintBodymap() {
   const side = map.side_field ? readField(state.fields.get(map.side_field)) : null;
   for (const shape of document.querySelectorAll("#bodymap .region")) {
     const onSide = !shape.dataset.side || !side || side === "both" || side === shape.dataset.side;
-    shape.classList.toggle("on", regions.has(shape.dataset.region) && onSide);
+    const on = regions.has(shape.dataset.region) && onSide;
+    shape.classList.toggle("on", on);
+    shape.setAttribute("aria-pressed", String(on));
   }
 }
 
@@ -314,6 +325,7 @@ function renderView(view) {
   renderDifferential(result);
   renderQuestions(result);
   renderGraph(view.graph);
+  renderGraphWords(view.chains || []);
   renderPredictChoices(result);
   $("#explain").hidden = true;
 }
@@ -389,6 +401,15 @@ function renderQuestions(result) {
       el("button", { type: "button", class: "question", "data-fact": q.fact, onclick: () => focusField(q.fact), text: q.question }),
       el("div", { class: "why", text: q.why })));
   }
+}
+
+function renderGraphWords(chains) {
+  // The graph for those who cannot see it: each conclusion, and the rules and findings it came from.
+  const list = $("#graph-chains");
+  if (!list) return;
+  list.replaceChildren(...(chains.length ? chains.map((c) => el("li", { text: `${c.label}${c.sub ? ` (${c.sub})` : ""}: from `
+    + c.by.map((b) => `${b.sign === "-" ? "against: " : ""}${b.from.join(", ") || "no finding"}`).join("; or ") }))
+    : [el("li", { class: "muted", text: "Nothing was concluded from the findings." })]));
 }
 
 function renderGraph(layout) {

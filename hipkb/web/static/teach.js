@@ -52,7 +52,8 @@ function renderLibrary() {
     && words.every((w) => c.title.toLowerCase().includes(w)));
   const list = $("#lib-list");
   list.replaceChildren(...cases.map((c) => el("li", { class: "lib-case" },
-    el("a", { href: fragmentFor(c.id, 1), class: "lib-title", "data-case": c.id, text: c.title }),
+    el("a", { href: `${location.origin}${location.pathname}${fragmentFor(c.id, 1)}`, class: "lib-title", "data-case": c.id,
+      text: c.title }),
     el("span", { class: "lib-tags" }, el("span", { class: "tag", text: c.difficulty_text.split(" (")[0] }),
       ` ${c.topics_text.join(" · ")} · pain: ${c.regions_text.join(", ")} · ${c.stages.length} stage${c.stages.length > 1 ? "s" : ""}`))));
   $("#lib-count").textContent = `${cases.length} of ${teach.library.cases.length} cases`;
@@ -100,7 +101,7 @@ function renderClass() {
   steps.replaceChildren(...c.stages.map((s) => el("li", { "aria-current": s.number === c.stage ? "step" : null,
     class: s.number < c.stage ? "done" : s.number === c.stage ? "now" : "later", text: s.label })));
   $("#class-vignette").replaceChildren(...c.vignette.map((v) => el("section", { class: "vignette-stage" },
-    el("h4", { text: `Stage ${v.number} · ${v.label}` }), el("p", { text: v.prose }),
+    el("h3", { text: `Stage ${v.number} · ${v.label}` }), el("p", { text: v.prose }),
     v.discussion.length ? el("ul", { class: "discuss" }, ...v.discussion.map((q) => el("li", { text: q }))) : null)));
   $("#class-prompt").textContent = `${c.stages[c.stage - 1].prompt}: commit before you see hipkb's reasoning.`;
   renderCommitChoices();
@@ -155,7 +156,7 @@ function commit(event) {
     : part === "triage" ? state.knowledge.triage_levels.find((t) => t.id === value)?.text
       : state.fields.get(value)?.question || value;
   $("#class-score").replaceChildren(
-    el("h4", { id: "class-score-heading", tabindex: "-1", text: `Stage ${c.stage}: ${total} of ${c.key.max} points` }),
+    el("h3", { id: "class-score-heading", tabindex: "-1", text: `Stage ${c.stage}: ${total} of ${c.key.max} points` }),
     el("ul", { class: "score-parts" }, ...parts.map((p) => el("li", { class: p.points === 1 ? "right" : p.points ? "partly" : "wrong" },
       el("strong", { text: `${PART_WORDS[p.part]}: ` }), `${label(p.part, p.value)} — ${p.text} `,
       el("span", { class: "points", text: `(${p.points} point${p.points === 1 ? "" : "s"})` })))));
@@ -219,7 +220,7 @@ async function whyNot() {
   const box = $("#class-whynot");
   const list = (title, items, render = (i) => el("li", { text: i })) => items.length
     ? [el("p", { text: title }), el("ul", {}, ...items.map(render))] : [];
-  box.replaceChildren(el("h4", { id: "class-whynot-heading", tabindex: "-1", text: `Why not ${info.label}?` }),
+  box.replaceChildren(el("h3", { id: "class-whynot-heading", tabindex: "-1", text: `Why not ${info.label}?` }),
     el("p", { text: info.verdict }),
     ...list("What counts for it:", info.for),
     ...list("What counts against it:", info.against),
