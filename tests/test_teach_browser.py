@@ -135,6 +135,13 @@ def test_a_class_from_a_shared_link(browser, server, kb):
     assert not browser.find_element(By.ID, "class-warning").is_displayed()
     chart = browser.find_element(By.ID, "class-chart").text
     assert "femoral neck bone stress injury" in chart and "suspected" in chart and "not yet excluded" in chart
+    # what a student reads is in words: no field path anywhere in the view (the workbench shows them to clinicians)
+    groups = "|".join(kb.vocabulary.groups)
+    browser.find_element(By.CSS_SELECTOR, "#differential button.hyp").click()
+    _wait(lambda: "WHY NOT" in browser.find_element(By.ID, "explain").text, "HOW and WHY NOT")
+    shown = browser.find_element(By.ID, "teach-area").text + browser.find_element(By.ID, "main").text
+    paths = [shown[max(0, m.start() - 80):m.end() + 40] for m in re.finditer(rf"\b({groups})\.[a-z_]+", shown)]
+    assert not paths, paths
     # WHY NOT for the student's own (unranked) hypothesis
     browser.find_element(By.ID, "class-whynot-button").click()
     why = _wait(lambda: browser.find_element(By.ID, "class-whynot").text, "WHY NOT")

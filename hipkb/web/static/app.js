@@ -50,6 +50,32 @@ function words(value) {
   return String(value ?? "").replaceAll("_", " ");
 }
 
+// A fact (group.field=value, or a pattern name=value) in the knowledge base's words, as a student reads it.
+function factWords(fact) {
+  const [name, value = ""] = String(fact).split("=");
+  const field = state.fields.get(name);
+  if (field) {
+    const meaning = field.values.find((v) => v.value === value)?.text ?? words(value);
+    return name.endsWith(".regions") ? meaning : `${words(name.split(".")[1])}: ${meaning}`;
+  }
+  const derived = state.knowledge?.derived?.[name];
+  if (derived) {
+    const meaning = derived.values[value] ?? words(value);
+    return ["present", "yes"].includes(meaning) ? derived.label : `${derived.label}: ${meaning}`;
+  }
+  if (name === "red_flag") return state.knowledge?.red_flags?.[value] ?? words(value);
+  if (name.startsWith("hypothesis.")) {
+    const hid = name.slice("hypothesis.".length);
+    return `${state.knowledge?.hypotheses.find((h) => h.id === hid)?.label ?? words(hid)}: ${value}`;
+  }
+  return words(fact);
+}
+
+// An id or a field path, shown to clinicians beside the words and hidden in teaching mode.
+function ids(text) {
+  return el("code", { class: "path", text });
+}
+
 function fieldId(path) {
   return "f-" + path.replaceAll(".", "-");
 }
@@ -293,7 +319,7 @@ async function update() {
     $("#reveal").classList.add("stale");
     const regions = state.vocab.bodymap.field;
     if (regions && error.message.includes(`${regions}: is required`)) {
-      showStatus(`Mark where it hurts (the body map, or ${regions}) to start reasoning.`, "info");
+      showStatus(`Mark where it hurts (the body map, or "${state.fields.get(regions)?.question || words(regions)}") to start reasoning.`, "info");
     } else {
       showStatus(error.message);
     }
@@ -341,7 +367,7 @@ function renderFlags(result) {
   for (const flag of result.red_flags) {
     box.append(el("div", { class: `card flag${flag.emergency ? " emergency" : ""}` },
       el("strong", { text: flag.label }), flag.emergency ? " — emergency" : "",
-      el("div", { class: "facts", text: `from ${flag.facts.join(", ")} (${flag.because.join(", ")})` })));
+      el("div", { class: "facts" }, `from ${flag.facts.map(factWords).join("; ")} `, ids(`(${flag.because.join(", ")})`))));
   }
 }
 
@@ -354,11 +380,11 @@ function renderDecision(result, decisions) {
     el("div", { class: "card decision-card" },
       el("div", {}, "Triage: ", el("span", { id: "triage-level", class: `level level-${triage.level}`, "data-level": triage.level, text: words(triage.level) })),
       el("p", { text: triage.summary || "" }),
-      el("p", { class: "cite", text: triage.because.length ? `because ${triage.because.join(", ")}` : "no triage rule fired: the safe default" })),
+      triage.because.length ? el("p", { class: "cite" }, ids(`because ${triage.because.join(", ")}`)) : el("p", { class: "cite", text: "no triage rule fired: the safe default" })),
     el("div", { class: "card decision-card" },
       el("div", {}, "Running: ", el("span", { id: "running-advice", class: `level advice-${running.advice}`, "data-advice": running.advice, text: words(running.advice) })),
       el("p", { text: (running.reasons || []).join(" ") }),
-      el("p", { class: "cite", text: running.because.length ? `because ${running.because.join(", ")}` : "no running rule fired: the safe default" })));
+      running.because.length ? el("p", { class: "cite" }, ids(`because ${running.because.join(", ")}`)) : el("p", { class: "cite", text: "no running rule fired: the safe default" })));
   for (const kind of ["triage", "running"]) {
     if (decisions[kind].note) box.append(el("p", { class: "card why-decision" }, el("strong", { text: "Why: " }), decisions[kind].note));
   }
@@ -385,8 +411,8 @@ function renderDifferential(result) {
       el("span", { class: "muted", text: `certainty ${h.certainty.toFixed(2)}` }));
     const meter = el("meter", { min: 0, max: 1, value: h.certainty, title: `certainty ${h.certainty}` });
     const evidence = el("ul", { class: "evidence" },
-      ...h.support.map((e) => el("li", { class: "for", text: `+${e.weight} ${e.rule}: ${e.title} (${e.facts.join(", ")})` })),
-      ...h.against.map((e) => el("li", { class: "against", text: `−${e.weight} ${e.rule}: ${e.title} (${e.facts.join(", ")})` })));
+      ...h.support.map((e) => el("li", { class: "for" }, `+${e.weight} `, ids(`${e.rule}: `), `${e.title} (${e.facts.map(factWords).join("; ")})`)),
+      ...h.against.map((e) => el("li", { class: "against" }, `−${e.weight} `, ids(`${e.rule}: `), `${e.title} (${e.facts.map(factWords).join("; ")})`)));
     list.append(el("li", { class: "card hypothesis", id: `h-${h.id}` }, button, meter,
       el("details", {}, el("summary", { text: `Evidence (${h.support.length} for, ${h.against.length} against)` }), evidence)));
   }
@@ -454,17 +480,29 @@ async function explain(hid) {
   box.append(el("div", { class: "explain-head" }, el("h3", { id: "explain-heading", text: `${label}: HOW and WHY NOT` }),
     el("button", { type: "button", class: "close", onclick: () => { box.hidden = true; }, text: "Close" })));
   box.append(el("h4", { text: "HOW: the chain down to the findings" }), howTree(answer.how));
+  if (state.mode === "teach" && typeof whyNotView === "function") {
+    // A student reads WHY NOT in the knowledge base's words (hipkb.teach.feedback), never in its conditions.
+    try {
+      box.append(el("h4", { text: "WHY NOT higher: what it lacks" }),
+        ...whyNotView(await api(`/api/v1/teach/why-not?id=${encodeURIComponent(hid)}`, data), false));
+    } catch (error) {
+      showStatus(error.message);
+    }
+    box.hidden = false;
+    box.scrollIntoView({ block: "nearest" });
+    return;
+  }
   const w = answer.why_not;
   box.append(el("h4", { text: "WHY NOT higher: what it lacks" }), el("p", { text: w.verdict }));
   if (w.missing.length) {
     box.append(el("p", { text: "Unknown findings its rules wait on:" }), el("ul", {},
       ...w.missing.map((m) => el("li", {}, el("button", { type: "button", class: "linkish", onclick: () => focusField(m.fact), text: m.question }),
-        el("span", { class: "cite", text: ` (${m.fact}; ${m.rules.join(", ")})` })))));
+        el("span", { class: "cite" }, " ", ids(`(${m.fact}; ${m.rules.join(", ")})`))))));
   }
   if (w.ruled_out_groups.length) {
     box.append(el("p", { text: "Rules the case rules out:" }), el("ul", {},
-      ...w.ruled_out_groups.map((g) => el("li", {}, el("strong", { text: g.rules.map((r) => r.id).join(", ") }), ": ",
-        g.unmet.map((u) => `needs ${u.condition}; ${u.found ? `the case says ${u.found}` : u.note}`).join("; and ")))));
+      ...w.ruled_out_groups.map((g) => el("li", {}, el("strong", {}, g.rules.map((r) => r.title).join("; ")), " ", ids(g.rules.map((r) => r.id).join(", ")), ": ",
+        g.unmet.map((u) => `needs ${u.condition}; ${u.found ? `the case says ${factWords(u.found)}` : u.note}`).join("; and ")))));
   }
   const teaching = state.knowledge.hypotheses.find((h) => h.id === hid)?.teaching;
   if (teaching) box.append(learningPoints(teaching));
@@ -480,7 +518,7 @@ function howTree(node) {
     const steps = el("ul");
     for (const step of node.because) {
       const weight = step.weight === null || step.weight === undefined ? "" : ` (${step.weight > 0 ? "+" : "−"}${Math.abs(step.weight)})`;
-      const li = el("li", { class: "rule" }, el("code", { text: step.rule.id }), ` ${step.rule.title}${weight}`);
+      const li = el("li", { class: "rule" }, ids(step.rule.id), ` ${step.rule.title}${weight}`);
       const facts = el("ul");
       for (const child of step.facts) facts.append(howTree(child).firstChild);
       li.append(facts);
@@ -621,17 +659,24 @@ async function runCompare() {
     box.replaceChildren(el("p", { class: "muted", text: error.message }));
     return;
   }
-  const show = (v) => v === null || v === undefined ? "—" : typeof v === "number" ? (Number.isInteger(v) ? String(v) : v.toFixed(2)) :
-    typeof v === "boolean" ? (v ? "raised" : "not raised") : words(v);
+  // In the knowledge base's words, never its ids or field paths: a class reads this table.
+  const hypothesis = (hid) => state.knowledge.hypotheses.find((h) => h.id === hid)?.label || words(hid);
+  const levels = Object.fromEntries(state.knowledge.triage_levels.map((t) => [t.id, t.text]));
+  const advice = Object.fromEntries(state.knowledge.running_advice.map((r) => [r.id, r.text]));
+  const show = (c, v) => v === null || v === undefined ? "—"
+    : c.what === "top" ? hypothesis(v) : c.what === "triage" ? levels[v] || words(v) : c.what === "running" ? advice[v] || words(v)
+      : typeof v === "number" ? (Number.isInteger(v) ? String(v) : v.toFixed(2))
+        : typeof v === "boolean" ? (v ? "raised" : "not raised") : words(v);
+  const finding = (path) => state.fields.get(path)?.question || words(path);
   box.replaceChildren(
     el("h4", { text: `Findings that differ (${answer.findings.length})` }),
     answer.findings.length ? el("table", {}, el("thead", {}, el("tr", {}, el("th", { text: "Finding" }), el("th", { text: "A" }), el("th", { text: "B" }))),
-      el("tbody", {}, ...answer.findings.map((f) => el("tr", {}, el("td", { text: f.fact }), el("td", { text: f.a_text }), el("td", { text: f.b_text })))))
+      el("tbody", {}, ...answer.findings.map((f) => el("tr", {}, el("td", { text: finding(f.fact) }), el("td", { text: f.a_text }), el("td", { text: f.b_text })))))
       : el("p", { class: "muted", text: "The two cases say the same." }),
     el("h4", { text: `Conclusions that changed (${answer.conclusions.length})` }),
     answer.conclusions.length ? el("table", {}, el("thead", {}, el("tr", {}, el("th", { text: "Conclusion" }), el("th", { text: "A" }), el("th", { text: "B" }), el("th", { text: "because of" }))),
-      el("tbody", {}, ...answer.conclusions.map((c) => el("tr", {}, el("td", { text: c.label }), el("td", { text: show(c.a) }), el("td", { text: show(c.b) }),
-        el("td", { text: c.because.join(", ") || "—" })))))
+      el("tbody", {}, ...answer.conclusions.map((c) => el("tr", {}, el("td", { text: c.label }), el("td", { text: show(c, c.a) }), el("td", { text: show(c, c.b) }),
+        el("td", { text: c.because.map(finding).join("; ") || "—" })))))
       : el("p", { class: "muted", text: "No conclusion changed." }));
 }
 

@@ -217,10 +217,16 @@ async function whyNot() {
     showStatus(error.message);
     return;
   }
-  const box = $("#class-whynot");
+  $("#class-whynot").replaceChildren(el("h3", { id: "class-whynot-heading", tabindex: "-1", text: `Why not ${info.label}?` }),
+    ...whyNotView(info, true));
+  $("#class-whynot-heading").focus();
+}
+
+// WHY NOT in words: the verdict, what counts for and against, what rules its rules out, what could still count.
+function whyNotView(info, withLearning) {
   const list = (title, items, render = (i) => el("li", { text: i })) => items.length
     ? [el("p", { text: title }), el("ul", {}, ...items.map(render))] : [];
-  box.replaceChildren(el("h3", { id: "class-whynot-heading", tabindex: "-1", text: `Why not ${info.label}?` }),
+  return [
     el("p", { text: info.verdict }),
     ...list("What counts for it:", info.for),
     ...list("What counts against it:", info.against),
@@ -230,8 +236,8 @@ async function whyNot() {
       (m) => el("li", {}, el("button", { type: "button", class: "linkish", onclick: () => focusField(m.fact), text: m.question }))),
     ...(info.exclusion ? [el("p", {}, el("strong", { text: "Rule out the worst first: " }),
       `${info.exclusion.text}.`, info.exclusion.to_exclude.length ? ` To exclude it: ${info.exclusion.to_exclude.join(" ")}` : "")] : []),
-    ...(info.learning ? [learningPoints(info.learning)] : []));
-  $("#class-whynot-heading").focus();
+    ...(withLearning && info.learning ? [learningPoints(info.learning)] : []),
+  ];
 }
 
 function nextStage() {
