@@ -436,3 +436,15 @@ def test_a_file_exactly_at_the_limit_is_read_and_one_byte_more_is_refused(tmp_pa
     over.write_bytes(b"#" * (MAX_BYTES + 1))
     with pytest.raises(HipkbError, match="larger than"):
         read_text(over)
+
+
+def test_a_bare_no_reads_as_no_where_a_choice_has_no_but_not_yes(kb, tmp_path):
+    # YAML 1.1 reads a bare no as false: pregnancy (pregnant, postpartum, no) and disordered
+    # eating (no, restriction_or_history, eating_disorder) take it as the word it was written as.
+    path = tmp_path / "no.yaml"
+    path.write_text("pain: {regions: [groin]}\nhistory: {pregnancy: no, disordered_eating: no}\n")
+    case = api.load_case(path, kb)
+    assert case.get("history.pregnancy") == "no" and case.get("history.disordered_eating") == "no"
+    path.write_text("pain: {regions: [groin]}\nhistory: {pregnancy: yes}\n")
+    with pytest.raises(HipkbError, match=r"history\.pregnancy: found yes; allowed: pregnant"):
+        api.load_case(path, kb)

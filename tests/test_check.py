@@ -271,6 +271,16 @@ def test_exhaustive_checks_monotonicity_across_combinations(cli, tmp_path):
     assert found[0]["case"] == {"pain": {"regions": ["lateral_hip"]}, "behaviour": {"during_run": "warms_up"}}
 
 
+def test_the_invariant_finds_the_same_lowering_on_its_counterexample(tmp_path):
+    from hipkb.verify import invariants
+
+    subject = invariants.load(_lowering_kb(tmp_path))
+    case = {"pain": {"regions": ["lateral_hip"]}, "behaviour": {"during_run": "warms_up"}}
+    with pytest.raises(AssertionError, match=r"monotonicity: adding behaviour\.hopping=painful lowered triage"):
+        invariants.assert_monotone(subject, case, [{"behaviour.hopping": "painful"}])
+
+
+@pytest.mark.thorough
 def test_property_check_finds_the_same_lowering(tmp_path):
     from hipkb.testing import properties
 

@@ -17,8 +17,7 @@ def field_schema(field: Field) -> dict[str, Any]:
     schema: dict[str, Any]
     if field.type == "choice":
         values: list[Any] = [*field.values, *field.unknown]
-        if field.accepts_booleans:
-            values += [True, False]
+        values += list(field.boolean_values)
         schema = {"enum": values}
     elif field.type in ("integer", "number"):
         schema = {"type": field.type}

@@ -32,7 +32,6 @@ def _check_name(source: str, where: str, name: str, kind: str) -> None:
     if not _NAME.fullmatch(name) or name in _RESERVED_NAMES:
         raise RuleError(source, where, f"found {kind} name {name!r}; a {kind} name is a letter then letters, "
                         "digits or underscores, and not 'self' nor a Python keyword")
-YES_NO = ("yes", "no")
 
 
 @dataclass(frozen=True)
@@ -64,8 +63,15 @@ class Field:
         return f"{self.group}.{self.name}" if self.group else self.name
 
     @property
-    def accepts_booleans(self) -> bool:
-        return self.type == "choice" and all(v in self.values for v in YES_NO)
+    def boolean_values(self) -> tuple[bool, ...]:
+        """The YAML booleans that mean a value here: true for ``yes``, false for ``no``.
+
+        A bare ``no`` is a boolean to YAML 1.1: a choice with ``no`` but no
+        ``yes`` (pregnancy: pregnant, postpartum, no) still reads it as "no".
+        """
+        if self.type != "choice":
+            return ()
+        return tuple(flag for flag, word in ((True, "yes"), (False, "no")) if word in self.values)
 
     @property
     def is_numeric(self) -> bool:

@@ -99,8 +99,13 @@ def validate(
 def _value(spec: Field, raw: Any, source: str) -> Value | None:
     # spec.path is made anew on each read: read only for an error.
     if spec.type == "choice":
-        if isinstance(raw, bool) and spec.accepts_booleans:
+        if isinstance(raw, bool) and raw in spec.boolean_values:
             return "yes" if raw else "no"
+        if isinstance(raw, bool):  # YAML 1.1 read a bare yes or no: say it as written
+            raise CaseError(
+                source, spec.path,
+                f"found {'yes' if raw else 'no'}; allowed: {allowed_list([*spec.values, *spec.unknown])}",
+            )
         if not isinstance(raw, str):
             raise CaseError(
                 source, spec.path,

@@ -95,11 +95,10 @@ def _choice(field: Field, raw: str, word: str, source: str) -> str:
     values = list(field.values)
     if word in field.values:
         return word
-    if field.accepts_booleans:
-        if word in ("y", "true"):
-            return "yes"
-        if word in ("n", "false"):
-            return "no"
+    if word in ("y", "true") and True in field.boolean_values:
+        return "yes"
+    if word in ("n", "false") and False in field.boolean_values:
+        return "no"
     if _INDEX.fullmatch(word) and 1 <= int(word) <= len(values):
         return values[int(word) - 1]
     for value, label in field.values.items():

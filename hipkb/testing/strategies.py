@@ -163,8 +163,8 @@ def field_values(
         if unknown:
             words += list(spec.unknown)
         strategy: SearchStrategy[Any] = st.sampled_from(words)
-        if booleans and spec.accepts_booleans:
-            strategy = strategy | st.booleans()
+        if booleans and spec.boolean_values:
+            strategy = strategy | st.sampled_from(spec.boolean_values)
         return strategy
     if spec.type == "integer":
         low = -(10**6) if spec.minimum is None else math.ceil(spec.minimum)
@@ -636,7 +636,7 @@ def _corrupt(draw: Any, base: SearchStrategy[dict[str, Any]], vocabulary: Vocabu
         # format's decision, not a corruption this strategy should assume.
         if spec.type == "choice":
             wrong: list[Any] = [3, 2.5, ["x"], {"a": 1}]
-            bad = draw(st.sampled_from(wrong if spec.accepts_booleans else [*wrong, True]))
+            bad = draw(st.sampled_from([*wrong, *(flag for flag in (True, False) if flag not in spec.boolean_values)]))
         elif spec.is_numeric:
             bad = draw(st.sampled_from(["ten", True, [1], {"a": 1}]))
         elif spec.type == "set":
