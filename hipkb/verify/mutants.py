@@ -195,7 +195,7 @@ class Run:
     problems: frozenset[str] = frozenset()
     answers: str = ""
     #: For cases checked in full: the whole inference and result, and whether a change of the next
-    #: questions alone could break a check (an alarm hypothesis is possible, or a hop test is ruled out).
+    #: questions alone could break a check (see :meth:`Suite._asks_matter`).
     full: Inference | None = None
     result: dict[str, Any] | None = None
     asks_matter: bool = False
