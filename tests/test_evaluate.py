@@ -209,6 +209,8 @@ def test_bad_expectations_are_one_line_naming_the_case_and_key(cli, tmp_path):
     assert "plain.triage_at_leest: unknown key" in result.output and "did you mean 'triage_at_least'" in result.output
     (folder / "expect.yaml").write_text("plain: {running_in: [sprint]}\n")
     assert "plain.running_in: found" in cli("evaluate", folder).output
+    missing = cli("evaluate", tmp_path / "nowhere")
+    assert missing.exit_code == 2 and "nowhere: no such file or directory" in missing.output
 
 
 def test_case_files_own_expect_blocks_serve_without_an_expectations_file(cli, tmp_path):

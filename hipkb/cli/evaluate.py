@@ -39,11 +39,15 @@ def command(cases: tuple[str, ...], expect: Path | None, fmt: str, output: Path 
     Exit status: 0 when every expectation holds, 1 when some case fails or
     does not run, 2 for bad usage or input.
     """
+    from hipkb.errors import HipkbError
     from hipkb.load.inputs import expand
     from hipkb.verify.evaluate import evaluate
     from hipkb.verify.evaluation_report import render
     from hipkb.verify.expectations import load_expectations
 
+    for argument in cases:
+        if argument != "-" and argument.strip() and not Path(argument).exists():
+            raise HipkbError(argument, "", "no such file or directory")
     folders = [Path(c) for c in cases if c != "-" and Path(c).is_dir()]
     if expect is None and len(cases) == 1 and folders and (folders[0] / EXPECT_FILE).is_file():
         expect = folders[0] / EXPECT_FILE

@@ -153,8 +153,8 @@ class Evaluation:
 
     def summary_line(self, name: str) -> str:
         """The reference scorer's summary line: every tally as k/n, by name, then the errors."""
-        parts = ", ".join(f"{key} {m.k}/{m.n}" for key, m in sorted(self.tallies.items()) if m.n)
-        return f"{name}: {parts}, errors {len(self.errors)}"
+        parts = [f"{key} {m.k}/{m.n}" for key, m in sorted(self.tallies.items()) if m.n]
+        return f"{name}: {', '.join([*parts, f'errors {len(self.errors)}'])}"
 
     def to_dict(self) -> dict[str, Any]:
         return {

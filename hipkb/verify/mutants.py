@@ -711,7 +711,7 @@ def run(kb: KnowledgeBase, examples: Sequence[CaseSource] = (),
                 progress(done[0], len(order))
     budget_note = []
     if budget is not None and budget < len(made):
-        budget_note.append(f"{budget} of {len(made)} mutants (a sample, seed {seed})")
+        budget_note.append(f"a sample of {budget:,} of {len(made):,}, seed {seed}")
     if deadline is not None and len(outcomes) < len(order):
         budget_note.append(f"stopped after {seconds:g} s")
     report = Report({"name": kb.name, "version": kb.version, "rules": len(kb.rules),

@@ -36,7 +36,7 @@ def to_text(report: Report) -> str:
         checked.append(f"{suite['property_cases']:,} property case(s) and {suite['benign']} benign case(s)")
     lines = [score_line(report),
              f"{report.made:,} mutants of {kb['name']} {kb['version']} ({kb['rules']} rules), {len(report.outcomes):,} "
-             f"run in {report.seconds:.0f} s" + (f" ({report.budget})" if report.budget else ""),
+             f"run in {report.seconds:.0f} s" + (f"; budget: {report.budget}" if report.budget else ""),
              "checked against " + ", ".join(checked) + "; the invariants on every result"]
     for operator, counts in report.by_operator().items():
         tested = counts["killed"] + counts["survived"]
