@@ -106,7 +106,7 @@ def outline(result: dict[str, Any], rule_ids: Iterable[str] | None = None) -> di
 
 
 def light_outline(kb: KnowledgeBase, inference: Inference) -> dict[str, Any]:
-    """:func:`outline` read off the inference, without building the result: no exclusions, no next questions.
+    """:func:`outline` read off the inference, without building the result: no next questions.
 
     For searches that run a case many times and look at what the engine
     concluded (the next questions cost more than the rest of the result).
@@ -118,7 +118,7 @@ def light_outline(kb: KnowledgeBase, inference: Inference) -> dict[str, Any]:
         "running": inference.running.value,
         "red_flags": sorted(inference.red_flags),
         "referrals": sorted(inference.referrals),
-        "exclusions": {},
+        "exclusions": {h: c.value for h, c in inference.exclusions.items()},
         "ranking": [s.hypothesis for s in ranked],
         "hypotheses": {s.hypothesis: (s.certainty, s.band, rank) for rank, s in enumerate(ranked, start=1)},
         "fired": {f.rule for f in inference.firings if f.rule in kb.by_id},
@@ -227,7 +227,7 @@ class Comparer:
         """Compare one case given as data; a case that is not valid under either base is an error diff.
 
         *light*: compare what the engines concluded without building the
-        results (:func:`light_outline`): no exclusions, no next questions.
+        results (:func:`light_outline`): no next questions.
         """
         try:
             if not light:
@@ -344,7 +344,8 @@ def change_lines(d: CaseDiff) -> list[str]:
         elif kind in ("ranking", "questions"):
             lines.append(f"{kind}: {_ids(a)}  ->  {_ids(b)}")
         elif kind in ("exclusions", "band"):
-            moved = ", ".join(f"{h} {a[h] or 'not ranked'} -> {b[h] or 'not ranked'}" for h in a)
+            none = "not listed" if kind == "exclusions" else "not ranked"
+            moved = ", ".join(f"{h} {a[h] or none} -> {b[h] or none}" for h in a)
             lines.append(f"{kind}: {moved}")
         elif kind == "certainty":
             moved = ", ".join(f"{h['id']} {h['certainty'][0]:g} -> {h['certainty'][1]:g}"

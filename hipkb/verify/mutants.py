@@ -9,7 +9,7 @@ one small change (:data:`OPERATORS`):
 - ``lower-decision``: a triage rule concludes one level less urgent, a
   running rule one step less restrictive;
 - ``swap-value``: a condition tests another value of its field (the next one
-  of the vocabulary), another derived value, red flag or band.
+  of the vocabulary), another derived value, red flag, band or exclusion status.
 
 Against each mutant run the checks the rule base has (:class:`Suite`): the
 example cases and their ``expect`` blocks, the labelled cases of an
@@ -49,7 +49,7 @@ from hipkb.knowledge.case import Case
 from hipkb.knowledge.conditions import Condition
 from hipkb.knowledge.kinds import Kind
 from hipkb.knowledge.rules import KnowledgeBase, RuleDef
-from hipkb.knowledge.scales import RED_FLAGS, RUNNING_ADVICE, TRIAGE_LEVELS, running_rank, triage_rank
+from hipkb.knowledge.scales import RED_FLAGS, RUNNING_ADVICE, STATUSES, TRIAGE_LEVELS, running_rank, triage_rank
 from hipkb.load.case import validate
 from hipkb.load.inputs import CaseSource
 from hipkb.results.questions import next_questions
@@ -116,6 +116,8 @@ def _swaps(kb: KnowledgeBase, c: Condition) -> list[tuple[str, str]]:
         allowed = list(spec.values)
     elif c.kind is cond.DERIVED:
         allowed = list(kb.derived[c.subject].values)
+    elif c.kind is cond.STATUS:
+        allowed = list(STATUSES)
     else:  # a red flag condition; "any red flag" has no value to swap
         allowed = list(kb.red_flags) or list(RED_FLAGS)
     out = []
@@ -212,10 +214,13 @@ class Pair:
 
 
 def _slim(inference: Inference) -> Inference:
-    """What later checks read of a run (case, derived facts, red flags, scores, decisions), without the trace."""
+    """What later checks read of a run (case, derived facts, red flags, scores, exclusion statuses, decisions).
+
+    Without the trace, so that thousands of runs fit in memory.
+    """
     return Inference(inference.case, derived={k: [] for k in inference.derived},
                      red_flags={k: [] for k in inference.red_flags}, scores=inference.scores,
-                     triage=inference.triage, running=inference.running)
+                     exclusions=inference.exclusions, triage=inference.triage, running=inference.running)
 
 
 def _answers(result: dict[str, Any]) -> str:
@@ -555,7 +560,8 @@ def _blocked(rule: RuleDef, case: Case) -> bool:
 def _light_answers(inference: Inference) -> tuple:
     assert inference.triage is not None and inference.running is not None
     return (inference.triage.value, inference.running.value, tuple(sorted(inference.red_flags)),
-            tuple((s.hypothesis, s.certainty) for s in inference.ranked()))
+            tuple((s.hypothesis, s.certainty) for s in inference.ranked()),
+            tuple(sorted((h, c.value) for h, c in inference.exclusions.items())))
 
 
 @dataclass(frozen=True)
