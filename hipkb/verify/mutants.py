@@ -224,9 +224,9 @@ def _slim(inference: Inference) -> Inference:
 
 
 def _answers(result: dict[str, Any]) -> str:
-    """A result without its trace: what a clinician reads of it."""
+    """A result without its trace and its next questions: what a clinician reads of it (the questions apart)."""
     return json.dumps({k: result.get(k) for k in ("triage", "running", "red_flags", "referrals", "exclusions",
-                                                 "hypotheses", "next_questions")}, sort_keys=True, default=str)
+                                                 "hypotheses")}, sort_keys=True, default=str)
 
 
 class Suite:
@@ -277,28 +277,34 @@ class Suite:
         run.problems = frozenset(_problems_for(self.kb, run, inference, result))
         run.answers = _answers(result)
         run.full, run.result = inference, result
-        run.asks_matter = self._asks_matter(inference, result, expectation)
+        run.asks_matter = self._asks_matter(inference, expectation)
         self.runs.append(run)
         return len(self.runs) - 1
 
-    def _asks_matter(self, inference: Inference, result: dict[str, Any],
-                     expectation: tuple[str, dict[str, Any]] | None) -> bool:
-        """Whether the next questions alone could break a check of this result.
+    def _asks_matter(self, inference: Inference, expectation: tuple[str, dict[str, Any]] | None) -> bool:
+        """Whether the next questions alone could break a check of this run's result.
 
         The invariants read the next questions only for unsafe tests while an
         alarm hypothesis is possible; the expectations only for a hop test
-        where ``no_hop`` is stated or a bone stress injury is at 0.3 or more.
-        The questions never ask for a finding the case gives or a rule
-        forbids asking (nor another form of it): if every such test is one of
-        those, no change of the questions can break a check.
+        where ``no_hop`` is stated (or, for labelled cases, a bone stress
+        injury is at 0.3 or more). The questions never ask for a finding the
+        case gives or a rule forbids asking (nor another form of it): if every
+        such test is one of those, no change of the questions can break a check.
         """
-        alarms = self.kb.safety.alarm_hypotheses
+        safety = self.kb.safety
+        ranked = inference.ranked()
         watched: set[str] = set()
-        if any(s.hypothesis in alarms and s.band in inv.BSI_ALARM_BANDS for s in inference.ranked()):
-            watched |= set(self.kb.safety.unsafe_tests)
-        if expectation is not None and expectation[0] == "labelled" and (expectation[1].get("no_hop") or any(
-                h["id"] in BONE_STRESS and h["certainty"] >= BONE_STRESS_STOP_AT for h in result["hypotheses"])):
-            watched |= {path for path in self.kb.vocabulary.fields if "hop" in path}
+        if any(s.hypothesis in safety.alarm_hypotheses and s.band in inv.BSI_ALARM_BANDS for s in ranked):
+            watched |= set(safety.unsafe_tests)
+        if expectation is not None:
+            kind, expect = expectation
+            if expect.get("no_hop"):
+                watched |= set(safety.unsafe_tests)
+            if kind == "labelled" and (expect.get("no_hop") or any(
+                    s.hypothesis in BONE_STRESS and s.certainty >= BONE_STRESS_STOP_AT for s in ranked)):
+                watched |= {path for path in self.kb.vocabulary.fields if "hop" in path}
+        if not watched:
+            return False
         vocabulary = self.kb.vocabulary
         never = set(inference.avoid) | {path for path, _ in inference.case.facts()}
         never |= {other for path in list(never) for other in vocabulary.same_finding(path)}
@@ -466,7 +472,7 @@ class Suite:
                 asked = next_questions(kb, run.full)
                 if [q.fact for q in asked] == [q["fact"] for q in run.result["next_questions"]]:
                     continue
-                changed.append(run.name)
+                changed.append(f"{run.name} (next questions)")
                 result = dict(run.result, next_questions=[{"fact": q.fact, "question": q.question, "why": q.why}
                                                           for q in asked])
                 new = set(_problems_for(kb, run, run.full, result)) - run.problems
@@ -480,10 +486,13 @@ class Suite:
                 return Outcome(m, "killed", f"{run.name}: {error.message}", reached=len(affected))
             now[index] = _slim(inference)
             if run.answers:
-                result = build_result(kb, inference)
-                if _answers(result) == run.answers:
+                # The next questions are most of a result's cost: worked out only where a check reads them.
+                asks = run.asks_matter or self._asks_matter(inference, run.expectation)
+                result = build_result(kb, inference, questions=asks)
+                if _answers(result) != run.answers:
+                    changed.append(run.name)
+                elif not asks:
                     continue
-                changed.append(run.name)
                 new = set(_problems_for(kb, run, inference, result)) - run.problems
                 if new:
                     return Outcome(m, "killed", f"{run.name}: {sorted(new)[0]}", reached=len(affected),
@@ -518,7 +527,8 @@ def _problems_for(kb: KnowledgeBase, run: Run, inference: Inference, result: dic
     problems = [f"{v.code}: {v.message}" for v in inv.invariant_violations(kb, inference, result)]
     if run.expectation is not None:
         kind, expectation = run.expectation
-        failures = expect_failures(run.case, result) if kind == "example" else score(result, expectation)[0]
+        failures = expect_failures(run.case, result, kb.safety.unsafe_tests) if kind == "example" \
+            else score(result, expectation)[0]
         problems += [f"expect: {p}" for p in failures]
     return problems
 
