@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     options = parser.parse_args(argv)
     command = hipkb_command()
     cases = ROOT / "facts" / "cases"
-    reviewed = ROOT / "tests" / "data" / "cases-reviewed"
+    reviewed = ROOT / "facts" / "cases" / "published" / "reviewed"  # expectations embedded in each case
     runs: list[tuple[str, list[str]]] = []
     mutants = [*command, "check", "--mutants", "--jobs", str(options.jobs)]
     if options.expect:

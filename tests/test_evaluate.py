@@ -1,9 +1,11 @@
 """`hipkb evaluate`: labelled cases scored as the reference scorer scores them, with metrics and intervals.
 
 The figures on the reviewed cases are checked against a count made here by
-hand from the expectations and the results (not through hipkb.verify), on a
-copy of ../shared/cases-reviewed kept in tests/data (the shared folder itself
-too, where it exists); the thorough run also holds them to what the shared
+hand from the expectations and the results (not through hipkb.verify), on the
+reviewed cases as ../shared/cases-reviewed lays them out (a folder of case
+files and one expect.yaml), built from the shipped copies in
+facts/cases/published/reviewed, whose expectations are embedded (and on the
+shared folder itself too, where it exists); the thorough run also holds them to what the shared
 scorer, score_cases.py, prints.
 """
 
@@ -21,7 +23,7 @@ import yaml
 from hipkb import api
 from hipkb.verify.evaluate import NONE, Scored, bootstrap, measure
 
-DATA = Path(__file__).parent / "data" / "cases-reviewed"
+REVIEWED = Path(__file__).resolve().parents[1] / "facts" / "cases" / "published" / "reviewed"
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 LIVE = SHARED / "cases-reviewed"
 SCORER = SHARED / "tools" / "score_cases.py"
@@ -102,8 +104,20 @@ def _check_figures(cli, folder: Path) -> None:
     assert all("| top 3:" in line and "triage" in line for line in lines)
 
 
-def test_evaluate_counts_the_reviewed_cases_as_a_hand_count_does(cli):
-    _check_figures(cli, DATA)
+def shared_layout(source: Path, folder: Path) -> Path:
+    """The cases of *source* laid out as cases-reviewed is: each embedded expect block moved to expect.yaml."""
+    folder.mkdir()
+    expect = {}
+    for path in sorted(source.glob("*.yaml")):
+        data = yaml.safe_load(path.read_text())
+        expect[path.stem] = data.pop("expect")
+        (folder / path.name).write_text(yaml.safe_dump(data, sort_keys=False))
+    (folder / "expect.yaml").write_text(yaml.safe_dump(expect, sort_keys=False))
+    return folder
+
+
+def test_evaluate_counts_the_reviewed_cases_as_a_hand_count_does(cli, tmp_path):
+    _check_figures(cli, shared_layout(REVIEWED, tmp_path / "cases-reviewed"))
 
 
 @pytest.mark.skipif(not (LIVE / "expect.yaml").is_file(), reason="../shared/cases-reviewed is not on this machine")
