@@ -252,6 +252,20 @@ def test_the_hop_test_with_a_bsi_not_excluded_is_warned_with_reason_and_source(k
     assert unsafe_test(kb, run.inference, run.result, "behaviour.night_pain") is None
 
 
+def test_the_hop_test_is_warned_while_a_bsi_is_only_not_excluded(kb, reasoner, library):
+    # at the history stage nothing suggests a bone stress injury yet, but silence never excludes one:
+    # the warning reads the result's exclusions (not excluded), not the ranking
+    _, runs = _runs(reasoner, library, "case-02")
+    run = runs[0]
+    statuses = {e["id"]: e["status"] for e in run.result["exclusions"]}
+    assert statuses["femoral_neck_bsi"] == "not_excluded"
+    warning = unsafe_test(kb, run.inference, run.result, "exam.single_leg_hop")
+    assert warning is not None
+    assert {(a["id"], a["status"]) for a in warning["alarms"]} >= {("femoral_neck_bsi", "not_excluded")}
+    assert "femoral neck bone stress injury is not yet excluded" in warning["text"]
+    assert kb.rule(warning["rules"][0]["id"]).source in warning["text"]
+
+
 def test_a_hop_test_the_knowledge_base_allows_is_not_warned(kb, reasoner):
     from hipkb.load.case import validate
 

@@ -142,6 +142,8 @@ def test_a_class_from_a_shared_link(browser, server, kb):
     shown = browser.find_element(By.ID, "teach-area").text + browser.find_element(By.ID, "main").text
     paths = [shown[max(0, m.start() - 80):m.end() + 40] for m in re.finditer(rf"\b({groups})\.[a-z_]+", shown)]
     assert not paths, paths
+    named = [h for h in kb.hypotheses if re.search(rf"\b{h}\b", shown)]
+    assert not named, f"hypothesis ids a student reads: {named}"
     # WHY NOT for the student's own (unranked) hypothesis
     browser.find_element(By.ID, "class-whynot-button").click()
     why = _wait(lambda: browser.find_element(By.ID, "class-whynot").text, "WHY NOT")

@@ -71,6 +71,21 @@ function factWords(fact) {
   return words(fact);
 }
 
+// A text of the engine's that names hypotheses by id ("separates femoral_neck_bsi from pelvic_bsi"), with their labels.
+function labelled(text) {
+  return String(text ?? "").replace(/\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b/g,
+    (id) => state.knowledge?.hypotheses.find((h) => h.id === id)?.label ?? id);
+}
+
+// An error of the API in words: a case with no painful region asks where it hurts, not for a field path.
+function errorWords(error) {
+  const regions = state.vocab.bodymap.field;
+  if (regions && error.message.includes(`${regions}: is required`)) {
+    return { text: `Mark where it hurts (the body map, or "${state.fields.get(regions)?.question || words(regions)}") to start reasoning.`, kind: "info" };
+  }
+  return { text: error.message, kind: undefined };
+}
+
 // An id or a field path, shown to clinicians beside the words and hidden in teaching mode.
 function ids(text) {
   return el("code", { class: "path", text });
@@ -317,12 +332,8 @@ async function update() {
     if (seq !== state.seq) return;
     // What is shown no longer matches the form: say so, never leave it looking current.
     $("#reveal").classList.add("stale");
-    const regions = state.vocab.bodymap.field;
-    if (regions && error.message.includes(`${regions}: is required`)) {
-      showStatus(`Mark where it hurts (the body map, or "${state.fields.get(regions)?.question || words(regions)}") to start reasoning.`, "info");
-    } else {
-      showStatus(error.message);
-    }
+    const said = errorWords(error);
+    showStatus(said.text, said.kind);
     document.body.dataset.updated = String(seq);
     return;
   }
@@ -425,7 +436,7 @@ function renderQuestions(result) {
   for (const q of result.next_questions) {
     list.append(el("li", {},
       el("button", { type: "button", class: "question", "data-fact": q.fact, onclick: () => focusField(q.fact), text: q.question }),
-      el("div", { class: "why", text: q.why })));
+      el("div", { class: "why", text: labelled(q.why) })));
   }
 }
 
@@ -545,7 +556,7 @@ async function runWhatIf() {
   try {
     answer = await api("/api/v1/what-if", collectCase());
   } catch (error) {
-    if (seq === state.whatifSeq) box.replaceChildren(el("p", { class: "muted", text: error.message }));
+    if (seq === state.whatifSeq) box.replaceChildren(el("p", { class: "muted", text: errorWords(error).text }));
     return;
   }
   if (seq !== state.whatifSeq) return;

@@ -72,13 +72,14 @@ async function openCase(caseId, stage) {
     return;
   }
   if (seq !== teach.seq) return;
+  // The case first, then the mode: what would change the call runs on the case, never on an empty form.
+  fillForm(answer.known);
+  $("#case-id").value = answer.id;
   if (state.mode !== "teach") setMode("teach");
   teach.open = answer;
   teach.committed = false;
   document.body.dataset.class = "open";
   $("#class-pane").hidden = false;
-  $("#case-id").value = answer.id;
-  fillForm(answer.known);
   changed(0);
   state.committed = false;  // the reasoning stays hidden until the student commits at this stage
   applyReveal();
