@@ -265,7 +265,7 @@ def check_workers(client: Any) -> None:
             raise ClusterError("--cluster", "", reason)
 
 
-def _on_worker(bundle: Bundle) -> dict[str, Path]:
+def on_worker(bundle: Bundle) -> dict[str, Path]:
     """On a worker, before any work: refuse to run unless it runs the client's hipkb; the bundle's directories.
 
     Workers that join after the client checked them meet the same check
@@ -400,7 +400,7 @@ def _remote_chunk(bundle: Bundle, settings: Any, chunk: list[tuple[int, Any]]) -
 
     key = (bundle.key, settings)
     if _READY.get("run") != key:
-        dirs = _on_worker(bundle)
+        dirs = on_worker(bundle)
         # Not worker=True: a Dask worker process is shared with whatever else
         # the cluster runs, so hipkb leaves its garbage collector as it is.
         runner._init_worker(replace(settings, rules_dir=dirs["rules"], facts_dir=dirs["facts"],
@@ -503,7 +503,7 @@ def _remote_span(bundle: Bundle, axes: Any, base: Any, span: tuple[int, int]) ->
 
     key = (bundle.key, json.dumps([repr(axes), base], sort_keys=True, default=str))
     if _READY.get("exhaustive") != key:
-        dirs = _on_worker(bundle)
+        dirs = on_worker(bundle)
         exhaustive._init(str(dirs["rules"]), str(dirs["facts"]), axes, base)
         bundle.tidy()
         _READY["exhaustive"] = key
