@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +113,7 @@ class References:
     def seed(self) -> Reference | None:
         return next((r for r in self.entries.values() if r.seed), None)
 
+    @cached_property
     def _forms(self) -> list[tuple[str, str]]:
         forms = [(_norm(form), ref.key) for ref in self.entries.values() for form in ref.cited_as]
         seed = self.seed
@@ -119,9 +121,21 @@ class References:
             forms += [(form, seed.key) for form in SEED_FORMS]
         return sorted(forms, key=lambda item: -len(item[0]))
 
+    @cached_property
+    def _resolved(self) -> dict[str, tuple[Citation, ...]]:
+        return {}  # source text -> its citations: a report cites the same few sources again and again
+
     def resolve(self, source: str) -> list[Citation]:
         """The citations of *source*, each with the reference it names (``key`` None when none)."""
-        forms = self._forms()
+        found = self._resolved.get(source)
+        if found is None:
+            found = tuple(self._resolve(source))
+            if len(self._resolved) < 10_000:
+                self._resolved[source] = found
+        return list(found)
+
+    def _resolve(self, source: str) -> list[Citation]:
+        forms = self._forms
         out = []
         for text in split_citations(source):
             key, detail = None, ""

@@ -184,6 +184,7 @@ def _environment(html: bool, custom: str) -> Any:
         "num": num,
         "plain": plain,
         "zip_text": zip_text,
+        "css_string": css_string,
     })
     env.filters = {name: limits.metered_filter(name, func) for name, func in env.filters.items()}
     env.filters["hipkb_text"] = limits.check_text  # the operands of ~ (added unwrapped: it is the check)
@@ -251,6 +252,13 @@ def wrap(value: Any, width: int = 78, indent: int = 0, first: str | None = None)
 def zip_text(words: Any, texts: Any, sep: str = "; ") -> str:
     """``words: text`` pairs joined: the findings of one group on one line."""
     return sep.join(f"{w}: {t}" for w, t in zip(list(words), list(texts), strict=False))
+
+
+def css_string(value: Any) -> str:
+    """Text for inside a double-quoted CSS string (a page header): every character but letters, digits,
+    spaces and ``.,:-_`` as a CSS escape, so nothing from a case can end the string, the rule or the
+    ``<style>`` element it sits in."""
+    return "".join(c if c.isascii() and (c.isalnum() or c in " .,:-_") else f"\\{ord(c):x} " for c in plain(value))
 
 
 def num(value: Any) -> str:

@@ -1,0 +1,106 @@
+"""The one page of assessment a clinician files: what to do, how soon, and why, in plain words.
+
+Every clinician report opens with it (md, txt, HTML, PDF) and the case page
+shows it first: red flags, triage with what to do and how soon, running
+advice, the top three hypotheses with one line each of why, the alarm
+hypotheses not yet excluded with how to exclude them, referrals, and the
+next three questions or tests. It is built from the result alone (and the
+knowledge base's words), so every face says the same thing; no rule id or
+field path appears in it: those belong to the report's appendix.
+
+Exclusion status (``result["exclusions"]``, issue 19) is read when the
+result has it: items ``suspected`` or ``not_excluded`` are listed with the
+questions that would exclude them; a result without the key says nothing of
+it (``"not_excluded": None``), which is not the same as an empty list.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hipkb.knowledge.rules import KnowledgeBase
+from hipkb.report.words import advice_words, finding_words, level_words, plain, short_label, why_line
+from hipkb.results import explain as ex
+
+TOP = 3
+NEXT = 3
+STATUS_WORDS = {"suspected": "Suspected", "not_excluded": "Not yet excluded"}
+
+
+def assessment(kb: KnowledgeBase, result: dict[str, Any], decisions: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The assessment page of one result, as plain data (see the module's docstring)."""
+    ranked = result["hypotheses"]
+    return {
+        "red_flags": [
+            {"label": flag.get("label") or kb.red_flags[flag["id"]].label, "emergency": bool(flag.get("emergency")),
+             "findings": "; ".join(dict.fromkeys(finding_words(kb, f) for f in flag["facts"]))}
+            for flag in result["red_flags"]
+        ],
+        "warnings": list(result.get("warnings", [])),
+        "triage": _triage(kb, result, decisions.get("triage", {})),
+        "running": _running(kb, result, decisions.get("running", {})),
+        "top": [_top(kb, h, rank) for rank, h in enumerate(ranked[:TOP], start=1)],
+        "more": max(0, len(ranked) - TOP),
+        "not_excluded": not_excluded(kb, result),
+        "referrals": [{"label": r["label"], "reason": plain(kb, r["reason"])} for r in result.get("referrals", [])],
+        "next": [{"question": q["question"], "why": plain(kb, q.get("why", ""))}
+                 for q in result["next_questions"][:NEXT]],
+        "next_more": max(0, len(result["next_questions"]) - NEXT),
+    }
+
+
+def _follows(kb: KnowledgeBase, decision: dict[str, Any]) -> str:
+    names = [short_label(f["label"]) for f in decision.get("red_flags", [])]
+    names += [short_label(h["label"]) for h in decision.get("hypotheses", [])]
+    return ", ".join(names)
+
+
+def _triage(kb: KnowledgeBase, result: dict[str, Any], decision: dict[str, Any]) -> dict[str, Any]:
+    level = result["triage"]["level"]
+    general = ex.TRIAGE_TEXT.get(level, "")
+    how_soon = general.partition(": ")[2] or general
+    return {"level": level, "words": level_words(level), "how_soon": how_soon,
+            "what": plain(kb, result["triage"].get("summary", "")), "follows": _follows(kb, decision),
+            "default": not result["triage"]["because"]}
+
+
+def _running(kb: KnowledgeBase, result: dict[str, Any], decision: dict[str, Any]) -> dict[str, Any]:
+    advice = result["running"]["advice"]
+    return {"advice": advice, "words": advice_words(advice),
+            "reasons": [plain(kb, r) for r in result["running"].get("reasons", [])],
+            "follows": _follows(kb, decision), "default": not result["running"]["because"]}
+
+
+def _top(kb: KnowledgeBase, h: dict[str, Any], rank: int) -> dict[str, Any]:
+    why = why_line(kb, h)
+    return {"rank": rank, "label": h["label"], "short": short_label(h["label"]), "band": h["band"],
+            "certainty_text": f"{h['certainty']:.2f}", "why": why["for"], "against": why["against"]}
+
+
+def not_excluded(kb: KnowledgeBase, result: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The alarm hypotheses suspected or not yet excluded, with how to exclude each; None without the key."""
+    items = result.get("exclusions")
+    if items is None:
+        return None
+    out = []
+    for item in items:
+        status = item.get("status")
+        if status not in STATUS_WORDS:
+            continue
+        hyp = kb.hypotheses.get(item.get("id", ""))
+        label = item.get("label") or (hyp.label if hyp else str(item.get("id", "")))
+        questions = []
+        for step in item.get("to_exclude", []):
+            # {"fact", "question"} as issue 19 writes them; a bare field path as the result format suggests.
+            fact = step.get("fact", "") if isinstance(step, dict) else str(step)
+            question = step.get("question", "") if isinstance(step, dict) else ""
+            if not question:
+                spec = kb.vocabulary.fields.get(fact)
+                question = spec.question if spec and spec.question else plain(kb, fact)
+            if question not in questions:
+                questions.append(question)
+        out.append({"label": label, "short": short_label(label), "status": status,
+                    "status_words": STATUS_WORDS[status],
+                    "findings": "; ".join(dict.fromkeys(finding_words(kb, f) for f in item.get("facts", []))),
+                    "to_exclude": questions})
+    return out
