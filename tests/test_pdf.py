@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -77,3 +78,21 @@ def test_without_weasyprint_pdf_is_one_line_saying_what_to_install(cli, tmp_path
     assert not out.exists() and not list(tmp_path.iterdir())
     # The other formats do not need it.
     assert cli("run", CASE, "--format", "html").exit_code == 0
+
+
+def test_the_web_api_serves_the_pdf_or_says_what_to_install(kb, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from hipkb.web.app import create_app
+
+    client = TestClient(create_app(kb))
+    body = Path(CASE).read_bytes()
+    headers = {"Content-Type": "application/yaml"}
+    monkeypatch.setitem(sys.modules, "weasyprint", None)
+    missing = client.post("/api/v1/run?format=pdf", content=body, headers=headers)
+    assert missing.status_code == 501 and "pip install 'hipkb[pdf]'" in missing.json()["error"]
+    monkeypatch.delitem(sys.modules, "weasyprint")
+    weasyprint_or_skip()
+    answer = client.post("/api/v1/run?format=pdf&name=fnbsi-classic.yaml", content=body, headers=headers)
+    assert answer.status_code == 200 and answer.headers["content-type"] == "application/pdf"
+    assert answer.content.startswith(b"%PDF-") and "Triage: Urgent" in page_texts(answer.content)[0]
