@@ -34,6 +34,7 @@ model key           from
 ``rules_cited``     every rule the report cites, by id, for the appendix ("How hipkb reasoned")
 ``fired``           ``result["fired"]``: every firing, for the appendix
 ``derived_facts``   ``result["derived"]``: each derived fact with its rules, for the appendix
+``fired_text``      the same two as lines of text (``derived_text``); ``hypotheses[].ids_text`` its rules
 ==================  ===============================================================
 
 Reports are read by clinicians: outside the appendix they speak in the
@@ -118,6 +119,12 @@ def build_model(kb: KnowledgeBase, inference: Inference, result: dict[str, Any],
     model["fired"] = [{"step": f["step"], "rule": f["rule"], "asserted": f["asserted"]} for f in result["fired"]]
     model["derived_facts"] = [{"fact": d["fact"], "rules": sorted({b["rule"] for b in d["because"]})}
                               for d in result["derived"]]
+    # The appendix's long lists as one block of text each: a report lays them out verbatim.
+    model["fired_text"] = "\n".join(f"{f['step']:>3}. {f['rule']} -> {f['asserted']}" for f in result["fired"])
+    model["derived_text"] = "\n".join(f"{d['fact']} <- {', '.join(d['rules'])}" for d in model["derived_facts"])
+    for h in model["hypotheses"]:
+        h["ids_text"] = "; ".join([*(f"+{e['weight']:g} {e['rule']['id']}" for e in h["support"]),
+                                   *(f"-{e['weight']:g} {e['rule']['id']}" for e in h["against"])])
     model["certainty_note"] = CERTAINTY_NOTE
     model["unknown_count"] = sum(len(g["fields"]) for g in model["unknown"])
     model["graph"] = reasoning_graph(kb, inference)

@@ -50,6 +50,7 @@ def advice_words(advice: str) -> str:
     return ADVICE_WORDS.get(advice, advice.replace("_", " ").capitalize())
 
 
+@lru_cache(maxsize=8192)  # facts repeat from case to case; the words of one never change
 def finding_words(kb: KnowledgeBase, fact: str) -> str:
     """A finding or pattern, as short as a clinician would note it.
 
@@ -91,6 +92,7 @@ def _vocabulary_words(kb: KnowledgeBase) -> dict[str, str]:
     return words
 
 
+@lru_cache(maxsize=8192)
 def plain(kb: KnowledgeBase, text: str) -> str:
     """Free text with every id or field path of the knowledge base in its words.
 
