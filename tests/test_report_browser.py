@@ -128,6 +128,19 @@ def test_format_pdf_gives_the_same_first_page_as_the_browser(chrome, kb, reasone
     assert words(page_texts(html_to_pdf(html))[0]) == words(page_texts(chromium_pdf(chrome, path))[0])
 
 
+def test_the_assessment_fits_page_one_for_every_example(chrome, kb, reasoner, tmp_path):
+    # On an A4 page when printed: page 1 ends with the next questions, the evidence starts on page 2.
+    overflowing = []
+    for path in example_cases():
+        html, _ = report_html(kb, reasoner, path)
+        page = tmp_path / "report.html"
+        page.write_text(html, encoding="utf-8")
+        pages = page_texts(chromium_pdf(chrome, page))
+        if "ASK OR EXAMINE NEXT" not in pages[0] or "The evidence" in pages[0] or "The evidence" not in pages[1]:
+            overflowing.append(path.stem)
+    assert overflowing == []
+
+
 WIDE = """
 const vw = document.documentElement.clientWidth, wide = [];
 for (const e of document.querySelectorAll('body *')) {

@@ -18,12 +18,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from hipkb.knowledge import conditions as cond
 from hipkb.knowledge.rules import KnowledgeBase
 from hipkb.report.words import advice_words, finding_words, level_words, plain, short_label, why_line
 from hipkb.results import explain as ex
 
 TOP = 3
 NEXT = 3
+REASONS = 2  # of the running advice, on the page; the evidence gives them all
 STATUS_WORDS = {"suspected": "Suspected", "not_excluded": "Not yet excluded"}
 
 
@@ -41,7 +43,8 @@ def assessment(kb: KnowledgeBase, result: dict[str, Any], decisions: dict[str, d
         "running": _running(kb, result, decisions.get("running", {})),
         "top": [_top(kb, h, rank) for rank, h in enumerate(ranked[:TOP], start=1)],
         "more": max(0, len(ranked) - TOP),
-        "not_excluded": not_excluded(kb, result),
+        "not_excluded": (items := not_excluded(kb, result)),
+        "not_excluded_groups": None if items is None else group_by_questions(items),
         "referrals": [{"label": r["label"], "reason": plain(kb, r["reason"])} for r in result.get("referrals", [])],
         "next": [{"question": q["question"], "why": plain(kb, q.get("why", ""))}
                  for q in result["next_questions"][:NEXT]],
@@ -66,15 +69,50 @@ def _triage(kb: KnowledgeBase, result: dict[str, Any], decision: dict[str, Any])
 
 def _running(kb: KnowledgeBase, result: dict[str, Any], decision: dict[str, Any]) -> dict[str, Any]:
     advice = result["running"]["advice"]
-    return {"advice": advice, "words": advice_words(advice),
-            "reasons": [plain(kb, r) for r in result["running"].get("reasons", [])],
+    reasons = _reasons(kb, result)
+    return {"advice": advice, "words": advice_words(advice), "reasons": reasons[:REASONS],
+            "more_reasons": max(0, len(reasons) - REASONS),
             "follows": _follows(kb, decision), "default": not result["running"]["because"]}
+
+
+def _reasons(kb: KnowledgeBase, result: dict[str, Any]) -> list[str]:
+    """The running advice's reasons, most telling first: a red flag's, then by the rank of the hypothesis
+    each rule reads (the top hypothesis's reason before the fifth's), then the rest, each once."""
+    rank = {h["id"]: n for n, h in enumerate(result["hypotheses"], start=1)}
+
+    def weight(rule_id: str) -> int:
+        rule = kb.rule(rule_id)
+        found = [0 if c.kind == cond.RED_FLAG else rank.get(c.subject, 90)
+                 for c in (rule.conditions if rule else ()) if c.kind in (cond.RED_FLAG, cond.HYPOTHESIS)]
+        return min(found, default=99)
+
+    texts = []
+    for rule_id in sorted(result["running"]["because"], key=weight):
+        rule = kb.rule(rule_id)
+        text = plain(kb, (rule.conclusion.text or rule.title) if rule else rule_id)
+        if text not in texts:
+            texts.append(text)
+    return texts
 
 
 def _top(kb: KnowledgeBase, h: dict[str, Any], rank: int) -> dict[str, Any]:
     why = why_line(kb, h)
     return {"rank": rank, "label": h["label"], "short": short_label(h["label"]), "band": h["band"],
             "certainty_text": f"{h['certainty']:.2f}", "why": why["for"], "against": why["against"]}
+
+
+def group_by_questions(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Items that the same questions would exclude, together: ``[{"items", "to_exclude"}]``.
+
+    Bone stress injuries of three sites are excluded by the same questions
+    (walking, rest pain, single-leg stance): a page says them once, so the
+    assessment stays one page.
+    """
+    groups: dict[tuple[str, ...], dict[str, Any]] = {}
+    for item in items:
+        key = tuple(item["to_exclude"])
+        groups.setdefault(key, {"items": [], "to_exclude": item["to_exclude"]})["items"].append(item)
+    return list(groups.values())
 
 
 def not_excluded(kb: KnowledgeBase, result: dict[str, Any]) -> list[dict[str, Any]] | None:
@@ -99,8 +137,8 @@ def not_excluded(kb: KnowledgeBase, result: dict[str, Any]) -> list[dict[str, An
                 question = spec.question if spec and spec.question else plain(kb, fact)
             if question not in questions:
                 questions.append(question)
+        findings = "; ".join(dict.fromkeys(finding_words(kb, f) for f in item.get("facts", [])))
         out.append({"label": label, "short": short_label(label), "status": status,
-                    "status_words": STATUS_WORDS[status],
-                    "findings": "; ".join(dict.fromkeys(finding_words(kb, f) for f in item.get("facts", []))),
-                    "to_exclude": questions})
+                    "status_words": STATUS_WORDS[status], "findings": findings, "to_exclude": questions,
+                    "line": f"{label}: {STATUS_WORDS[status].lower()}" + (f" ({findings})" if findings else "")})
     return out

@@ -369,7 +369,8 @@ function renderSummary(a) {
       follows(a.triage)),
     el("div", { class: "card decision-card" },
       el("div", {}, "Running: ", el("span", { id: "running-advice", class: `level advice-${a.running.advice}`, "data-advice": a.running.advice, text: a.running.words })),
-      el("p", { text: a.running.reasons.join(" ") }),
+      el("p", {}, a.running.reasons.join(" "),
+        a.running.more_reasons ? el("span", { class: "hint", text: ` (${a.running.more_reasons} more below.)` }) : null),
       follows(a.running))));
   box.append(section("Most likely", a.top.length
     ? el("ol", { class: "a-list top3" }, ...a.top.map((h) => el("li", {},
@@ -379,9 +380,10 @@ function renderSummary(a) {
     a.more ? el("p", { class: "hint", text: `${a.more} more in the differential below.` }) : null));
   if (a.not_excluded !== null && a.not_excluded !== undefined) {
     box.append(section("Not yet excluded", a.not_excluded.length
-      ? el("ul", { class: "a-list" }, ...a.not_excluded.map((x) => el("li", {},
-          el("strong", { text: x.label }), `: ${x.status_words.toLowerCase()}${x.findings ? ` (${x.findings})` : ""}.`,
-          x.to_exclude.length ? el("div", { class: "why", text: `To exclude: ${x.to_exclude.join(" ")}` }) : null)))
+      ? el("ul", { class: "a-list" }, ...a.not_excluded_groups.map((g) => el("li", {},
+          ...g.items.flatMap((x, i) => [el("strong", { text: x.label }),
+            `: ${x.status_words.toLowerCase()}${x.findings ? ` (${x.findings})` : ""}${i < g.items.length - 1 ? "; " : "."}`]),
+          g.to_exclude.length ? el("div", { class: "why", text: `To exclude${g.items.length > 1 ? " them" : ""}: ${g.to_exclude.join(" ")}` }) : null)))
       : el("p", { class: "ok", text: "Every serious condition this case makes relevant is excluded by what it records." })));
   }
   if (a.referrals.length) {
@@ -420,6 +422,10 @@ function renderDecision(result, decisions) {
   // Triage, running advice and referrals are in the assessment; here, why when it is not the top hypothesis.
   const box = $("#decision");
   box.textContent = "";
+  if ((result.running.reasons || []).length > 1) {
+    box.append(el("div", { class: "card" }, el("strong", { text: "Running advice, every reason:" }),
+      el("ul", {}, ...result.running.reasons.map((r) => el("li", { text: r })))));
+  }
   for (const kind of ["triage", "running"]) {
     if (decisions[kind].note) box.append(el("p", { class: "card why-decision" }, el("strong", { text: "Why: " }), decisions[kind].note));
   }
