@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from hipkb.errors import RuleError
@@ -81,3 +83,16 @@ def test_the_shipped_table_names_the_seed_article_in_full(kb):
     for source in sources:
         for citation in kb.references.resolve(source):
             assert citation.key is not None or unpublished(citation.text), citation.text
+
+
+def test_no_shipped_source_cites_a_document_or_an_unknown_short_form(kb):
+    """Issue 21: every citation of every shipped source (rules, kb.yaml, teaching.yaml) names a publication the
+    table holds; no ``unsourced`` finding is allowed away in kb.yaml, and no rule file names knowledge.md."""
+    from hipkb.verify.sources import source_findings
+
+    assert [f for f in source_findings(kb) if f.kind == "unsourced"] == []
+    rules_dir = Path(kb.rules_dir)
+    assert "finding: unsourced" not in (rules_dir / "kb.yaml").read_text(encoding="utf-8")
+    for path in sorted(rules_dir.glob("*.yaml")):
+        if path.name != "references.yaml":
+            assert "knowledge.md" not in path.read_text(encoding="utf-8"), path.name
