@@ -19,6 +19,7 @@ from hipkb.knowledge.conditions import Condition, predicate
 from hipkb.knowledge.index import index
 from hipkb.knowledge.memo import per_knowledge_base
 from hipkb.knowledge.rules import KnowledgeBase, RuleDef
+from hipkb.knowledge.scales import STATUSES
 
 MET, UNMET, UNKNOWN = "met", "unmet", "unknown"
 MAX_DEPTH = 4
@@ -166,6 +167,8 @@ class Analyzer:
         self.findings = dict(inference.case.facts())
         # What each rule waits on, cached as statuses are (see waits_on).
         self._waits: dict[object, frozenset[str]] = {}
+        # What each distinct condition on a conclusion waits on, by depth (see _waiting).
+        self._waiting_memo: dict[tuple[int, int], frozenset[str] | None] = {}
         self._bits = rule_bits(kb)
         self._known = frozenset(self.findings)
         #: The rules a known finding fails, and the rules that fired (bit sets, see :class:`RuleBits`).
@@ -228,8 +231,19 @@ class Analyzer:
 
         *test* is the condition's predicate and *makers* the rules that could
         make it hold (a bit set): those that fired or are blocked wait on
-        nothing, so only the others are looked into.
+        nothing, so only the others are looked into. Many rules share a
+        condition (``bsi_risk: moderate``, say): its answer at a depth is
+        worked out once (the predicate is one object per distinct condition).
         """
+        memo = self._waiting_memo
+        key = (id(test), depth)
+        if key in memo:
+            return memo[key]
+        found = memo[key] = self._waiting_of(c, test, makers, depth)
+        return found
+
+    def _waiting_of(self, c: Condition, test: Callable[[Any], bool], makers: int,
+                    depth: int) -> frozenset[str] | None:
         kind = c.kind
         if kind is cond.DERIVED:
             for value in self._derived.get(c.subject, ()):  # inference.holds(c), without its dispatch
@@ -243,6 +257,12 @@ class Analyzer:
                 return _EMPTY
             if depth >= MAX_DEPTH:
                 return None
+        elif kind is cond.STATUS:
+            reachable = self._reachable_status(c)
+            if reachable is None:
+                return _EMPTY
+            if not reachable or depth >= MAX_DEPTH:
+                return None
         elif self.inference.holds(c):
             return _EMPTY
         live = makers & ~self._settled
@@ -253,6 +273,21 @@ class Analyzer:
         for rule in self._bits.of(live):
             waits |= waits_on(rule, deeper)
         return frozenset(waits) if waits else None
+
+    def _reachable_status(self, c: Condition) -> bool | None:
+        """For a condition on an exclusion status: None when it holds, else whether more findings could make it.
+
+        More findings only add votes, and the settled status is the first of
+        ``STATUSES`` with a vote: a status behind the current one (not excluded,
+        when suspected or excluded already) can never come.
+        """
+        choice = self.inference.exclusions.get(c.subject)
+        if choice is None:
+            return True
+        if c.test(choice.value):
+            return None
+        ahead = STATUSES[:STATUSES.index(choice.value)]
+        return any(c.test(status) for status in ahead)
 
     def rules(self, rules: Iterable[RuleDef] | None = None) -> list[RuleStatus]:
         return [self.rule(r) for r in (self.kb.rules if rules is None else rules)]
@@ -282,7 +317,8 @@ class Analyzer:
             status = inference.exclusions.get(c.subject)
             if inference.holds(c):
                 return _status(c, MET, found=f"{c.key}={status.value if status else ''}")
-            waits = self._waits_of(self._index.producers(c), depth) if depth < MAX_DEPTH else frozenset()
+            reachable = self._reachable_status(c) and depth < MAX_DEPTH
+            waits = self._waits_of(self._index.producers(c), depth) if reachable else frozenset()
             return _status(c, UNKNOWN if waits else UNMET, waits, f"{c.key}={status.value if status else 'none'}")
         # Derived fact: present with a matching value, or waiting on its producers.
         if inference.holds(c):

@@ -3,9 +3,13 @@
 For every rule that has not fired and is not blocked by a known finding, the
 unknown findings it waits on share its stake: a rule that could raise the
 triage or add a red flag weighs most, then evidence on hypotheses, weighted by
-how far the answer could move the differential. Findings a rule forbids asking
-(``avoid_asking``, such as hopping once a bone stress injury is possible) are
-never suggested. Ties go to the vocabulary's order, so the list is stable.
+how far the answer could move the differential. The questions read the case:
+evidence counts only for a hypothesis in view (ranked, or an alarm hypothesis
+not excluded); the knowledge base's own ``ask`` rules bring up the rest. A
+follow-up waits for what it follows (``asked_when``), and age and sex come
+first while unknown. Findings a rule forbids asking (``avoid_asking``, such as
+hopping once a bone stress injury is possible) are never suggested. Ties go
+to the vocabulary's order, so the list is stable.
 """
 
 from __future__ import annotations
@@ -41,11 +45,6 @@ class Question:
     score: float
 
 
-#: A finding that would only raise a hypothesis nothing has brought into view weighs this much less:
-#: the questions read the case (an MRI's findings are not the next question about a tendon).
-OUT_OF_VIEW = 0.25
-
-
 def _stake(kb: KnowledgeBase, inference: Inference, rule: RuleDef,
            status: Callable[[], RuleStatus]) -> tuple[float, str]:
     """How much firing *rule* would change the result, and in what way (*status* gives where it stands)."""
@@ -57,10 +56,12 @@ def _stake(kb: KnowledgeBase, inference: Inference, rule: RuleDef,
         # on one nobody suspects changes nothing.
         if c.kind == "against" and current <= 0:
             return 0.0, ""
-        stake = c.weight * (1.0 + max(current, 0.0))
-        if current <= 0 and c.target not in inference.exclusions:
-            stake *= OUT_OF_VIEW
-        return stake, c.target
+        # The questions read the case: evidence for a hypothesis nothing has brought into view
+        # (not ranked, and no alarm hypothesis left to exclude) is no reason to ask.
+        exclusion = inference.exclusions.get(c.target)
+        if current <= 0 and (exclusion is None or exclusion.value == "excluded"):
+            return 0.0, ""
+        return c.weight * (1.0 + max(current, 0.0)), c.target
     if c.kind == "red_flag":
         flag = kb.red_flags[c.target]
         stake = EMERGENCY_SCREEN_STAKE if flag.emergency else SCREEN_STAKE
@@ -99,14 +100,17 @@ class _Plan:
 
     def __init__(self, kb: KnowledgeBase) -> None:
         bits = rule_bits(kb).bit
-        self.always = 0  # red-flag screens and evidence for a hypothesis
+        self.always = 0  # red-flag screens
+        self.support: dict[str, int] = {}  # by hypothesis: evidence for it (a stake once it is in view)
         self.triage = dict.fromkeys(TRIAGE_LEVELS, 0)  # by the current triage: the rules that would raise it
         self.running = dict.fromkeys(RUNNING_ADVICE, 0)
         self.against: dict[str, int] = {}  # by hypothesis: evidence against it (a stake only once it has some for)
         for rule in kb.rules:
             c, bit = rule.conclusion, bits[rule.id]
-            if c.kind in ("red_flag", "supports"):
+            if c.kind == "red_flag":
                 self.always |= bit
+            elif c.kind == "supports":
+                self.support[c.target] = self.support.get(c.target, 0) | bit
             elif c.kind == "triage":
                 for level in self.triage:
                     if triage_rank(c.target) < triage_rank(level):
@@ -124,10 +128,13 @@ class _Plan:
         triage = inference.triage.value if inference.triage else TRIAGE_LEVELS[-1]
         running = inference.running.value if inference.running else RUNNING_ADVICE[-1]
         found = self.always | self.triage[triage] | self.running[running]
-        against = self.against
+        against, support = self.against, self.support
         for hypothesis, score in inference.scores.items():
             if score.certainty > 0:
-                found |= against.get(hypothesis, 0)
+                found |= against.get(hypothesis, 0) | support.get(hypothesis, 0)
+        for hypothesis, status in inference.exclusions.items():
+            if status.value != "excluded":
+                found |= support.get(hypothesis, 0)
         return found
 
 
