@@ -77,8 +77,15 @@ def test_the_assessment_comes_first_with_triage_running_top_three_and_next_quest
     assert "For: groin" in page  # one line of why, in findings' words
     for referral in result["referrals"]:
         assert referral["label"] in page
-    # Without an exclusions key the page says nothing of exclusion.
-    assert "not yet excluded" not in page.lower()
+    # The result's own exclusion status (issue 19): every alarm hypothesis suspected or not excluded is listed.
+    section = page[page.lower().index("not yet excluded"):]
+    for item in result["exclusions"]:
+        assert (item["label"] in section) == (item["status"] != "excluded")
+    # Without an exclusions key (an older result) the page says nothing of exclusion.
+    inference = reasoner.infer(case)
+    older = {k: v for k, v in build_result(kb, inference).items() if k != "exclusions"}
+    text = render(kb, inference, older, fmt=fmt)
+    assert "not yet excluded" not in _flat(_assessment(text, fmt)).lower()
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -97,6 +104,51 @@ def test_not_yet_excluded_lists_suspected_and_not_excluded_with_how_to_exclude(k
     # Nothing relevant left unexcluded is said too.
     text, _ = _render(kb, reasoner, case, fmt, exclusions=[EXCLUSIONS[2]])
     assert "excluded by what it records" in _flat(_assessment(text, fmt))
+
+
+UNSAFE_CASES = [p for p in CASES if p.stem in ("adductor-lunge", "acetabular-bsi-limp", "avn-mri-oedema")]
+
+
+@pytest.mark.parametrize("case_path", UNSAFE_CASES, ids=[p.stem for p in UNSAFE_CASES])
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_loading_test_is_never_suggested_while_a_bone_stress_injury_is_not_excluded(kb, reasoner, case_path, fmt):
+    """Issue 21 with issue 19: "Not yet excluded: <hypothesis> - to exclude: <tests>", never the tests the result
+    marks unsafe (hopping can complete a femoral neck fracture); they are named only as not to test."""
+    case = api.load_case(case_path, kb)
+    text, result = _render(kb, reasoner, case, fmt)
+    flat = _flat(html_lib.unescape(text) if fmt == "html" else text)
+    page = _flat(_assessment(text, fmt))
+    open_items = [e for e in result["exclusions"] if e["status"] != "excluded"]
+    unsafe = {s["question"] for e in open_items for s in e["to_exclude"] if s.get("unsafe")}
+    safe = [s["question"] for e in open_items for s in e["to_exclude"] if not s.get("unsafe")]
+    assert unsafe, "the case should have a loading test withheld"
+    for question in unsafe:
+        assert question not in flat, question  # nowhere: assessment, evidence, appendix
+    assert "to exclude" in page.lower() and safe[0] in page
+    assert "Not to test until excluded:" in page
+    assert not any(q["fact"] in {s["fact"] for e in open_items for s in e["to_exclude"] if s.get("unsafe")}
+                   for q in result["next_questions"])
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_the_evidence_and_appendix_give_every_exclusion_status_and_the_educator_its_votes(kb, reasoner, fmt):
+    case = api.load_case(next(p for p in CASES if p.stem == "adductor-lunge"), kb)
+    clinician, result = _render(kb, reasoner, case, fmt)
+    educator, _ = _render(kb, reasoner, case, fmt, audience="educator")
+    assert result["exclusions"]
+    for text, votes in ((clinician, False), (educator, True)):
+        flat = _flat(html_lib.unescape(text) if fmt == "html" else text)
+        evidence = flat[flat.index("Ruling out the worst first"):]
+        for item in result["exclusions"]:
+            assert item["label"] in evidence
+            # The appendix names the status and its rules by id.
+            assert item["id"] in flat and all(rule in flat for rule in item["because"])
+        # How each recorded finding moved it: for educators only, in plain words.
+        assert ("How the recorded findings moved it" in flat) is votes
+        if votes:
+            for item in result["exclusions"]:
+                for vote in item["votes"]:
+                    assert kb.rule(vote["rule"]).title.split(":")[0] in evidence
 
 
 @pytest.mark.parametrize("case_path", CASES, ids=[p.stem for p in CASES])

@@ -246,7 +246,7 @@ def test_clinician_report_names_top_hypothesis_with_its_rules_and_sources(kb, re
                 assert item["source"] in text, (case.case_id, item["source"])
         # Ranked: every hypothesis appears in the differential, in the result's order (a label may
         # also appear earlier, where the triage says which hypothesis it follows).
-        start = text.index({"md": "### Differential", "html": 'id="differential"', "txt": "Differential\n---"}[fmt])
+        start = text.index({"md": "### Differential", "html": 'id="differential"', "txt": "Differential ---"}[fmt])
         positions = [text.index(h["label"], start) for h in result["hypotheses"]]
         assert positions == sorted(positions), case.case_id
         assert result["triage"]["level"] in text

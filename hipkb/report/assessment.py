@@ -11,7 +11,10 @@ field path appears in it: those belong to the report's appendix.
 Exclusion status (``result["exclusions"]``, issue 19) is read when the
 result has it: items ``suspected`` or ``not_excluded`` are listed with the
 questions that would exclude them; a result without the key says nothing of
-it (``"not_excluded": None``), which is not the same as an empty list.
+it (``"not_excluded": None``), which is not the same as an empty list. A
+step the result marks ``unsafe`` (a loading test such as hopping, which can
+complete a fracture) is never suggested while the item is not excluded: it
+is named only as withheld.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ TOP = 3
 NEXT = 3
 REASONS = 2  # of the running advice, on the page; the evidence gives them all
 STATUS_WORDS = {"suspected": "Suspected", "not_excluded": "Not yet excluded"}
+#: Every status, for the evidence, which lists the excluded too.
+ALL_STATUS_WORDS = {**STATUS_WORDS, "excluded": "Excluded"}
 
 
 def assessment(kb: KnowledgeBase, result: dict[str, Any], decisions: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -111,8 +116,35 @@ def group_by_questions(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     groups: dict[tuple[str, ...], dict[str, Any]] = {}
     for item in items:
         key = tuple(item["to_exclude"])
-        groups.setdefault(key, {"items": [], "to_exclude": item["to_exclude"]})["items"].append(item)
+        group = groups.setdefault(key, {"items": [], "to_exclude": item["to_exclude"], "withheld": []})
+        group["items"].append(item)
+        group["withheld"] += [w for w in item.get("withheld", []) if w not in group["withheld"]]
     return list(groups.values())
+
+
+def exclusion_steps(kb: KnowledgeBase, item: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """The questions that would exclude an item, in the vocabulary's words, and the loading tests withheld.
+
+    A step is ``{"fact", "question"}`` as issue 19 writes it (``"unsafe": true``
+    on a loading test), or a bare field path as the result format suggests.
+    Unsafe steps are never returned as questions: only their names, as withheld.
+    """
+    questions: list[str] = []
+    withheld: list[str] = []
+    for step in item.get("to_exclude", []):
+        fact = step.get("fact", "") if isinstance(step, dict) else str(step)
+        if isinstance(step, dict) and step.get("unsafe"):
+            words = ex.field_words(fact) if fact else plain(kb, str(step.get("question", "")))
+            if words not in withheld:
+                withheld.append(words)
+            continue
+        question = step.get("question", "") if isinstance(step, dict) else ""
+        if not question:
+            spec = kb.vocabulary.fields.get(fact)
+            question = spec.question if spec and spec.question else plain(kb, fact)
+        if question not in questions:
+            questions.append(question)
+    return questions, withheld
 
 
 def not_excluded(kb: KnowledgeBase, result: dict[str, Any]) -> list[dict[str, Any]] | None:
@@ -127,18 +159,10 @@ def not_excluded(kb: KnowledgeBase, result: dict[str, Any]) -> list[dict[str, An
             continue
         hyp = kb.hypotheses.get(item.get("id", ""))
         label = item.get("label") or (hyp.label if hyp else str(item.get("id", "")))
-        questions = []
-        for step in item.get("to_exclude", []):
-            # {"fact", "question"} as issue 19 writes them; a bare field path as the result format suggests.
-            fact = step.get("fact", "") if isinstance(step, dict) else str(step)
-            question = step.get("question", "") if isinstance(step, dict) else ""
-            if not question:
-                spec = kb.vocabulary.fields.get(fact)
-                question = spec.question if spec and spec.question else plain(kb, fact)
-            if question not in questions:
-                questions.append(question)
+        questions, withheld = exclusion_steps(kb, item)
         findings = "; ".join(dict.fromkeys(finding_words(kb, f) for f in item.get("facts", [])))
         out.append({"label": label, "short": short_label(label), "status": status,
                     "status_words": STATUS_WORDS[status], "findings": findings, "to_exclude": questions,
+                    "withheld": withheld,
                     "line": f"{label}: {STATUS_WORDS[status].lower()}" + (f" ({findings})" if findings else "")})
     return out

@@ -30,6 +30,8 @@ model key           from
 ``teaching``        learning points of the ranked hypotheses, from ``rules/teaching.yaml`` (educator)
 ``encounter``       the case's encounter (date, clinician, record id, setting, notes), for the header
 ``assessment``      the one page of assessment -> :func:`hipkb.report.assessment.assessment`
+``exclusions``      ``result["exclusions"]`` (None without it): each alarm hypothesis's status, its rules,
+                    the questions that would exclude it (loading tests withheld) and its votes in words
 ``references``      the publications the report cites, numbered -> :mod:`hipkb.knowledge.references`
 ``rules_cited``     every rule the report cites, by id, for the appendix ("How hipkb reasoned")
 ``fired``           ``result["fired"]``: every firing, for the appendix
@@ -55,7 +57,7 @@ from hipkb.knowledge import conditions as cond
 from hipkb.knowledge.encounter import encounter_items
 from hipkb.knowledge.references import numbered
 from hipkb.knowledge.rules import KnowledgeBase
-from hipkb.report.assessment import assessment
+from hipkb.report.assessment import ALL_STATUS_WORDS, assessment, exclusion_steps
 from hipkb.report.output import AUDIENCES
 from hipkb.report.svg import body_map, layout_graph
 from hipkb.report.words import advice_words, finding_words, level_words, plain
@@ -116,6 +118,7 @@ def build_model(kb: KnowledgeBase, inference: Inference, result: dict[str, Any],
     model["encounter"] = encounter_items(case.encounter)
     model["date"] = (case.encounter or {}).get("date", "")
     model["assessment"] = assessment(kb, result, model["decisions"])
+    model["exclusions"] = _exclusions(kb, result)
     model["fired"] = [{"step": f["step"], "rule": f["rule"], "asserted": f["asserted"]} for f in result["fired"]]
     model["derived_facts"] = [{"fact": d["fact"], "rules": sorted({b["rule"] for b in d["because"]})}
                               for d in result["derived"]]
@@ -191,6 +194,8 @@ def _cite(kb: KnowledgeBase, model: dict[str, Any]) -> None:
     for referral in model["referrals"]:
         decided += referral["rules"]
     decided += model["triage"]["rules"] + model["running"]["rules"]
+    for item in model["exclusions"] or ():
+        decided += item["rules"] + [v["rule"] for v in item["votes"]]
     weighed = [e["rule"] for h in model["hypotheses"] for e in (*h["support"], *h["against"])]
     appendix: list[dict[str, Any]] = [step["rule"] for step in model["steps"]]
     appendix += _how_rules(model["how_top"])
@@ -303,6 +308,43 @@ def decisions(kb: KnowledgeBase, inference: Inference) -> dict[str, dict[str, An
         advice = (inference.running.value if inference.running else "").replace("_", " ")
         triage["note"] = triage["note"].replace(") follows", f") and the running advice ({advice}) follow", 1)
         running["note"] = ""
+    return out
+
+
+def _exclusions(kb: KnowledgeBase, result: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """Rule out the worst first, for the evidence and the appendix: every alarm hypothesis the result gives a
+    status, with the findings and rules behind it and how each rule's findings moved it (its ``votes``).
+
+    None when the result has no ``exclusions`` (an older result), not an empty list.
+    """
+    items = result.get("exclusions")
+    if items is None:
+        return None
+    out = []
+    for item in items:
+        hyp = kb.hypotheses.get(item.get("id", ""))
+        label = item.get("label") or (hyp.label if hyp else str(item.get("id", "")))
+        status = str(item.get("status", ""))
+        questions, withheld = exclusion_steps(kb, item)
+        winners = set(item.get("because", []))
+        votes = [{"status": v.get("status", ""),
+                  "status_words": ALL_STATUS_WORDS.get(v.get("status", ""), str(v.get("status", ""))),
+                  "rule": ex.rule_ref(kb, v["rule"]), "decided": v["rule"] in winners,
+                  "facts": list(v.get("facts", [])),
+                  "words": "; ".join(dict.fromkeys(finding_words(kb, f) for f in v.get("facts", [])))}
+                 for v in item.get("votes", [])]
+        out.append({"id": item.get("id", ""), "label": label, "status": status,
+                    "status_words": ALL_STATUS_WORDS.get(status, status),
+                    "facts": list(item.get("facts", [])),
+                    "words": "; ".join(dict.fromkeys(finding_words(kb, f) for f in item.get("facts", []))),
+                    "rules": _rules(kb, list(item.get("because", []))),
+                    "to_exclude": questions if status != "excluded" else [],
+                    "withheld": withheld if status != "excluded" else [],
+                    "votes": votes})
+        ids = ", ".join(item.get("because", [])) or "no rule"
+        facts = ", ".join(item.get("facts", []))
+        out[-1]["ids_text"] = "; ".join([ids + (f" matched {facts}" if facts else ""),
+                                         *(f"{v['rule']['id']} votes {v['status']}" for v in votes)])
     return out
 
 
