@@ -23,12 +23,13 @@ from typing import Any
 
 from hipkb.knowledge import conditions as cond
 from hipkb.knowledge.rules import KnowledgeBase
-from hipkb.report.words import advice_words, finding_words, level_words, plain, short_label, why_line
+from hipkb.report.words import advice_words, brief, finding_words, level_words, plain, short_label, why_line
 from hipkb.results import explain as ex
 
 TOP = 3
 NEXT = 3
 REASONS = 2  # of the running advice, on the page; the evidence gives them all
+EXCLUDE = 2  # questions that would exclude a group of alarm hypotheses, on the page; the evidence gives them all
 STATUS_WORDS = {"suspected": "Suspected", "not_excluded": "Not yet excluded"}
 #: Every status, for the evidence, which lists the excluded too.
 ALL_STATUS_WORDS = {**STATUS_WORDS, "excluded": "Excluded"}
@@ -51,10 +52,21 @@ def assessment(kb: KnowledgeBase, result: dict[str, Any], decisions: dict[str, d
         "not_excluded": (items := not_excluded(kb, result)),
         "not_excluded_groups": None if items is None else group_by_questions(items),
         "referrals": [{"label": r["label"], "reason": plain(kb, r["reason"])} for r in result.get("referrals", [])],
-        "next": [{"question": q["question"], "why": plain(kb, q.get("why", ""))}
+        # Each with its first reason on the page (the evidence gives them all), so the page stays one page.
+        "next": [{"question": q["question"], "why": _first_reason(plain(kb, q.get("why", "")))}
                  for q in result["next_questions"][:NEXT]],
         "next_more": max(0, len(result["next_questions"]) - NEXT),
     }
+
+
+def _first_reason(why: str) -> str:
+    """The first of a question's reasons (``a; b`` -> ``a``), split at ``; `` outside brackets."""
+    depth = 0
+    for i, ch in enumerate(why):
+        depth += (ch == "(") - (ch == ")")
+        if ch == ";" and depth == 0:
+            return why[:i]
+    return why
 
 
 def _follows(kb: KnowledgeBase, decision: dict[str, Any]) -> str:
@@ -119,6 +131,10 @@ def group_by_questions(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         group = groups.setdefault(key, {"items": [], "to_exclude": item["to_exclude"], "withheld": []})
         group["items"].append(item)
         group["withheld"] += [w for w in item.get("withheld", []) if w not in group["withheld"]]
+    for group in groups.values():
+        # On the page: the first questions without their bracketed detail; the evidence lists them all.
+        group["to_exclude_brief"] = [brief(q) for q in group["to_exclude"][:EXCLUDE]]
+        group["to_exclude_more"] = max(0, len(group["to_exclude"]) - EXCLUDE)
     return list(groups.values())
 
 
@@ -134,7 +150,7 @@ def exclusion_steps(kb: KnowledgeBase, item: dict[str, Any]) -> tuple[list[str],
     for step in item.get("to_exclude", []):
         fact = step.get("fact", "") if isinstance(step, dict) else str(step)
         if isinstance(step, dict) and step.get("unsafe"):
-            words = ex.field_words(fact) if fact else plain(kb, str(step.get("question", "")))
+            words = brief(ex.field_words(fact)) if fact else plain(kb, str(step.get("question", "")))
             if words not in withheld:
                 withheld.append(words)
             continue
@@ -160,9 +176,11 @@ def not_excluded(kb: KnowledgeBase, result: dict[str, Any]) -> list[dict[str, An
         hyp = kb.hypotheses.get(item.get("id", ""))
         label = item.get("label") or (hyp.label if hyp else str(item.get("id", "")))
         questions, withheld = exclusion_steps(kb, item)
-        findings = "; ".join(dict.fromkeys(finding_words(kb, f) for f in item.get("facts", [])))
-        out.append({"label": label, "short": short_label(label), "status": status,
+        own = f"hypothesis.{item.get('id', '')}="  # its own certainty: the band says it (``possible``)
+        findings = "; ".join(dict.fromkeys(f[len(own):] if f.startswith(own) else brief(finding_words(kb, f))
+                                           for f in item.get("facts", [])))
+        out.append({"label": label, "name": brief(label), "short": short_label(label), "status": status,
                     "status_words": STATUS_WORDS[status], "findings": findings, "to_exclude": questions,
                     "withheld": withheld,
-                    "line": f"{label}: {STATUS_WORDS[status].lower()}" + (f" ({findings})" if findings else "")})
+                    "line": f"{brief(label)}: {STATUS_WORDS[status].lower()}" + (f" ({findings})" if findings else "")})
     return out

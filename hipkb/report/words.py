@@ -37,6 +37,12 @@ def short_label(label: str) -> str:
     return text
 
 
+def brief(text: str) -> str:
+    """*text* without its bracketed detail: ``Has an MRI graded a bone stress injury (0 none, ...)?`` ->
+    ``Has an MRI graded a bone stress injury?``; a label keeps its capital."""
+    return " ".join(_PAREN.sub("", text).split()) or text
+
+
 def sentence(text: str) -> str:
     """*text* with a capital first letter."""
     return text[:1].upper() + text[1:]

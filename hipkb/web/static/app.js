@@ -381,9 +381,9 @@ function renderSummary(a) {
   if (a.not_excluded !== null && a.not_excluded !== undefined) {
     box.append(section("Not yet excluded", a.not_excluded.length
       ? el("ul", { class: "a-list" }, ...a.not_excluded_groups.map((g) => el("li", {},
-          ...g.items.flatMap((x, i) => [el("strong", { text: x.label }),
+          ...g.items.flatMap((x, i) => [el("strong", { text: x.name || x.label }),
             `: ${x.status_words.toLowerCase()}${x.findings ? ` (${x.findings})` : ""}${i < g.items.length - 1 ? "; " : (g.to_exclude.length ? "" : ".")}`]),
-          g.to_exclude.length ? el("div", { class: "why", text: `To exclude${g.items.length > 1 ? " them" : ""}: ${g.to_exclude.join(" ")}` }) : null,
+          g.to_exclude.length ? el("div", { class: "why", text: `To exclude${g.items.length > 1 ? " them" : ""}: ${(g.to_exclude_brief || g.to_exclude).join(" ")}${g.to_exclude_more ? ` (${g.to_exclude_more} more in the evidence)` : ""}` }) : null,
           (g.withheld || []).length ? el("div", { class: "why withheld", text: `Not to test until excluded: ${g.withheld.join(", ")}.` }) : null)))
       : el("p", { class: "ok", text: "Every serious condition this case makes relevant is excluded by what it records." })));
   }
