@@ -96,6 +96,10 @@ class InterviewError(HipkbError):
     """An interview that cannot go on (a required answer missing, a bad option)."""
 
 
+class TeachingError(HipkbError):
+    """A teaching library (``facts/teaching``) that does not follow its format, or a case or stage it lacks."""
+
+
 class ConditionSyntaxError(ValueError):
     """A ``when`` or ``then`` entry that cannot be parsed; the rule loader turns it into a RuleError."""
 

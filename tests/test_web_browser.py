@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import socket
 import threading
@@ -414,7 +415,9 @@ def test_teaching_mode_predict_reveal_what_if_and_side_by_side(browser, server):
     _settled(browser, before)
     compare = _wait(lambda: "Findings that differ (1)" in browser.find_element(By.ID, "compare").text
                     and browser.find_element(By.ID, "compare"), "the comparison")
-    assert "history.onset" in compare.text
+    # in words, not field paths or ids (issue 22): the question that asks for the finding, the labels
+    assert "Did the pain come on gradually" in compare.text and "history.onset" not in compare.text
+    assert not re.search(r"\b[a-z]+_[a-z_]+\b", compare.text), compare.text
 
 
 def test_body_map_draws_the_knee_region_and_the_side(browser):

@@ -57,12 +57,23 @@ def render(kb: KnowledgeBase, inference: Inference, result: dict[str, Any], *, f
         raise ReportError(fmt, "", f"unknown report format; allowed: {', '.join(FORMATS)}")
     if audience not in AUDIENCES:
         raise ReportError(audience, "", f"unknown audience; allowed: {', '.join(AUDIENCES)}")
+    if templates is not None and not Path(templates).is_dir():
+        raise ReportError(str(templates), "", "no such templates directory")
+    model = build_model(kb, inference, result, audience=audience)
+    return render_template([f"{audience}.{fmt}.j2", f"report.{fmt}.j2"], model, fmt=fmt, templates=templates)
+
+
+def render_template(names: list[str], model: dict[str, Any], *, fmt: str, templates: Path | str | None = None) -> str:
+    """Lay out *model* with the first of the templates *names* found (custom first), in the sandbox.
+
+    The one place a template runs: reports and teaching handouts alike, under
+    the same limits, with every problem one :class:`ReportError` line naming
+    the template and its line.
+    """
     custom = str(Path(templates).resolve()) if templates is not None else ""
     if custom and not Path(custom).is_dir():
         raise ReportError(str(templates), "", "no such templates directory")
-    model = build_model(kb, inference, result, audience=audience)
     env = _environment(fmt == "html", custom)
-    names = [f"{audience}.{fmt}.j2", f"report.{fmt}.j2"]
     import jinja2
 
     template = None

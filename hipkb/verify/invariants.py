@@ -215,10 +215,15 @@ def advice_violations(kb: KnowledgeBase, result: dict[str, Any], case: Case | No
                                f"{', '.join(flags)}"))
     if triage == "self_care" and flags:
         found.append(Violation("advice-self-care-red-flag", f"triage self_care with red flag {', '.join(flags)}"))
-    # The shell's precedence: the most urgent triage and most restrictive advice voted for must win.
+    # The shell's precedence: the most urgent triage and most restrictive advice voted for must win;
+    # a rule marked default votes only when no other rule of its kind has.
     rules = [kb.by_id[f["rule"]] for f in result["fired"] if f["rule"] in kb.by_id]
-    triage_votes = [r.conclusion.target for r in rules if r.conclusion.kind == "triage"]
-    running_votes = [r.conclusion.target for r in rules if r.conclusion.kind == "running"]
+
+    def votes(kind: str) -> list[str]:
+        cast = [r for r in rules if r.conclusion.kind == kind]
+        return [r.conclusion.target for r in ([r for r in cast if not r.conclusion.default] or cast)]
+
+    triage_votes, running_votes = votes("triage"), votes("running")
     if triage_votes and triage_rank(triage) > min(triage_rank(v) for v in triage_votes):
         found.append(Violation("advice-triage-precedence", f"triage {triage} although a rule called for "
                                f"{min(triage_votes, key=triage_rank)}"))

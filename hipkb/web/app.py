@@ -67,6 +67,7 @@ from hipkb.results.pair import compare_cases
 from hipkb.results.result import build_result, to_json
 from hipkb.results.whatif import what_if
 from hipkb.web.forms import knowledge_form, vocabulary_form
+from hipkb.web.teaching import add_teaching_routes
 
 STATIC = Path(__file__).resolve().parent / "static"
 # Nothing from outside, nothing inline: scripts, styles and pictures come from
@@ -484,6 +485,8 @@ def create_app(kb: KnowledgeBase, *, templates: Path | None = None,
 
         return await off_loop(answer)
 
+    add_teaching_routes(app, kb, borrowed=borrowed, off_loop=off_loop, with_case=with_case, api_error=ApiError,
+                        csp=CSP)
     app.state.kb = kb
     app.state.reasoner = reasoner
     return app

@@ -102,6 +102,8 @@ def knowledge_form(kb: KnowledgeBase) -> dict[str, Any]:
              "teaching": kb.teaching[h.id].to_dict() if h.id in kb.teaching else None}
             for h in kb.hypotheses.values()
         ],
+        "derived": {name: {"label": d.label, "values": dict(d.values)} for name, d in kb.derived.items()},
+        "red_flags": {fid: flag.label for fid, flag in kb.red_flags.items()},
         "triage_levels": [{"id": level, "text": TRIAGE_TEXT.get(level, level)} for level in TRIAGE_LEVELS],
         "running_advice": [{"id": advice, "text": RUNNING_TEXT.get(advice, advice)} for advice in RUNNING_ADVICE],
     }

@@ -50,6 +50,47 @@ function words(value) {
   return String(value ?? "").replaceAll("_", " ");
 }
 
+// A fact (group.field=value, or a pattern name=value) in the knowledge base's words, as a student reads it.
+function factWords(fact) {
+  const [name, value = ""] = String(fact).split("=");
+  const field = state.fields.get(name);
+  if (field) {
+    const meaning = field.values.find((v) => v.value === value)?.text ?? words(value);
+    return name.endsWith(".regions") ? meaning : `${words(name.split(".")[1])}: ${meaning}`;
+  }
+  const derived = state.knowledge?.derived?.[name];
+  if (derived) {
+    const meaning = derived.values[value] ?? words(value);
+    return ["present", "yes"].includes(meaning) ? derived.label : `${derived.label}: ${meaning}`;
+  }
+  if (name === "red_flag") return state.knowledge?.red_flags?.[value] ?? words(value);
+  if (name.startsWith("hypothesis.")) {
+    const hid = name.slice("hypothesis.".length);
+    return `${state.knowledge?.hypotheses.find((h) => h.id === hid)?.label ?? words(hid)}: ${value}`;
+  }
+  return words(fact);
+}
+
+// A text of the engine's that names hypotheses by id ("separates femoral_neck_bsi from pelvic_bsi"), with their labels.
+function labelled(text) {
+  return String(text ?? "").replace(/\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b/g,
+    (id) => state.knowledge?.hypotheses.find((h) => h.id === id)?.label ?? id);
+}
+
+// An error of the API in words: a case with no painful region asks where it hurts, not for a field path.
+function errorWords(error) {
+  const regions = state.vocab.bodymap.field;
+  if (regions && error.message.includes(`${regions}: is required`)) {
+    return { text: `Mark where it hurts (the body map, or "${state.fields.get(regions)?.question || words(regions)}") to start reasoning.`, kind: "info" };
+  }
+  return { text: error.message, kind: undefined };
+}
+
+// An id or a field path, shown to clinicians beside the words and hidden in teaching mode.
+function ids(text) {
+  return el("code", { class: "path", text });
+}
+
 function fieldId(path) {
   return "f-" + path.replaceAll(".", "-");
 }
@@ -229,8 +270,8 @@ function buildBodymap() {
   const figure = $("#bodymap");
   figure.textContent = "";
   if (!map.field) return;
-  const picture = svg("svg", { viewBox: `0 0 ${map.width} ${map.height}`, class: "bodymap", role: "img",
-    "aria-label": "Body map: click a region to mark it painful" });
+  const picture = svg("svg", { viewBox: `0 0 ${map.width} ${map.height}`, class: "bodymap", role: "group",
+    "aria-label": "Body map: press a region to mark it painful" });
   for (const view of map.views) {
     const g = svg("g", { class: `view view-${view.name}` });
     for (const d of view.outline) g.append(svg("path", { class: "body-outline", d }));
@@ -241,8 +282,17 @@ function buildBodymap() {
   for (const region of map.regions) {
     for (const shape of region.shapes) {
       const side = shape.side ? ` (${shape.side})` : "";
+      // A button of its own for keyboard and screen readers: its name, and whether it is marked (aria-pressed).
       const ellipse = svg("ellipse", { class: "region", cx: shape.cx, cy: shape.cy, rx: shape.rx, ry: shape.ry,
-        "data-region": region.id, "data-side": shape.side || "", onclick: () => clickRegion(region.id, shape.side) },
+        "data-region": region.id, "data-side": shape.side || "", tabindex: 0, role: "button",
+        "aria-label": `${region.text}${side}, ${shape.view} view`, "aria-pressed": "false",
+        onclick: () => clickRegion(region.id, shape.side),
+        onkeydown: (event) => {
+          if (event.key === "Enter" || event.key === " ") {
+            event.preventDefault();
+            clickRegion(region.id, shape.side);
+          }
+        } },
         svg("title", { text: `${region.text}${side}` }));
       picture.append(ellipse);
     }
@@ -285,7 +335,9 @@ function paintBodymap() {
   const side = map.side_field ? readField(state.fields.get(map.side_field)) : null;
   for (const shape of document.querySelectorAll("#bodymap .region")) {
     const onSide = !shape.dataset.side || !side || side === "both" || side === shape.dataset.side;
-    shape.classList.toggle("on", regions.has(shape.dataset.region) && onSide);
+    const on = regions.has(shape.dataset.region) && onSide;
+    shape.classList.toggle("on", on);
+    shape.setAttribute("aria-pressed", String(on));
   }
 }
 
@@ -310,12 +362,8 @@ async function update() {
     if (seq !== state.seq) return;
     // What is shown no longer matches the form: say so, never leave it looking current.
     $("#reveal").classList.add("stale");
-    const regions = state.vocab.bodymap.field;
-    if (regions && error.message.includes(`${regions}: is required`)) {
-      showStatus(`Mark where it hurts (the body map, or ${regions}) to start reasoning.`, "info");
-    } else {
-      showStatus(error.message);
-    }
+    const said = errorWords(error);
+    showStatus(said.text, said.kind);
     document.body.dataset.updated = String(seq);
     return;
   }
@@ -346,6 +394,7 @@ function renderView(view) {
   renderDifferential(result);
   renderQuestions(result);
   renderGraph(view.graph);
+  renderGraphWords(view.chains || []);
   renderPredictChoices(result);
   $("#explain").hidden = true;
 }
@@ -450,8 +499,8 @@ function renderDifferential(result) {
       el("span", { class: "muted", text: `certainty ${h.certainty.toFixed(2)}` }));
     const meter = el("meter", { min: 0, max: 1, value: h.certainty, title: `certainty ${h.certainty}` });
     const evidence = el("ul", { class: "evidence" },
-      ...h.support.map((e) => el("li", { class: "for", text: `+${e.weight} ${e.rule}: ${e.title} (${e.facts.join(", ")})` })),
-      ...h.against.map((e) => el("li", { class: "against", text: `−${e.weight} ${e.rule}: ${e.title} (${e.facts.join(", ")})` })));
+      ...h.support.map((e) => el("li", { class: "for" }, `+${e.weight} `, ids(`${e.rule}: `), `${e.title} (${e.facts.map(factWords).join("; ")})`)),
+      ...h.against.map((e) => el("li", { class: "against" }, `−${e.weight} `, ids(`${e.rule}: `), `${e.title} (${e.facts.map(factWords).join("; ")})`)));
     list.append(el("li", { class: "card hypothesis", id: `h-${h.id}` }, button, meter,
       el("details", {}, el("summary", { text: `Evidence (${h.support.length} for, ${h.against.length} against)` }), evidence)));
   }
@@ -464,8 +513,17 @@ function renderQuestions(result) {
   for (const q of result.next_questions) {
     list.append(el("li", {},
       el("button", { type: "button", class: "question", "data-fact": q.fact, onclick: () => focusField(q.fact), text: q.question }),
-      el("div", { class: "why", text: q.why })));
+      el("div", { class: "why", text: labelled(q.why) })));
   }
+}
+
+function renderGraphWords(chains) {
+  // The graph for those who cannot see it: each conclusion, and the rules and findings it came from.
+  const list = $("#graph-chains");
+  if (!list) return;
+  list.replaceChildren(...(chains.length ? chains.map((c) => el("li", { text: `${c.label}${c.sub ? ` (${c.sub})` : ""}: from `
+    + c.by.map((b) => `${b.sign === "-" ? "against: " : ""}${b.from.join(", ") || "no finding"}`).join("; or ") }))
+    : [el("li", { class: "muted", text: "Nothing was concluded from the findings." })]));
 }
 
 function renderGraph(layout) {
@@ -510,17 +568,29 @@ async function explain(hid) {
   box.append(el("div", { class: "explain-head" }, el("h3", { id: "explain-heading", text: `${label}: HOW and WHY NOT` }),
     el("button", { type: "button", class: "close", onclick: () => { box.hidden = true; }, text: "Close" })));
   box.append(el("h4", { text: "HOW: the chain down to the findings" }), howTree(answer.how));
+  if (state.mode === "teach" && typeof whyNotView === "function") {
+    // A student reads WHY NOT in the knowledge base's words (hipkb.teach.feedback), never in its conditions.
+    try {
+      box.append(el("h4", { text: "WHY NOT higher: what it lacks" }),
+        ...whyNotView(await api(`/api/v1/teach/why-not?id=${encodeURIComponent(hid)}`, data), false));
+    } catch (error) {
+      showStatus(error.message);
+    }
+    box.hidden = false;
+    box.scrollIntoView({ block: "nearest" });
+    return;
+  }
   const w = answer.why_not;
   box.append(el("h4", { text: "WHY NOT higher: what it lacks" }), el("p", { text: w.verdict }));
   if (w.missing.length) {
     box.append(el("p", { text: "Unknown findings its rules wait on:" }), el("ul", {},
       ...w.missing.map((m) => el("li", {}, el("button", { type: "button", class: "linkish", onclick: () => focusField(m.fact), text: m.question }),
-        el("span", { class: "cite", text: ` (${m.fact}; ${m.rules.join(", ")})` })))));
+        el("span", { class: "cite" }, " ", ids(`(${m.fact}; ${m.rules.join(", ")})`))))));
   }
   if (w.ruled_out_groups.length) {
     box.append(el("p", { text: "Rules the case rules out:" }), el("ul", {},
-      ...w.ruled_out_groups.map((g) => el("li", {}, el("strong", { text: g.rules.map((r) => r.id).join(", ") }), ": ",
-        g.unmet.map((u) => `needs ${u.condition}; ${u.found ? `the case says ${u.found}` : u.note}`).join("; and ")))));
+      ...w.ruled_out_groups.map((g) => el("li", {}, el("strong", {}, g.rules.map((r) => r.title).join("; ")), " ", ids(g.rules.map((r) => r.id).join(", ")), ": ",
+        g.unmet.map((u) => `needs ${u.condition}; ${u.found ? `the case says ${factWords(u.found)}` : u.note}`).join("; and ")))));
   }
   const teaching = state.knowledge.hypotheses.find((h) => h.id === hid)?.teaching;
   if (teaching) box.append(learningPoints(teaching));
@@ -536,7 +606,7 @@ function howTree(node) {
     const steps = el("ul");
     for (const step of node.because) {
       const weight = step.weight === null || step.weight === undefined ? "" : ` (${step.weight > 0 ? "+" : "−"}${Math.abs(step.weight)})`;
-      const li = el("li", { class: "rule" }, el("code", { text: step.rule.id }), ` ${step.rule.title}${weight}`);
+      const li = el("li", { class: "rule" }, ids(step.rule.id), ` ${step.rule.title}${weight}`);
       const facts = el("ul");
       for (const child of step.facts) facts.append(howTree(child).firstChild);
       li.append(facts);
@@ -563,7 +633,7 @@ async function runWhatIf() {
   try {
     answer = await api("/api/v1/what-if", collectCase());
   } catch (error) {
-    if (seq === state.whatifSeq) box.replaceChildren(el("p", { class: "muted", text: error.message }));
+    if (seq === state.whatifSeq) box.replaceChildren(el("p", { class: "muted", text: errorWords(error).text }));
     return;
   }
   if (seq !== state.whatifSeq) return;
@@ -679,17 +749,24 @@ async function runCompare() {
     box.replaceChildren(el("p", { class: "muted", text: error.message }));
     return;
   }
-  const show = (v) => v === null || v === undefined ? "—" : typeof v === "number" ? (Number.isInteger(v) ? String(v) : v.toFixed(2)) :
-    typeof v === "boolean" ? (v ? "raised" : "not raised") : words(v);
+  // In the knowledge base's words, never its ids or field paths: a class reads this table.
+  const hypothesis = (hid) => state.knowledge.hypotheses.find((h) => h.id === hid)?.label || words(hid);
+  const levels = Object.fromEntries(state.knowledge.triage_levels.map((t) => [t.id, t.text]));
+  const advice = Object.fromEntries(state.knowledge.running_advice.map((r) => [r.id, r.text]));
+  const show = (c, v) => v === null || v === undefined ? "—"
+    : c.what === "top" ? hypothesis(v) : c.what === "triage" ? levels[v] || words(v) : c.what === "running" ? advice[v] || words(v)
+      : typeof v === "number" ? (Number.isInteger(v) ? String(v) : v.toFixed(2))
+        : typeof v === "boolean" ? (v ? "raised" : "not raised") : words(v);
+  const finding = (path) => state.fields.get(path)?.question || words(path);
   box.replaceChildren(
     el("h4", { text: `Findings that differ (${answer.findings.length})` }),
     answer.findings.length ? el("table", {}, el("thead", {}, el("tr", {}, el("th", { text: "Finding" }), el("th", { text: "A" }), el("th", { text: "B" }))),
-      el("tbody", {}, ...answer.findings.map((f) => el("tr", {}, el("td", { text: f.fact }), el("td", { text: f.a_text }), el("td", { text: f.b_text })))))
+      el("tbody", {}, ...answer.findings.map((f) => el("tr", {}, el("td", { text: finding(f.fact) }), el("td", { text: f.a_text }), el("td", { text: f.b_text })))))
       : el("p", { class: "muted", text: "The two cases say the same." }),
     el("h4", { text: `Conclusions that changed (${answer.conclusions.length})` }),
     answer.conclusions.length ? el("table", {}, el("thead", {}, el("tr", {}, el("th", { text: "Conclusion" }), el("th", { text: "A" }), el("th", { text: "B" }), el("th", { text: "because of" }))),
-      el("tbody", {}, ...answer.conclusions.map((c) => el("tr", {}, el("td", { text: c.label }), el("td", { text: show(c.a) }), el("td", { text: show(c.b) }),
-        el("td", { text: c.because.join(", ") || "—" })))))
+      el("tbody", {}, ...answer.conclusions.map((c) => el("tr", {}, el("td", { text: c.label }), el("td", { text: show(c, c.a) }), el("td", { text: show(c, c.b) }),
+        el("td", { text: c.because.map(finding).join("; ") || "—" })))))
       : el("p", { class: "muted", text: "No conclusion changed." }));
 }
 
