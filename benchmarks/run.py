@@ -30,7 +30,11 @@ It prints:
    LocalCluster of 2 worker processes started here (its start-up is not
    counted; each run pays for connecting and for the workers building their
    engine), cases per second beside the local figures, and whether the
-   output is byte for byte that of ``--jobs``.
+   output is byte for byte that of ``--jobs``;
+7. **reports**: the CPU time of rendering one clinician report (md, txt,
+   HTML) from a result already built, median over the warm cases (the
+   report model, the Jinja sandbox and its limits), and of ``--format pdf``
+   over a few of them when WeasyPrint is installed.
 
 Targets on a 2-core machine (issue 13, printed beside each figure, not
 asserted): whole case (inference, result, JSON) <= 1.5 ms of CPU median,
@@ -316,6 +320,36 @@ def bench_cluster(directory: Path, kb_args: Sequence[str], n_batch: int, bad: in
     return not ok
 
 
+def bench_reports(kb: Any, cases: list[Any], pdf_cases: int = 5) -> dict[str, tuple[float, float, float]]:
+    """CPU per report (median, p10, p90) of each format, rendered from results built beforehand."""
+    from hipkb.engine.reasoner import reasoner_for
+    from hipkb.report.output import render_result
+    from hipkb.results.result import build_result
+
+    reasoner = reasoner_for(kb)
+    prepared = [(inference, build_result(kb, inference)) for inference in map(reasoner.infer, cases)]
+    figures: dict[str, tuple[float, float, float]] = {}
+    formats = ["md", "txt", "html"]
+    from hipkb.errors import ReportError
+    from hipkb.report.pdf import check_available
+
+    try:
+        check_available()
+        formats.append("pdf")
+    except ReportError:  # no WeasyPrint: the PDF line is left out
+        pass
+    for fmt in formats:
+        sample = prepared[:pdf_cases] if fmt == "pdf" else prepared
+        render_result(kb, *sample[0], fmt)  # templates compiled, fonts loaded
+        samples = []
+        for inference, result in sample:
+            t0 = time.thread_time()
+            render_result(kb, inference, result, fmt)
+            samples.append(time.thread_time() - t0)
+        figures[fmt] = percentiles(samples)
+    return figures
+
+
 def run_outputs(directory: Path, extra: Sequence[str]) -> dict[str, Any]:
     """``hipkb run DIR ...``: wall time, exit status, stdout and the errors file's bytes."""
     errors = Path(extra[extra.index("--errors") + 1])
@@ -343,7 +377,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=2026, help="seed of the generated cases")
     parser.add_argument("--cluster", action="store_true",
                         help="also run the batch on a local Dask cluster of 2 worker processes (needs hipkb[dask])")
-    parser.add_argument("--skip", action="append", default=[], choices=["warm", "floor", "cold", "batch"],
+    parser.add_argument("--skip", action="append", default=[], choices=["warm", "floor", "cold", "batch", "reports"],
                         help="leave a part out (repeatable)")
     args = parser.parse_args(argv)
     n_warm = args.cases or (300 if args.quick else 2000)
@@ -455,6 +489,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         failed |= not ok
         if args.cluster:
             failed |= bench_cluster(directory, kb_args, n_batch, bad, jobs, local_rates)
+    if "reports" not in args.skip:
+        reports = bench_reports(kb, cases)
+        print(f"5. Reports: one clinician report from a built result ({n_warm} cases; pdf: 5), CPU")
+        for fmt, (median, p10, p90) in reports.items():
+            line(f"--format {fmt}", ms(median), f"p10 {ms(p10)}, p90 {ms(p90)}")
     print()
     print("all targets met" if not failed else "some target missed (see above)")
     if not os.environ.get("HIPKB_BENCH_KEEP"):

@@ -36,8 +36,8 @@ def run_case(reasoner: Reasoner, case: Case) -> dict[str, Any]:
 
 
 def report(reasoner: Reasoner, case: Case, fmt: str = "json", *, audience: str = "clinician",
-           templates: Path | None = None) -> str:
-    """Reason about *case* and render the result: JSON, or a report (md, html, txt).
+           templates: Path | None = None) -> str | bytes:
+    """Reason about *case* and render the result: JSON, a report (md, html, txt), or its PDF (bytes).
 
     Every format is rendered from the same result data; reports also get the
     inference, for the step-by-step trace and the WHY NOT of educators.

@@ -249,10 +249,27 @@ def test_output_dir_never_overwrites_an_input(cli, kb, tmp_path):
     assert sorted(p.name for p in tmp_path.glob("*-2.json")) == [f"{c['case_id']}-2.json" for c in cases]
 
 
-def test_output_must_be_a_directory_for_several_cases(cli, tmp_path):
-    result = cli("run", CASES[0], CASES[1], "-o", tmp_path / "missing")
+def test_output_directory_for_several_cases_is_created_when_missing(cli, tmp_path):
+    out = tmp_path / "missing" / "reports"
+    result = cli("run", CASES[0], CASES[1], "-o", out, "--format", "md")
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == sorted(f"{p.stem}.md" for p in (CASES[0], CASES[1]))
+    # A file there is not a directory.
+    afile = tmp_path / "afile"
+    afile.write_text("keep me")
+    result = cli("run", CASES[0], CASES[1], "-o", afile)
+    assert result.exit_code == 2 and "with several cases, -o must name a directory" in result.stderr
+    assert afile.read_text() == "keep me"
+
+
+def test_output_directory_is_never_created_through_a_symbolic_link(cli, tmp_path):
+    target = tmp_path / "elsewhere"
+    link = tmp_path / "out"
+    link.symlink_to(target)  # dangling: creating "out" would create "elsewhere"
+    result = cli("run", CASES[0], CASES[1], "-o", link)
     assert result.exit_code == 2
-    assert "-o must name an existing directory" in result.stderr
+    assert "is a symbolic link; refusing to create a directory through it" in result.stderr
+    assert not target.exists()
 
 
 def test_markdown_reports_per_case(cli, tmp_path):

@@ -30,6 +30,7 @@ ANOMALIES = {
     "cycle": ("cycle", {"BROKEN-CYCLE-A", "BROKEN-CYCLE-B"}, ""),
     "unreachable_hypothesis": ("unreachable-hypothesis", set(), "pelvic_bsi"),
     "red_flag_ignored": ("red-flags-ignored", {"RF-INFECTION"}, "possible_infection"),
+    "unsourced": ("unsourced", {"BROKEN-UNSOURCED"}, ""),
 }
 
 
@@ -52,6 +53,38 @@ def test_check_catches_each_anomaly_class(cli, name):
                 and (not subject or f.get("subject") == subject)]
     assert matching, f"no {kind} finding naming {rules or subject}: {report['findings']}"
     assert all(f["message"] and "\n" not in f["message"] for f in report["findings"])
+
+
+def test_a_source_must_name_a_publication(cli, tmp_path):
+    _, report = check_json(cli, "--rules", BROKEN / "unsourced", "--no-cases")
+    unsourced = {f["rules"][0]: f for f in report["findings"] if f["kind"] == "unsourced"}
+    assert set(unsourced) == {"BROKEN-UNSOURCED", "BROKEN-UNLISTED"}
+    assert "'knowledge.md §7 (severe pain)', a document the reader cannot get" in (
+        unsourced["BROKEN-UNSOURCED"]["message"])
+    assert "'Nobody et al., Unknown J 1999 (not in the table)', which references.yaml does not hold" in (
+        unsourced["BROKEN-UNLISTED"]["message"])
+    assert all(f["severity"] == "error" for f in unsourced.values())
+    # A reference without its title is a note: it names a publication, a reader could not yet find it.
+    [note] = [f for f in report["findings"] if f["kind"] == "incomplete-reference"]
+    assert note["severity"] == "info" and note["subject"] == "references.vague"
+    # Without a references table only a document nobody can get is refused.
+    rules = tmp_path / "rules"
+    shutil.copytree(BROKEN / "unsourced", rules)
+    (rules / "references.yaml").unlink()
+    _, report = check_json(cli, "--rules", rules, "--no-cases")
+    assert [f["rules"] for f in report["findings"] if f["kind"] == "unsourced"] == [["BROKEN-UNSOURCED"]]
+
+
+def test_sources_of_the_manifest_are_checked_too(cli, tmp_path, rules_dir):
+    rules = tmp_path / "rules"
+    shutil.copytree(rules_dir, rules)
+    manifest = rules / "kb.yaml"
+    text = manifest.read_text(encoding="utf-8")
+    manifest.write_text(text.replace('source: "NICE NG226 Osteoarthritis in over 16s, 2022"',
+                                     'source: "our notes.md, section 2"', 1), encoding="utf-8")
+    _, report = check_json(cli, "--rules", rules, "--no-cases")
+    subjects = {f.get("subject") for f in report["findings"] if f["kind"] == "unsourced"}
+    assert "hypotheses.hip_osteoarthritis" in subjects
 
 
 def test_evidence_on_different_findings_is_weighing_not_conflict(cli):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -140,6 +141,37 @@ def test_unknown_id_is_one_line_and_exit_2(cli, args, needle):
     assert out.stdout == ""
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0] and "Traceback" not in out.stderr
+
+
+def test_an_unknown_id_lists_the_ids_there_are(cli, kb):
+    line = cli("explain", CASES[0], "--how", "femoral_nek_bsi").stderr.strip()
+    assert "unknown id (did you mean 'femoral_neck_bsi'?)" in line
+    for hid in kb.hypotheses:
+        assert hid in line
+    for flag in kb.red_flags:
+        assert flag in line
+    assert "load_response=..." in line and "hipkb rules hypotheses" in line
+
+
+def test_rules_hypotheses_lists_ids_with_labels(cli, kb):
+    out = cli("rules", "hypotheses")
+    assert out.exit_code == 0
+    lines = out.stdout.strip().splitlines()
+    assert len(lines) == len(kb.hypotheses)
+    for line, hyp in zip(lines, kb.hypotheses.values(), strict=True):
+        assert line.split()[0] == hyp.id and hyp.label in line
+        assert line.endswith("[alarm]") == (hyp.id in kb.safety.alarm_hypotheses)
+    data = json.loads(cli("rules", "hypotheses", "--format", "json").stdout)
+    assert [(h["id"], h["label"]) for h in data] == [(h.id, h.label) for h in kb.hypotheses.values()]
+
+
+def test_rules_show_and_references_name_the_seed_article_in_full(cli, kb):
+    rule = next(r for r in kb.rules if r.source.startswith("seed:"))
+    out = cli("rules", "show", rule.id).stdout
+    assert "Rimmer S" in out and "Why does my hip hurt when I run?" in out
+    refs = json.loads(cli("rules", "references", "--format", "json").stdout)
+    assert [r["key"] for r in refs] == list(kb.references.entries)
+    assert refs[0]["seed"] and "Run Potential Rehab & Performance" in refs[0]["reference"]
 
 
 def test_resolve_accepts_the_spellings_results_use(sample):

@@ -28,6 +28,7 @@ from hipkb import api
 from hipkb.errors import RuleError
 from hipkb.fhir import codesystem
 from hipkb.fhir.questionnaire import questionnaire
+from hipkb.knowledge.encounter import FIELDS as ENCOUNTER_FIELDS
 from hipkb.testing import strategies as hs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,7 +80,8 @@ def response_for(form: dict[str, Any], data: dict[str, Any], case_id: str, rid: 
             return [{"valueCoding": dict(options[v])} for v in words(value)]
         if item["type"] == "integer":
             return [{"valueInteger": int(value)}]  # JSON's integer, as a form tool writes it
-        key = {"decimal": "valueDecimal", "string": "valueString"}[item["type"]]
+        key = {"decimal": "valueDecimal", "string": "valueString", "text": "valueString",
+               "date": "valueDate"}[item["type"]]
         return [{key: value}]
 
     items = []
@@ -130,12 +132,14 @@ def test_the_questionnaire_is_valid_r4_and_asks_every_field(form, kb):
     assert all(item["type"] in ITEM_TYPES for item in items)
     links = [item["linkId"] for item in items]
     assert len(links) == len(set(links))
-    # One item per field, in its group, and one group per vocabulary group.
+    # One item per field, in its group, and one group per vocabulary group; and the encounter.
     fields = {link for link in links if "." in link}
-    assert fields == set(kb.vocabulary.fields)
+    encounter = {f"encounter.{f.name}" for f in ENCOUNTER_FIELDS}
+    assert fields == set(kb.vocabulary.fields) | encounter
     for group in (item for item in form["item"] if item["type"] == "group"):
-        assert {child["linkId"] for child in group["item"]} == {f.path for f in kb.vocabulary.groups[group["linkId"]]
-                                                                .fields.values()}
+        expected = encounter if group["linkId"] == "encounter" else {
+            f.path for f in kb.vocabulary.groups[group["linkId"]].fields.values()}
+        assert {child["linkId"] for child in group["item"]} == expected
     seen: set[str] = set()
     for item in items:
         spec = kb.vocabulary.fields.get(item["linkId"])

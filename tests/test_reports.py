@@ -246,7 +246,7 @@ def test_clinician_report_names_top_hypothesis_with_its_rules_and_sources(kb, re
                 assert item["source"] in text, (case.case_id, item["source"])
         # Ranked: every hypothesis appears in the differential, in the result's order (a label may
         # also appear earlier, where the triage says which hypothesis it follows).
-        start = text.index({"md": "## Differential", "html": 'id="differential"', "txt": "DIFFERENTIAL"}[fmt])
+        start = text.index({"md": "### Differential", "html": 'id="differential"', "txt": "Differential ---"}[fmt])
         positions = [text.index(h["label"], start) for h in result["hypotheses"]]
         assert positions == sorted(positions), case.case_id
         assert result["triage"]["level"] in text
@@ -258,14 +258,17 @@ def test_clinician_report_names_top_hypothesis_with_its_rules_and_sources(kb, re
 def test_clinician_sections_in_order_and_without_the_educator_parts(kb, reasoner):
     case = api.load_case(CASES[0], kb)
     text = api.report(reasoner, case, "md")
-    order = ["## Red flags", "## Triage and running advice", "## Differential", "## What to ask or examine next",
-             "## The case", "## What the case did not say", "## Reasoning graph"]
+    order = ["## Assessment", "## The evidence", "### Red flags", "### Triage and running advice", "### Differential",
+             "### What to ask or examine next", "### The case", "### What the case did not say",
+             "## Appendix: how hipkb reasoned", "### Reasoning graph", "### Rules fired, in order", "## References"]
     positions = [text.index(heading) for heading in order]
     assert positions == sorted(positions)
-    assert "step by step" not in text and "## Why not" not in text
+    assert "step by step" not in text and "### Why not" not in text
     html = api.report(reasoner, case, "html")
-    for section in ("red-flags", "triage", "differential", "next-questions", "case", "unknown", "graph"):
+    for section in ("red-flags", "triage", "differential", "next-questions", "case", "unknown", "graph", "fired"):
         assert f'<section id="{section}">' in html
+    assert html.index('<section id="assessment"') < html.index('<section id="evidence"') < html.index(
+        '<details id="how-hipkb-reasoned" class="appendix">') < html.index('<section id="references"')
     assert '<section id="steps">' not in html and '<section id="why-not">' not in html
 
 
@@ -277,17 +280,18 @@ def test_red_flags_come_before_the_differential(sample_kb, fmt):
     text = render(sample_kb, inference, result, fmt=fmt)
     flag = text.index("Possible cauda equina syndrome")
     night = text.index("Pain at rest at night")
-    differential = text.index("DIFFERENTIAL" if fmt == "txt" else "Differential")
+    differential = text.index("Differential\n---" if fmt == "txt" else "Differential")
     assert flag < night < differential  # emergency flags first
     assert text.index(result["hypotheses"][0]["label"], differential) > differential
     assert "emergency" in text.lower()
     for rule in result["red_flags"][0]["because"]:
-        assert rule in text[:differential]
+        assert sample_kb.rule(rule).title in text[:differential]  # in words; the id is the appendix's
+        assert rule in text[differential:]
 
 
 def test_what_the_case_did_not_say_lists_unknown_findings_by_group(sample_kb):
     text = report(sample_kb, {"case_id": "tiny", "pain": {"regions": ["buttock"]}}, "md")
-    section = text[text.index("## What the case did not say"):text.index("## Reasoning graph")]
+    section = text[text.index("### What the case did not say"):text.index("## Appendix")]
     unknown = len(sample_kb.vocabulary.fields) - 1
     assert f"{unknown} finding(s) are unknown" in section
     for group in sample_kb.vocabulary.groups.values():

@@ -162,8 +162,8 @@ def test_report_without_a_safety_override_says_nothing_of_it(kb, reasoner):
 
 def test_educator_report_has_what_if_and_learning_points(kb, reasoner):
     case = api.load_case(ROOT / "facts" / "cases" / "bsi-looks-like-bursitis.yaml", kb)
-    for fmt, heading in (("md", "## What would change the call"), ("txt", "WHAT WOULD CHANGE THE CALL"),
-                         ("html", "<h2>What would change the call</h2>")):
+    for fmt, heading in (("md", "### What would change the call"), ("txt", "What would change the call\n---"),
+                         ("html", "<h3>What would change the call</h3>")):
         text = api.report(reasoner, case, fmt, audience="educator")
         assert heading in text
         assert "Classic pitfall" in text
@@ -175,7 +175,7 @@ def test_why_not_list_keeps_conditions_with_their_rules(kb, reasoner):
     # Every "ruled out" entry is one item: its rule ids and every condition that failed.
     case = api.load_case(ROOT / "facts" / "cases" / "bsi-looks-like-bursitis.yaml", kb)
     text = api.report(reasoner, case, "txt", audience="educator")
-    section = text.split("WHY NOT THE OTHERS")[1]
+    section = text.split("Why not the others\n---")[1]
     items = [" ".join(block.split()) for block in section.split("\n    - ")[1:]]
     ruled = [i for i in items if " needs " in i and ": needs " in i]
     assert ruled

@@ -221,7 +221,7 @@ def test_body_larger_than_the_cli_limit_is_refused(client):
 
 
 def test_bad_parameter_is_one_line_422(client):
-    answer = client.post("/api/v1/run", json=GROIN_HOP, params={"format": "pdf"})
+    answer = client.post("/api/v1/run", json=GROIN_HOP, params={"format": "docx"})
     assert answer.status_code == 422
     assert answer.json()["field"] == "format" and "\n" not in answer.json()["error"]
 
@@ -269,6 +269,24 @@ def test_view_has_result_graph_and_decisions(client):
     assert body["graph"]["nodes"] and body["graph"]["edges"]
     assert set(body["decisions"]) == {"triage", "running"}
     assert "not a probability" in body["certainty_note"]
+    # The one page of assessment, in the words reports use: what the page shows first.
+    a = body["assessment"]
+    result = body["result"]
+    assert a["triage"]["level"] == result["triage"]["level"] and a["triage"]["words"] == "Urgent"
+    assert a["running"]["words"] == "Stop running"
+    assert [h["label"] for h in a["top"]] == [h["label"] for h in result["hypotheses"][:3]]
+    assert [q["question"] for q in a["next"]] == [q["question"] for q in result["next_questions"][:3]]
+    assert a["not_excluded"] is None or isinstance(a["not_excluded"], list)  # None until the result says
+
+
+def test_the_case_page_form_has_the_encounter(client):
+    encounter = client.get("/api/v1/vocabulary").json()["encounter"]
+    assert [f["path"] for f in encounter["fields"]] == [
+        "encounter.date", "encounter.clinician", "encounter.record_id", "encounter.setting", "encounter.notes"]
+    sent = {**GROIN_HOP, "encounter": {"date": "2026-12-01", "notes": "Two\nlines"}}
+    body = client.post("/api/v1/case", json=sent).json()
+    assert body["case"]["encounter"] == sent["encounter"]
+    assert yaml.safe_load(body["yaml"])["encounter"] == sent["encounter"]
 
 
 def test_case_round_trips_through_yaml(client, kb):

@@ -246,11 +246,74 @@ def test_open_a_case_file_and_save_the_report(browser, server, cli, tmp_path):
     _settled(browser, before)
     assert "stale" not in browser.find_element(By.ID, "reveal").get_attribute("class")
 
-    for button, suffix, marker in (("save-html", ".html", "<!DOCTYPE html>"), ("save-md", ".md", "# Hip pain")):
+    for button, suffix, marker in (("save-html", ".html", b"<!DOCTYPE html>"), ("save-md", ".md", b"# Hip pain"),
+                                   ("save-pdf", ".pdf", b"%PDF-")):
         browser.find_element(By.ID, button).click()
         saved = _wait(lambda s=suffix: [p for p in browser.downloads.glob(f"runner-7{s}") if p.stat().st_size],
                       f"the {suffix} report")[0]
-        assert marker in saved.read_text()
+        _wait(lambda p=saved: p.read_bytes().rstrip().endswith((b"%%EOF", b"</html>", b"*")), "the whole file")
+        assert marker in saved.read_bytes()[:200]
+
+
+def test_the_encounter_goes_into_the_saved_case_and_the_report(browser, server, cli):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    _open(browser, server)
+    before = _updated(browser)
+    Select(browser.find_element(By.ID, "example")).select_by_value("fnbsi-classic")
+    _settled(browser, before)
+    browser.find_element(By.ID, "f-encounter-clinician").send_keys("A. Clinician <b>")
+    browser.find_element(By.ID, "f-encounter-record_id").send_keys("clinic-0042")
+    browser.execute_script("const d = document.getElementById('f-encounter-date'); d.value = '2026-12-01';"
+                           "d.dispatchEvent(new Event('input', {bubbles: true}));")
+    browser.find_element(By.ID, "f-encounter-notes").send_keys("Line one\nline two")
+    before = _updated(browser)
+    browser.execute_script("document.getElementById('case-form').dispatchEvent(new Event('change'))")
+    _settled(browser, before)
+    for old in browser.downloads.glob("fnbsi-classic.*"):
+        old.unlink()
+    browser.find_element(By.ID, "save-case").click()
+    saved = _wait(lambda: [p for p in browser.downloads.glob("fnbsi-classic.yaml") if p.stat().st_size],
+                  "the saved case")[0]
+    case = api.load_case(saved, api.load_kb())
+    assert case.encounter == {"date": "2026-12-01", "clinician": "A. Clinician <b>", "record_id": "clinic-0042",
+                              "notes": "Line one\nline two"}
+    html = cli("run", saved, "--format", "html").stdout
+    assert "A. Clinician &lt;b&gt;" in html and "clinic-0042" in html
+
+
+def test_on_a_phone_the_assessment_comes_before_the_form_and_nothing_is_wider(browser, server):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                            {"width": 400, "height": 800, "deviceScaleFactor": 1, "mobile": True})
+    try:
+        _open(browser, server)
+        for example in ("fnbsi-classic", "saddle-numbness", "bsi-looks-like-bursitis"):
+            before = _updated(browser)
+            Select(browser.find_element(By.ID, "example")).select_by_value(example)
+            _settled(browser, before)
+            width, scroll, wide = browser.execute_script("""
+                const vw = document.documentElement.clientWidth, wide = [];
+                for (const e of document.querySelectorAll('body *')) {
+                  const r = e.getBoundingClientRect();
+                  if (r.width && (r.right > vw + 0.5 || r.left < -0.5)) wide.push(`${e.tagName} ${e.id}`);
+                }
+                return [vw, document.documentElement.scrollWidth, wide.slice(0, 10)];""")
+            assert (width, scroll, wide) == (400, 400, []), example
+            top = {name: browser.find_element(By.ID, name).rect["y"] for name in ("summary-pane", "case-pane")}
+            assert top["summary-pane"] < top["case-pane"]
+            summary = browser.find_element(By.ID, "summary").text
+            assert "Triage:" in summary and "Running:" in summary and "MOST LIKELY" in summary.upper()
+        # Down in the form, the bar keeps the call in view.
+        browser.execute_script("document.getElementById('f-exam-fadir').scrollIntoView()")
+        bar = browser.find_element(By.ID, "bar")
+        assert bar.is_displayed() and abs(bar.rect["y"] - browser.execute_script("return window.scrollY")) < 2
+        assert "Triage" in bar.text and "Running" in bar.text
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
 
 def test_tab_alone_reaches_every_field(browser, server):

@@ -68,8 +68,9 @@ class AtomicFile:
     umask, or, when it replaces a regular file, that file's permissions.
     """
 
-    def __init__(self, path: Path, *, follow_links: bool = True) -> None:
+    def __init__(self, path: Path, *, follow_links: bool = True, binary: bool = False) -> None:
         self.path = Path(path)
+        self.binary = binary
         self.dir_fd: int | None = None
         self.tmp = ""
         shown = str(path)
@@ -94,7 +95,8 @@ class AtomicFile:
         except OSError as exc:
             self._close_dir()
             raise OutputError(shown, "", f"cannot be written ({exc.strerror or exc})") from None
-        self.handle = os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace", newline="\n")
+        self.handle: Any = (os.fdopen(fd, "wb") if binary else
+                            os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace", newline="\n"))
 
     def _at(self, name: str) -> Any:
         """*name* and the keyword that makes an os call relative to the directory."""
@@ -130,7 +132,7 @@ class AtomicFile:
             return fd
         raise FileExistsError(f"no free temporary name next to {self.name}")
 
-    def write(self, text: str) -> None:
+    def write(self, text: str | bytes) -> None:
         try:
             self.handle.write(text)
         except OSError as exc:
@@ -169,9 +171,9 @@ class AtomicFile:
             self.dir_fd = None
 
 
-def write_atomic(path: Path, text: str, *, protect: Iterable[Path] = (),
+def write_atomic(path: Path, text: str | bytes, *, protect: Iterable[Path] = (),
                  guard: Callable[[Path], bool] | None = None, follow_links: bool = True) -> None:
-    """Write *text* to *path* in one step; refuse to replace a protected file.
+    """Write *text* (or bytes, for a PDF) to *path* in one step; refuse to replace a protected file.
 
     *protect* lists input files; *guard* answers "is this an input?" without a
     list (:class:`hipkb.load.inputs.InputGuard`), which a batch of any size needs:
@@ -193,12 +195,16 @@ def write_atomic(path: Path, text: str, *, protect: Iterable[Path] = (),
         # A device or a pipe (/dev/stdout, a FIFO): write into it. Replacing
         # it would put a regular file in its place (as root, even in /dev).
         try:
-            with open(path, "w", encoding="utf-8", newline="\n") as handle:
-                handle.write(text)
+            if isinstance(text, bytes):
+                with open(path, "wb") as binary:
+                    binary.write(text)
+            else:
+                with open(path, "w", encoding="utf-8", newline="\n") as handle:
+                    handle.write(text)
         except OSError as exc:
             raise OutputError(str(path), "", f"cannot be written ({exc.strerror})") from None
         return
-    out = AtomicFile(path, follow_links=follow_links)
+    out = AtomicFile(path, follow_links=follow_links, binary=isinstance(text, bytes))
     try:
         out.write(text)
         out.commit()
@@ -257,29 +263,35 @@ class StreamOutput:
         self.stream = stream
         self.failed: str | None = None
 
-    def write(self, text: str) -> None:
-        """Write *text* whole, or raise OSError (also for every write after one was cut short)."""
+    def write(self, text: str | bytes) -> None:
+        """Write *text* (or a PDF's bytes) whole, or raise OSError (also for every write after one was cut short)."""
         if self.failed is not None:
             raise GivenUp(0, f"given up after an earlier result was cut short ({self.failed})")
         self._write(text)
 
-    def _write(self, text: str) -> None:
+    def _write(self, text: str | bytes) -> None:
         stream = self.stream
         try:
-            fd = stream.fileno() if os.linesep == "\n" else -1
+            fd = stream.fileno() if os.linesep == "\n" or isinstance(text, bytes) else -1
         except (AttributeError, OSError, ValueError):
             fd = -1
         if fd < 0:  # an in-memory stream (a test's), or a platform that changes line ends
-            try:
-                stream.write(text)
+            target = stream
+            if isinstance(text, bytes):
+                target = getattr(stream, "buffer", None)
+                if target is None:
+                    raise OutputError("<stdout>", "", "takes text only; write the PDF to a file with -o FILE.pdf")
                 stream.flush()
+            try:
+                target.write(text)
+                target.flush()
             except OSError as exc:  # how much went through is unknown: no more
                 self.failed = exc.strerror or str(exc)
                 raise
             return
         stream.flush()
-        data = memoryview(text.encode(getattr(stream, "encoding", None) or "utf-8",
-                                      getattr(stream, "errors", None) or "strict"))
+        data = memoryview(text if isinstance(text, bytes) else text.encode(
+            getattr(stream, "encoding", None) or "utf-8", getattr(stream, "errors", None) or "strict"))
         sent = 0
         while sent < len(data):
             try:

@@ -68,7 +68,7 @@ class Outcome:
     index: int
     source: str
     case_id: str = ""
-    text: str | None = None
+    text: str | bytes | None = None  # bytes for a binary format (pdf)
     top: str | None = None
     triage: str | None = None
     error: dict[str, str] | None = None
@@ -381,6 +381,7 @@ def run(arguments: Iterable[str], settings: Settings, *, jobs: int | None = None
     :class:`~hipkb.errors.HipkbError` instead, as ``hipkb run CASE`` always has.
     """
     from hipkb.batch.outputs import SUFFIXES, OutputDir, StreamOutput, same_file, write_atomic
+    from hipkb.report.output import BINARY_FORMATS
 
     arguments = list(arguments)
     sink = StreamOutput(stdout or sys.stdout)
@@ -403,10 +404,12 @@ def run(arguments: Iterable[str], settings: Settings, *, jobs: int | None = None
     single = len(head) == 1
     stream = iter([*head, *sources])
 
+    if output is None and not single and settings.fmt in BINARY_FORMATS:
+        raise HipkbError(f"--format {settings.fmt}", "", "with several cases, give -o DIR for one file per case")
     out_dir: OutputDir | None = None
     if output is not None and (output.is_dir() or not single):
         if not output.is_dir():
-            raise HipkbError(str(output), "", "with several cases, -o must name an existing directory")
+            _make_directory(output)
         out_dir = OutputDir(output, SUFFIXES[settings.fmt], guard=guard,
                             reserved=[errors] if errors is not None else [])
     if errors is not None and guard(Path(errors)):
@@ -482,6 +485,21 @@ def run(arguments: Iterable[str], settings: Settings, *, jobs: int | None = None
     if errors_file.failure is not None:
         raise errors_file.failure
     return summary
+
+
+def _make_directory(output: Path) -> None:
+    """Create the directory ``-o`` names for several cases; never through a symbolic link."""
+    from hipkb.errors import OutputError
+
+    if output.is_symlink():
+        raise HipkbError(str(output), "", "is a symbolic link; refusing to create a directory through it "
+                         "(remove it, or choose another output directory)")
+    if output.exists():
+        raise HipkbError(str(output), "", "with several cases, -o must name a directory (this is a file)")
+    try:
+        output.mkdir(parents=True)
+    except OSError as exc:
+        raise OutputError(str(output), "", f"cannot be created ({exc.strerror or exc})") from None
 
 
 def _error_args(error: dict[str, str]) -> dict[str, str]:

@@ -31,7 +31,46 @@ def _rule_data(rule) -> dict[str, Any]:
 
 @click.group("rules")
 def command() -> None:
-    """Browse the knowledge base: list the rules, show one, draw the dependency graph."""
+    """Browse the knowledge base: its hypotheses and references, the rules, one rule, the dependency graph."""
+
+
+@command.command("hypotheses")
+@kb_options
+@click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True)
+def hypotheses(rules_dir: Path | None, facts_dir: Path | None, fmt: str) -> None:
+    """List the hypotheses the knowledge base can conclude: id and label, alarm hypotheses marked."""
+    kb = load_kb_from(rules_dir, facts_dir)
+    alarms = set(kb.safety.alarm_hypotheses)
+    rows = [{"id": h.id, "label": h.label, "alarm": h.id in alarms, "description": h.description,
+             "source": h.source} for h in kb.hypotheses.values()]
+    if fmt == "json":
+        click.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    width = max((len(r["id"]) for r in rows), default=0)
+    for r in rows:
+        click.echo(f"{r['id']:<{width}}  {r['label']}{'  [alarm]' if r['alarm'] else ''}")
+    click.echo(f"{len(rows)} hypothes{'i' if len(rows) == 1 else 'e'}s of {kb.name} {kb.version}; "
+               "[alarm]: must not be missed (kb.yaml safety)", err=True)
+
+
+@command.command("references")
+@kb_options
+@click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True)
+def references(rules_dir: Path | None, facts_dir: Path | None, fmt: str) -> None:
+    """List the publications the knowledge base cites (references.yaml), with the short forms rules use."""
+    kb = load_kb_from(rules_dir, facts_dir)
+    refs = list(kb.references.entries.values()) if kb.references else []
+    if fmt == "json":
+        click.echo(json.dumps([{"key": r.key, "reference": r.text, "cited_as": list(r.cited_as), "seed": r.seed,
+                                "incomplete": r.incomplete, **({"note": r.note} if r.note else {})} for r in refs],
+                              ensure_ascii=False))
+        return
+    for r in refs:
+        forms = "seed: <section>" if r.seed else "; ".join(r.cited_as)
+        click.echo(f"{r.key}: {r.text}")
+        click.echo(f"    cited as: {forms}")
+    click.echo(f"{len(refs)} reference(s) of {kb.name} {kb.version}" if kb.references else
+               f"{kb.name} {kb.version} has no references.yaml: its sources are shown as written", err=True)
 
 
 @command.command("list")
@@ -70,12 +109,16 @@ def show(rule_id: str, rules_dir: Path | None, facts_dir: Path | None, fmt: str)
     inputs = [{"condition": c.describe(), "from": [r.id for r in idx.producers(c)]}
               for c in rule.conditions if c.kind is not Subject.CASE]
     readers = [r.id for r in idx.readers(rule)]
-    data = {**_rule_data(rule), "inputs": inputs, "read_by": readers}
+    cited = kb.references.resolve(rule.source) if kb.references else []
+    full = [kb.references.entries[c.key].text for c in cited if c.key] if kb.references else []
+    data = {**_rule_data(rule), "inputs": inputs, "read_by": readers, "references": list(dict.fromkeys(full))}
     if fmt == "json":
         click.echo(json.dumps(data, ensure_ascii=False))
         return
     click.echo(f"{rule.id}: {rule.title}")
     click.echo(f"  source: {rule.source}")
+    for ref in data["references"]:
+        click.echo(f"          {ref}")
     click.echo(f"  file:   {data['file']} (topic: {rule.topic}, layer {rule.layer})")
     click.echo("  when:" if rule.conditions else "  when:   always (no conditions)")
     for line in data["when"]:

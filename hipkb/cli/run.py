@@ -6,6 +6,7 @@ call the same way.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -18,13 +19,14 @@ from hipkb.report.output import OUTPUT_FORMATS as FORMATS
 @click.command("run")
 @click.argument("cases", nargs=-1, required=True)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="json", show_default=True,
-              help="Output format.")
+              help="Output format: hipkb-result/1 JSON, a report (md, html, txt), a FHIR R4 Bundle, or the HTML "
+                   "report as a PDF (needs pip install 'hipkb[pdf]').")
 @click.option("--audience", type=click.Choice(AUDIENCES), default="clinician", show_default=True,
               help="Who the report is for (md, html, txt): educators also get the step-by-step reasoning.")
 @click.option("--templates", "templates", type=click.Path(exists=True, file_okay=False, path_type=Path),
               default=None, help="Directory of Jinja report templates replacing the shipped ones.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
-              help="Write to FILE (one case) or into DIR (one file per case) instead of stdout.")
+              help="Write to FILE (one case) or into DIR (one file per case; created if missing) instead of stdout.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
               help="Worker processes for a batch; default: every core; 1 runs in this process.")
 @click.option("--cluster", "cluster", metavar="ADDRESS", default=None,
@@ -49,6 +51,13 @@ def command(cases: tuple[str, ...], fmt: str, audience: str, templates: Path | N
     """
     if cluster is not None and jobs is not None:
         raise click.UsageError("--jobs and --cluster go apart: the cluster's workers do the work")
+    if fmt == "pdf":
+        from hipkb.report.pdf import check_available
+
+        check_available()  # one line saying what to install, before any case runs
+        if output is None and sys.stdout.isatty():
+            raise click.UsageError("--format pdf writes a binary file: give -o FILE.pdf (or -o DIR for several "
+                                   "cases), or redirect the output")
     from hipkb.batch import startup
 
     # Most of hipkb's imports, the knowledge base and its engine: made with

@@ -18,6 +18,14 @@ Every resource is ``preliminary``: decision support for a clinician to
 confirm, never a diagnosis. There is no timestamp and no random id: ids are
 derived from the case id and the result, so the same case gives the same
 bytes.
+
+The case's encounter (:mod:`hipkb.knowledge.encounter`) goes where FHIR
+has a place for it, and only from the case: its date is the
+RiskAssessment's ``occurrenceDateTime`` and each Observation's
+``effectiveDateTime``; its patient or record id identifies the ``subject``
+(unless a QuestionnaireResponse named one); its notes are a ``note`` of the
+RiskAssessment written by its clinician. A case without one gives the same
+bytes as before it existed.
 """
 
 from __future__ import annotations
@@ -58,7 +66,8 @@ def bundle(kb: KnowledgeBase, case: Case, result: dict[str, Any]) -> dict[str, A
     fhir = dict(case.meta.get("fhir") or {})
     subject = _subject(case, fhir)
     basis = _basis(case, fhir)
-    resources = [_risk_assessment(kb, result, subject, basis, digest)]
+    encounter = dict(case.encounter or {})
+    resources = [_risk_assessment(kb, result, subject, basis, digest, encounter)]
     resources.append(_observation(digest, "triage", result["triage"]["level"], None, subject, basis,
                                   [result["triage"].get("summary", ""), _rules(result["triage"]["because"])]))
     running = result["running"]
@@ -73,6 +82,10 @@ def bundle(kb: KnowledgeBase, case: Case, result: dict[str, Any]) -> dict[str, A
     for referral in result.get("referrals", []):
         resources.append(_observation(digest, "referral", referral["id"], referral["label"], subject, basis,
                                       [referral["reason"], _rules(referral["because"])]))
+    date = encounter.get("date")
+    if date:
+        for resource in resources[1:]:
+            resource["effectiveDateTime"] = date
     return {
         "resourceType": "Bundle",
         "id": f"hipkb-{digest[:16]}",
@@ -88,7 +101,7 @@ def bundle_json(kb: KnowledgeBase, case: Case, result: dict[str, Any]) -> str:
 
 
 def _risk_assessment(kb: KnowledgeBase, result: dict[str, Any], subject: dict[str, Any],
-                     basis: dict[str, Any] | None, digest: str) -> dict[str, Any]:
+                     basis: dict[str, Any] | None, digest: str, encounter: dict[str, str]) -> dict[str, Any]:
     resource: dict[str, Any] = {
         "resourceType": "RiskAssessment",
         "id": _id(digest, "differential"),
@@ -101,6 +114,8 @@ def _risk_assessment(kb: KnowledgeBase, result: dict[str, Any], subject: dict[st
         },
         "subject": subject,
     }
+    if encounter.get("date"):
+        resource["occurrenceDateTime"] = encounter["date"]
     if basis is not None:
         resource["basis"] = [basis]
     predictions = [_prediction(h) for h in result["hypotheses"]]
@@ -108,6 +123,9 @@ def _risk_assessment(kb: KnowledgeBase, result: dict[str, Any], subject: dict[st
         resource["prediction"] = predictions
     notes = [*result.get("warnings", []), DISCLAIMER]
     resource["note"] = [{"text": text} for text in notes]
+    if encounter.get("notes"):
+        note = {"authorString": encounter["clinician"]} if encounter.get("clinician") else {}
+        resource["note"].append({**note, "text": encounter["notes"]})
     return resource
 
 
@@ -167,6 +185,11 @@ def _subject(case: Case, fhir: dict[str, Any]) -> dict[str, Any]:
     subject = fhir.get("subject")
     if isinstance(subject, dict) and subject:
         return subject
+    record = (case.encounter or {}).get("record_id")
+    if record:
+        # The case's own patient or record id; its system is the clinic's, which the case does not name.
+        return {"identifier": {"type": {"text": "Patient or record id"}, "value": record},
+                "display": f"the runner of record {record}"}
     # A case file names no patient: identify the runner by the case id.
     return {"identifier": {"system": CASE_ID_SYSTEM, "value": case.case_id},
             "display": f"the runner of case {case.case_id}"}

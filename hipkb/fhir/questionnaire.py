@@ -17,7 +17,9 @@ question as its text:
   bounds in the ``minValue`` and ``maxValue`` extensions;
 - text is a ``string`` item.
 
-``case_id`` is a ``string`` item before the groups; ``format`` and
+``case_id`` is a ``string`` item before the groups, then the encounter
+(its date a ``date`` item, its notes ``text``, the rest ``string``), which
+reports show and reasoning never reads; ``format`` and
 ``expect`` are not asked (a response is always this format; expectations are
 for regression cases).
 
@@ -39,6 +41,8 @@ from hipkb.fhir.codesystem import (
     questionnaire_id,
     questionnaire_url,
 )
+from hipkb.knowledge.encounter import FIELDS as ENCOUNTER_FIELDS
+from hipkb.knowledge.encounter import GROUP as ENCOUNTER
 from hipkb.knowledge.vocabulary import Field, Vocabulary
 
 NONE_OF_THESE = "none"
@@ -47,6 +51,8 @@ OPTION_EXCLUSIVE = "http://hl7.org/fhir/StructureDefinition/questionnaire-option
 ENABLE_AFTER = {"pain.origin": "pain.regions"}
 UNKNOWN_DISPLAY = {"unknown": "unknown", "not_tested": "not tested"}
 ITEM_TYPES = {"choice": "choice", "set": "choice", "integer": "integer", "number": "decimal", "text": "string"}
+#: The encounter's fields as items: a date, one-line texts, and notes over several lines.
+ENCOUNTER_TYPES = {"date": "date", "text": "string", "notes": "text"}
 
 
 def questionnaire(vocabulary: Vocabulary) -> dict[str, Any]:
@@ -59,6 +65,7 @@ def questionnaire(vocabulary: Vocabulary) -> dict[str, Any]:
         if case_id.max_length:
             item["maxLength"] = case_id.max_length
         items.append(item)
+    items.append(encounter_item())
     for group in vocabulary.groups.values():
         fields = [_item(spec, vocabulary) for spec in group.fields.values() if spec.type in ITEM_TYPES]
         if fields:
@@ -113,6 +120,19 @@ def _item(spec: Field, vocabulary: Vocabulary) -> dict[str, Any]:
     elif spec.type == "text" and spec.max_length:
         item["maxLength"] = spec.max_length
     return item
+
+
+def encounter_item() -> dict[str, Any]:
+    """The encounter group: who assessed the runner, when and where, and notes; never reasoned on."""
+    fields = []
+    for spec in ENCOUNTER_FIELDS:
+        item: dict[str, Any] = {"linkId": f"{ENCOUNTER}.{spec.name}", "text": f"{spec.label}: {spec.description}",
+                                "type": ENCOUNTER_TYPES[spec.kind]}
+        if spec.kind != "date":
+            item["maxLength"] = spec.max_length
+        fields.append(item)
+    return {"linkId": ENCOUNTER, "text": "The encounter (shown in reports, never reasoned on)", "type": "group",
+            "item": fields}
 
 
 def has_none_option(spec: Field) -> bool:

@@ -23,7 +23,9 @@ from typing import Any
 
 from hipkb.errors import CaseError, allowed_list, describe, did_you_mean
 from hipkb.fhir.codesystem import CODE_SYSTEM, CODE_SYSTEM_VERSION, questionnaire_canonical, questionnaire_url
-from hipkb.fhir.questionnaire import ITEM_TYPES, NONE_OF_THESE, has_none_option
+from hipkb.fhir.questionnaire import ENCOUNTER_TYPES, ITEM_TYPES, NONE_OF_THESE, has_none_option
+from hipkb.knowledge.encounter import BY_NAME as ENCOUNTER_FIELDS
+from hipkb.knowledge.encounter import GROUP as ENCOUNTER
 from hipkb.knowledge.vocabulary import Field, Vocabulary
 from hipkb.load.case import Case, default_case_id, validate
 
@@ -37,7 +39,8 @@ ANSWER_KEYS = ("id", "extension")
 # The elements of an R4 Coding; a modifierExtension (which a Coding cannot
 # carry) or any other key is refused, as it is everywhere else in a response.
 CODING_KEYS = ("system", "version", "code", "display", "userSelected", "id", "extension")
-VALUE_KEY = {"choice": "valueCoding", "integer": "valueInteger", "decimal": "valueDecimal", "string": "valueString"}
+VALUE_KEY = {"choice": "valueCoding", "integer": "valueInteger", "decimal": "valueDecimal", "string": "valueString",
+             "text": "valueString", "date": "valueDate"}
 FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 
 
@@ -109,11 +112,14 @@ def _answers(items: Any, vocabulary: Vocabulary, source: str) -> tuple[dict[str,
             if answers:
                 case_id = _value(answers[0], "string", None, source, where)
             continue
+        if link == ENCOUNTER:
+            data[ENCOUNTER] = _encounter(item, source, where, seen)
+            continue
         if link in vocabulary.fields:
             raise CaseError(source, where, f"a field item belongs inside its group; nest it in the item "
                             f"with linkId {link.partition('.')[0]!r}")
         if link not in groups:
-            allowed = ["case_id", *groups]
+            allowed = ["case_id", ENCOUNTER, *groups]
             raise CaseError(source, where, f"unknown group; allowed: {allowed_list(allowed)}"
                             + did_you_mean(link, allowed))
         if "answer" in item:
@@ -141,6 +147,26 @@ def _answers(items: Any, vocabulary: Vocabulary, source: str) -> tuple[dict[str,
             values[spec.name] = found if spec.type == "set" else found[0]
         data[link] = values
     return data, case_id
+
+
+def _encounter(item: dict[str, Any], source: str, where: str, seen: set[str]) -> dict[str, Any]:
+    """The encounter group's answers as case-file data (checked by :func:`hipkb.load.case.validate`)."""
+    if "answer" in item:
+        raise CaseError(source, where, "a group item holds items, not answers")
+    values: dict[str, Any] = {}
+    for child in _items(item.get("item"), source, f"{where}.item"):
+        link = _link(child, source, f"{where}.item", seen)
+        child_where = f"item[linkId={link}]"
+        group, _, name = link.partition(".")
+        spec = ENCOUNTER_FIELDS.get(name) if group == ENCOUNTER else None
+        if spec is None:
+            allowed = [f"{ENCOUNTER}.{n}" for n in ENCOUNTER_FIELDS]
+            raise CaseError(source, child_where, f"unknown item in group {ENCOUNTER!r}; allowed: "
+                            f"{allowed_list(allowed)}" + did_you_mean(link, allowed))
+        answers = _leaf(child, source, child_where, repeats=False)
+        if answers:
+            values[name] = _value(answers[0], ENCOUNTER_TYPES[spec.kind], None, source, child_where)
+    return values
 
 
 def _items(items: Any, source: str, where: str) -> list[dict[str, Any]]:
@@ -202,7 +228,8 @@ def _value(answer: dict[str, Any], item_type: str, spec: Field | None, source: s
     if item_type != "choice":
         ok = {"integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
               "decimal": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
-              "string": lambda v: isinstance(v, str)}[item_type]
+              "string": lambda v: isinstance(v, str), "text": lambda v: isinstance(v, str),
+              "date": lambda v: isinstance(v, str)}[item_type]
         if not ok(value):
             raise CaseError(source, where, f"found {describe(value)} in {expected}")
         return value
@@ -251,8 +278,8 @@ def _reference(value: Any, source: str, where: str) -> dict[str, Any] | None:
 def _as_item(where: str, vocabulary: Vocabulary) -> str:
     """A case-file field path as the response names it: ``item[linkId=pain.regions]``."""
     path, bracket, rest = where.partition("[")
-    if path in vocabulary.fields or path == "case_id":
+    if path in vocabulary.fields or path == "case_id" or path.startswith(f"{ENCOUNTER}."):
         return f"item[linkId={path}]" + (f".answer[{rest}" if bracket else "")
-    if path in vocabulary.groups:
+    if path in vocabulary.groups or path == ENCOUNTER:
         return f"item[linkId={path}]"
     return where

@@ -25,6 +25,8 @@ class Case:
     expect: Mapping[str, Any] | None = None
     source: str = ""
     meta: Mapping[str, Any] = field(default_factory=dict)
+    #: The encounter (:mod:`hipkb.knowledge.encounter`): shown by reports, never reasoned on.
+    encounter: Mapping[str, str] | None = None
 
     def facts(self) -> Iterator[tuple[str, Value]]:
         """Every known finding as (``group.field``, value), in a fixed order."""
@@ -39,6 +41,8 @@ class Case:
     def to_data(self) -> dict[str, Any]:
         """The case as a hipkb-case/1 mapping (lists for sets)."""
         data: dict[str, Any] = {"format": CASE_FORMAT, "case_id": self.case_id}
+        if self.encounter:
+            data["encounter"] = dict(self.encounter)
         for group, values in self.findings.items():
             data[group] = {
                 k: list(v) if isinstance(v, tuple) else v for k, v in values.items()

@@ -27,6 +27,8 @@ from hipkb.knowledge.codes import CODES_FILE, Codes, load_codes
 from hipkb.knowledge.conditions import Condition, ConditionSyntaxError
 from hipkb.knowledge.index import RuleIndex
 from hipkb.knowledge.kinds import KINDS, Kind, KindSpec, Subject, Target
+from hipkb.knowledge.references import FILE as REFERENCES_FILE
+from hipkb.knowledge.references import References, load_references
 from hipkb.knowledge.scales import RED_FLAGS, RUNNING_ADVICE, STATUSES, TRIAGE_LEVELS
 from hipkb.knowledge.teaching import FILE as TEACHING_FILE
 from hipkb.knowledge.teaching import Concept, LearningPoints, load_concepts, load_teaching
@@ -42,7 +44,7 @@ RULE_ID = re.compile(r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)*$")
 MANIFEST = "kb.yaml"
 # YAML files of a rules directory that hold data beside the rules, not rules:
 # the rule loader skips them, and the module that owns each one loads it.
-DATA_FILES: tuple[str, ...] = (MANIFEST, CODES_FILE, TEACHING_FILE)
+DATA_FILES: tuple[str, ...] = (MANIFEST, CODES_FILE, TEACHING_FILE, REFERENCES_FILE)
 
 @dataclass(frozen=True)
 class Conclusion:
@@ -244,6 +246,8 @@ class KnowledgeBase:
     scores: Mapping[str, ScoreSpec] = field(default_factory=dict)
     #: Teaching concepts (``concepts`` in teaching.yaml): ways of reasoning taught across hypotheses.
     concepts: Mapping[str, Concept] = field(default_factory=dict)
+    #: The publications its sources cite (``references.yaml``), or None without that file.
+    references: References | None = None
 
     @cached_property
     def by_id(self) -> dict[str, RuleDef]:
@@ -398,6 +402,7 @@ def _load(rules_dir: Path, vocabulary: Vocabulary, facts_dir: Path | None,
         teaching=load_teaching(rules_dir),
         concepts=load_concepts(rules_dir),
         scores=scores,
+        references=load_references(rules_dir),
     )
 
 

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from hipkb.knowledge.case import CASE_FORMAT
+from hipkb.knowledge.encounter import GROUP as ENCOUNTER
+from hipkb.knowledge.encounter import encounter_schema
 from hipkb.knowledge.scales import RUNNING_ADVICE, TRIAGE_LEVELS
 from hipkb.knowledge.vocabulary import Field, Vocabulary
 
@@ -53,6 +55,7 @@ def case_schema(vocabulary: Vocabulary, hypotheses: Sequence[str] = ()) -> dict[
         # Not blank: the loader strips the id and refuses an empty one.
         "case_id": {"type": "string", "minLength": 1, "maxLength": id_limit, "pattern": "\\S",
                     "description": "An identifier for the case; defaults to the file name."},
+        ENCOUNTER: encounter_schema(),
         "expect": {
             "type": ["object", "null"],
             "additionalProperties": False,

@@ -19,6 +19,8 @@ from typing import Any
 
 from hipkb.errors import CaseError, HipkbError, allowed_list, describe, did_you_mean
 from hipkb.knowledge.case import CASE_FORMAT, Case, Value
+from hipkb.knowledge.encounter import GROUP as ENCOUNTER
+from hipkb.knowledge.encounter import validate_encounter
 from hipkb.knowledge.scales import RUNNING_ADVICE, TRIAGE_LEVELS
 from hipkb.knowledge.vocabulary import Field, Vocabulary
 from hipkb.load.safeload import MAX_BYTES, decode, parse_text, read_text
@@ -44,7 +46,7 @@ def validate(
         return read_response(data, vocabulary, source, default_id=default_id, hypotheses=hypotheses)
     if not isinstance(data, dict):
         raise CaseError(source, "", f"expected a mapping at the top, found {describe(data)}")
-    known_top = list(vocabulary.top) + list(vocabulary.groups)
+    known_top = [*vocabulary.top, ENCOUNTER, *vocabulary.groups]
     for key in data:
         if not isinstance(key, str) or key not in known_top:
             raise CaseError(
@@ -93,7 +95,8 @@ def validate(
         findings[gname] = values
 
     expect = _expect(data.get("expect"), source, hypotheses)
-    return Case(case_id.strip(), findings, expect, source)
+    encounter = validate_encounter(data.get(ENCOUNTER), source)
+    return Case(case_id.strip(), findings, expect, source, encounter=encounter)
 
 
 def _value(spec: Field, raw: Any, source: str) -> Value | None:

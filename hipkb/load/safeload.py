@@ -27,6 +27,11 @@ MAX_DEPTH = 32
 # few lines that expand to billions of values. What a file writes out in
 # full is bounded by its size, not by this.
 MAX_EXPANDED = 100_000
+# Where an unquoted date (2026-12-01, a !!timestamp to YAML) is read as the
+# text it is written as: the case format's one date field. Anywhere else it
+# is refused, as every tag is, with a hint to quote it.
+TEXT_DATES = frozenset({"encounter.date"})
+_TIMESTAMP, _STR = "tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:str"
 
 
 class _Refused(yaml.MarkedYAMLError):
@@ -73,6 +78,8 @@ class _Strict:
             node = super().compose_node(parent, index)
         finally:
             self.path_stack.pop()
+        if node is not None and node.tag == _TIMESTAMP and here in TEXT_DATES and isinstance(node, yaml.ScalarNode):
+            node.tag = _STR
         if node is not None and node.tag and not _is_plain_tag(node.tag):
             raise _Refused(
                 f"YAML tag {_short_tag(node.tag)} is not allowed; only plain text, numbers, "

@@ -28,7 +28,22 @@ model key           from
 ``certainty_note``  what a certainty is (and is not)
 ``what_if``         single-finding changes that change the call -> :func:`hipkb.results.whatif.what_if` (educator)
 ``teaching``        learning points of the ranked hypotheses, from ``rules/teaching.yaml`` (educator)
+``encounter``       the case's encounter (date, clinician, record id, setting, notes), for the header
+``assessment``      the one page of assessment -> :func:`hipkb.report.assessment.assessment`
+``exclusions``      ``result["exclusions"]`` (None without it): each alarm hypothesis's status, its rules,
+                    the questions that would exclude it (loading tests withheld) and its votes in words
+``references``      the publications the report cites, numbered -> :mod:`hipkb.knowledge.references`
+``rules_cited``     every rule the report cites, by id, for the appendix ("How hipkb reasoned")
+``fired``           ``result["fired"]``: every firing, for the appendix
+``derived_facts``   ``result["derived"]``: each derived fact with its rules, for the appendix
+``fired_text``      the same two as lines of text (``derived_text``); ``hypotheses[].ids_text`` its rules
 ==================  ===============================================================
+
+Reports are read by clinicians: outside the appendix they speak in the
+knowledge base's words (:mod:`hipkb.report.words`). Each evidence item, red
+flag and next question carries ``words`` (its findings or its reason in
+plain words) beside the ids the appendix shows; each cited rule carries
+``refs``, the numbers of its publications in ``references``.
 """
 
 from __future__ import annotations
@@ -39,9 +54,13 @@ from hipkb import __version__
 from hipkb.engine.reasoner import reasoner_for
 from hipkb.engine.record import Inference
 from hipkb.knowledge import conditions as cond
+from hipkb.knowledge.encounter import encounter_items
+from hipkb.knowledge.references import numbered
 from hipkb.knowledge.rules import KnowledgeBase
+from hipkb.report.assessment import ALL_STATUS_WORDS, assessment, exclusion_steps
 from hipkb.report.output import AUDIENCES
 from hipkb.report.svg import body_map, layout_graph
+from hipkb.report.words import advice_words, finding_words, level_words, plain
 from hipkb.results import explain as ex
 from hipkb.results.partial import Analyzer
 from hipkb.results.whatif import what_if
@@ -84,7 +103,8 @@ def build_model(kb: KnowledgeBase, inference: Inference, result: dict[str, Any],
         "running": _running(kb, result),
         "hypotheses": [_hypothesis(kb, h, rank) for rank, h in enumerate(result["hypotheses"], start=1)],
         "next_questions": [
-            {**q, "words": ex.field_words(q["fact"])} for q in result["next_questions"]
+            {**q, "words": ex.field_words(q["fact"]), "why_words": plain(kb, q.get("why", ""))}
+            for q in result["next_questions"]
         ],
         "known": _known(kb, inference),
         "unknown": _unknown(kb, inference),
@@ -95,6 +115,19 @@ def build_model(kb: KnowledgeBase, inference: Inference, result: dict[str, Any],
     }
     model["top"] = model["hypotheses"][0] if model["hypotheses"] else None
     model["decisions"] = decisions(kb, inference)
+    model["encounter"] = encounter_items(case.encounter)
+    model["date"] = (case.encounter or {}).get("date", "")
+    model["assessment"] = assessment(kb, result, model["decisions"])
+    model["exclusions"] = _exclusions(kb, result)
+    model["fired"] = [{"step": f["step"], "rule": f["rule"], "asserted": f["asserted"]} for f in result["fired"]]
+    model["derived_facts"] = [{"fact": d["fact"], "rules": sorted({b["rule"] for b in d["because"]})}
+                              for d in result["derived"]]
+    # The appendix's long lists as one block of text each: a report lays them out verbatim.
+    model["fired_text"] = "\n".join(f"{f['step']:>3}. {f['rule']} -> {f['asserted']}" for f in result["fired"])
+    model["derived_text"] = "\n".join(f"{d['fact']} <- {', '.join(d['rules'])}" for d in model["derived_facts"])
+    for h in model["hypotheses"]:
+        h["ids_text"] = "; ".join([*(f"+{e['weight']:g} {e['rule']['id']}" for e in h["support"]),
+                                   *(f"-{e['weight']:g} {e['rule']['id']}" for e in h["against"])])
     model["certainty_note"] = CERTAINTY_NOTE
     model["unknown_count"] = sum(len(g["fields"]) for g in model["unknown"])
     model["graph"] = reasoning_graph(kb, inference)
@@ -125,7 +158,86 @@ def build_model(kb: KnowledgeBase, inference: Inference, result: dict[str, Any],
     else:
         model["steps"], model["derived"], model["why_not"], model["how_top"] = [], [], [], None
         model["what_if"], model["teaching"] = None, []
+    if model["what_if"]:
+        for change in model["what_if"]["changes"]:
+            change["effect_words"] = _effect_words(kb, change)
+    _cite(kb, model)
     return model
+
+
+def _effect_words(kb: KnowledgeBase, change: dict[str, Any]) -> str:
+    """What a change of one finding does, in words: ``triage self-care -> routine``."""
+    said = []
+    for aspect, effect in change.get("effects", {}).items():
+        if aspect == "triage":
+            said.append(f"triage {level_words(effect['from']).lower()} → {level_words(effect['to']).lower()}")
+        elif aspect == "running":
+            said.append(f"running: {advice_words(effect['from']).lower()} → {advice_words(effect['to']).lower()}")
+        else:
+            names = [kb.hypotheses[h].label if h in kb.hypotheses else "none" for h in (effect["from"], effect["to"])]
+            said.append(f"top hypothesis {names[0]} → {names[1]}")
+    return "; ".join(said) or plain(kb, change.get("effect_text", ""))
+
+
+def _cite(kb: KnowledgeBase, model: dict[str, Any]) -> None:
+    """Number the publications the report cites, in the order its evidence cites them.
+
+    Every cited rule (a dict of :func:`hipkb.results.explain.rule_ref`) gets
+    ``refs``, the numbers of its publications; the model gets
+    ``references`` (the numbered list the report ends with) and
+    ``rules_cited`` (each rule once, by id, for the appendix). Rules cited
+    only in the appendix are numbered after the evidence's.
+    """
+    decided: list[dict[str, Any]] = []
+    for flag in model["red_flags"]:
+        decided += flag["rules"]
+    for referral in model["referrals"]:
+        decided += referral["rules"]
+    decided += model["triage"]["rules"] + model["running"]["rules"]
+    for item in model["exclusions"] or ():
+        decided += item["rules"] + [v["rule"] for v in item["votes"]]
+    weighed = [e["rule"] for h in model["hypotheses"] for e in (*h["support"], *h["against"])]
+    appendix: list[dict[str, Any]] = [step["rule"] for step in model["steps"]]
+    appendix += _how_rules(model["how_top"])
+    for d in model["derived"]:
+        appendix += [b["rule"] for b in d["because"]]
+    for w in model["why_not"]:
+        appendix += [e["rule"] for e in (*w["against"], *w["support"])]
+        for group in w["ruled_out_groups"]:
+            appendix += group["rules"]
+    sources = [r["source"] for r in decided]
+    for h in model["hypotheses"]:
+        sources += [h["source"], *(e["rule"]["source"] for e in (*h["support"], *h["against"]))]
+    sources += [t["source"] for t in model["teaching"]] + [r["source"] for r in appendix]
+    model["references"], numbers = numbered(kb.references, sources)
+
+    def refs(source: str) -> list[int]:
+        if kb.references is None or not source:
+            return []
+        found = [numbers[c.key] for c in kb.references.resolve(source) if c.key in numbers]
+        return sorted(dict.fromkeys(found))
+
+    cited: dict[str, dict[str, Any]] = {}
+    for rule in (*decided, *weighed, *appendix):
+        rule["refs"] = refs(rule["source"])
+        cited.setdefault(rule["id"], rule)
+    for h in model["hypotheses"]:
+        h["refs"] = refs(h["source"])
+    for t in model["teaching"]:
+        t["refs"] = refs(t["source"])
+    model["rules_cited"] = [cited[rid] for rid in sorted(cited)]
+
+
+def _how_rules(node: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The rules of a HOW tree, depth first."""
+    if node is None:
+        return []
+    found = []
+    for step in node["because"]:
+        found.append(step["rule"])
+        for child in step["facts"]:
+            found += _how_rules(child)
+    return found
 
 
 def reasoning_graph(kb: KnowledgeBase, inference: Inference) -> dict[str, Any]:
@@ -199,6 +311,43 @@ def decisions(kb: KnowledgeBase, inference: Inference) -> dict[str, dict[str, An
     return out
 
 
+def _exclusions(kb: KnowledgeBase, result: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """Rule out the worst first, for the evidence and the appendix: every alarm hypothesis the result gives a
+    status, with the findings and rules behind it and how each rule's findings moved it (its ``votes``).
+
+    None when the result has no ``exclusions`` (an older result), not an empty list.
+    """
+    items = result.get("exclusions")
+    if items is None:
+        return None
+    out = []
+    for item in items:
+        hyp = kb.hypotheses.get(item.get("id", ""))
+        label = item.get("label") or (hyp.label if hyp else str(item.get("id", "")))
+        status = str(item.get("status", ""))
+        questions, withheld = exclusion_steps(kb, item)
+        winners = set(item.get("because", []))
+        votes = [{"status": v.get("status", ""),
+                  "status_words": ALL_STATUS_WORDS.get(v.get("status", ""), str(v.get("status", ""))),
+                  "rule": ex.rule_ref(kb, v["rule"]), "decided": v["rule"] in winners,
+                  "facts": list(v.get("facts", [])),
+                  "words": "; ".join(dict.fromkeys(finding_words(kb, f) for f in v.get("facts", [])))}
+                 for v in item.get("votes", [])]
+        out.append({"id": item.get("id", ""), "label": label, "status": status,
+                    "status_words": ALL_STATUS_WORDS.get(status, status),
+                    "facts": list(item.get("facts", [])),
+                    "words": "; ".join(dict.fromkeys(finding_words(kb, f) for f in item.get("facts", []))),
+                    "rules": _rules(kb, list(item.get("because", []))),
+                    "to_exclude": questions if status != "excluded" else [],
+                    "withheld": withheld if status != "excluded" else [],
+                    "votes": votes})
+        ids = ", ".join(item.get("because", [])) or "no rule"
+        facts = ", ".join(item.get("facts", []))
+        out[-1]["ids_text"] = "; ".join([ids + (f" matched {facts}" if facts else ""),
+                                         *(f"{v['rule']['id']} votes {v['status']}" for v in votes)])
+    return out
+
+
 def _rules(kb: KnowledgeBase, ids: list[str]) -> list[dict[str, str]]:
     return [ex.rule_ref(kb, rid) for rid in ids]
 
@@ -208,27 +357,30 @@ def _red_flag(kb: KnowledgeBase, flag: dict[str, Any]) -> dict[str, Any]:
         "id": flag["id"], "label": flag.get("label") or kb.red_flags[flag["id"]].label,
         "emergency": bool(flag.get("emergency")),
         "facts": [ex.fact_item(kb, f) for f in flag["facts"]],
+        "words": "; ".join(dict.fromkeys(finding_words(kb, f) for f in flag["facts"])),
         "rules": _rules(kb, flag["because"]),
     }
 
 
 def _triage(kb: KnowledgeBase, result: dict[str, Any]) -> dict[str, Any]:
     t = result["triage"]
-    return {"level": t["level"], "text": ex.TRIAGE_TEXT.get(t["level"], t["level"]),
+    return {"level": t["level"], "words": level_words(t["level"]), "text": ex.TRIAGE_TEXT.get(t["level"], t["level"]),
             "summary": t.get("summary", ""), "rules": _rules(kb, t["because"]),
             "default": not t["because"]}
 
 
 def _running(kb: KnowledgeBase, result: dict[str, Any]) -> dict[str, Any]:
     r = result["running"]
-    return {"advice": r["advice"], "text": ex.RUNNING_TEXT.get(r["advice"], r["advice"]),
+    return {"advice": r["advice"], "words": advice_words(r["advice"]),
+            "text": ex.RUNNING_TEXT.get(r["advice"], r["advice"]),
             "reasons": list(r.get("reasons", [])), "rules": _rules(kb, r["because"]),
             "default": not r["because"]}
 
 
 def _evidence(kb: KnowledgeBase, item: dict[str, Any]) -> dict[str, Any]:
     rule = ex.rule_ref(kb, item["rule"])
-    return {"rule": rule, "weight": item["weight"], "facts": [ex.fact_item(kb, f) for f in item["facts"]]}
+    return {"rule": rule, "weight": item["weight"], "facts": [ex.fact_item(kb, f) for f in item["facts"]],
+            "words": "; ".join(dict.fromkeys(finding_words(kb, f) for f in item["facts"]))}
 
 
 def _hypothesis(kb: KnowledgeBase, h: dict[str, Any], rank: int) -> dict[str, Any]:

@@ -19,17 +19,20 @@ AUDIENCES: tuple[str, ...] = ("clinician", "educator")
 
 #: Report formats, rendered by Jinja templates.
 REPORT_FORMATS: tuple[str, ...] = ("md", "html", "txt")
-#: Every output format of a result: JSON, the reports, and a FHIR R4 Bundle.
-OUTPUT_FORMATS: tuple[str, ...] = ("json", *REPORT_FORMATS, "fhir")
+#: Every output format of a result: JSON, the reports, a FHIR R4 Bundle, and the HTML report as a PDF.
+OUTPUT_FORMATS: tuple[str, ...] = ("json", *REPORT_FORMATS, "fhir", "pdf")
+#: Formats written as bytes, not text.
+BINARY_FORMATS: tuple[str, ...] = ("pdf",)
 #: The file suffix of each output format.
-SUFFIXES: dict[str, str] = {**{fmt: f".{fmt}" for fmt in ("json", *REPORT_FORMATS)}, "fhir": ".fhir.json"}
+SUFFIXES: dict[str, str] = {**{fmt: f".{fmt}" for fmt in ("json", *REPORT_FORMATS, "pdf")}, "fhir": ".fhir.json"}
 
-__all__ = ["AUDIENCES", "OUTPUT_FORMATS", "REPORT_FORMATS", "SUFFIXES", "render_result"]
+__all__ = ["AUDIENCES", "BINARY_FORMATS", "OUTPUT_FORMATS", "REPORT_FORMATS", "SUFFIXES", "render_result"]
 
 
 def render_result(kb: KnowledgeBase, inference: Inference, result: dict[str, Any], fmt: str = "json", *,
-                  audience: str = "clinician", templates: Path | None = None) -> str:
-    """Write out a result already built: one line of JSON, a FHIR Bundle, or a report (md, html, txt)."""
+                  audience: str = "clinician", templates: Path | None = None) -> str | bytes:
+    """Write out a result already built: one line of JSON, a FHIR Bundle, a report (md, html, txt),
+    or the HTML report as a PDF (bytes; needs the ``pdf`` extra)."""
     if fmt == "json":
         from hipkb.results.result import to_json
 
@@ -40,4 +43,8 @@ def render_result(kb: KnowledgeBase, inference: Inference, result: dict[str, Any
         return bundle_json(kb, inference.case, result)
     from hipkb.report.render import render  # jinja2 is imported only when a report is asked for
 
+    if fmt == "pdf":
+        from hipkb.report.pdf import html_to_pdf
+
+        return html_to_pdf(render(kb, inference, result, fmt="html", audience=audience, templates=templates))
     return render(kb, inference, result, fmt=fmt, audience=audience, templates=templates)

@@ -195,6 +195,13 @@ def _environment(html: bool, custom: str) -> Any:
         "num": num,
         "plain": plain,
         "zip_text": zip_text,
+        "css_string": css_string,
+        "refs": refs_text,
+        "cites": cites_text,
+        "cites_md": cites_md,
+        "cites_html": cites_html,
+        "rule_list_md": rule_list_md,
+        "rule_list_text": rule_list_text,
     })
     env.filters = {name: limits.metered_filter(name, func) for name, func in env.filters.items()}
     env.filters["hipkb_text"] = limits.check_text  # the operands of ~ (added unwrapped: it is the check)
@@ -255,13 +262,88 @@ def mermaid_label(value: Any) -> str:
 def wrap(value: Any, width: int = 78, indent: int = 0, first: str | None = None) -> str:
     """Wrap text for the plain-text report, continuation lines indented by *indent* spaces."""
     prefix = " " * indent
-    return textwrap.fill(plain(value), width=width, initial_indent=prefix if first is None else first,
+    text = plain(value)
+    initial = prefix if first is None else first
+    if text and len(initial) + len(text) <= width:
+        return initial + text  # what textwrap gives a line that fits, without its cost
+    return textwrap.fill(text, width=width, initial_indent=initial,
                          subsequent_indent=prefix, break_long_words=True, break_on_hyphens=False)
+
+
+# -- citations ----------------------------------------------------------------
+# A rule as reports cite it outside their appendix: its title, then the
+# numbers of its references ([2, 5]), or its source as written when the
+# knowledge base has no references table. One filter per list, not a macro
+# per rule: reports cite dozens of rules.
+
+def refs_text(numbers: Any) -> str:
+    """``[2, 5]``, or nothing."""
+    return f"[{', '.join(str(n) for n in numbers)}]" if numbers else ""
+
+
+def _cite(rule: Any, title: str, source: str) -> str:
+    refs = rule.get("refs") if isinstance(rule, dict) else None
+    if refs:
+        return f"{title} {refs_text(refs)}"
+    return f"{title} ({source})" if source else title
+
+
+def cites_text(rules: Any, sep: str = "; ") -> str:
+    """Rules (or one rule) for the plain-text report: ``Title [2]; Other title (its source)``."""
+    items = [rules] if isinstance(rules, dict) else list(rules)
+    return sep.join(_cite(r, plain(r.get("title", "")), plain(r.get("source", ""))) for r in items)
+
+
+def cites_md(rules: Any, sep: str = "; ") -> str:
+    """The same for Markdown: titles and sources escaped, reference numbers as they are."""
+    items = [rules] if isinstance(rules, dict) else list(rules)
+    return sep.join(_cite(r, md_escape(r.get("title", "")), md_escape(r.get("source", ""))) for r in items)
+
+
+def rule_list_md(rules: Any) -> str:
+    """The appendix's list of rules in Markdown: ``- `ID` Title (source: ...) [2]`` a line each."""
+    lines = []
+    for r in rules:
+        refs = f" {refs_text(r['refs'])}" if r.get("refs") else ""
+        lines.append(f"- {md_code(r['id'])} {md_escape(r.get('title', ''))} "
+                     f"(source: {md_escape(r.get('source') or 'the shell')}){refs}")
+    return "\n".join(lines)
+
+
+def rule_list_text(rules: Any, width: int = 78) -> str:
+    """The same for the plain-text report, each wrapped to *width* columns."""
+    return "\n".join(wrap(f"- {r['id']}: {r.get('title', '')} [source: {r.get('source') or 'the shell'}]"
+                           + (f" {refs_text(r['refs'])}" if r.get("refs") else ""), width, 4, "") for r in rules)
+
+
+def cites_html(rules: Any, sep: str = "; ") -> Any:
+    """The same for HTML: escaped text, each reference number a link to its entry."""
+    from markupsafe import Markup, escape
+
+    items = [rules] if isinstance(rules, dict) else list(rules)
+    parts = []
+    for r in items:
+        refs = r.get("refs") or []
+        text = escape(html_text(str(r.get("title", ""))))
+        if refs:
+            links = ", ".join(f'<a href="#ref-{int(n)}">{int(n)}</a>' for n in refs)
+            text += Markup(f'<sup class="refs">[{links}]</sup>')
+        elif r.get("source"):
+            text += Markup(' <span class="cite">(') + escape(html_text(str(r["source"]))) + Markup(")</span>")
+        parts.append(Markup('<span class="because">') + text + Markup("</span>"))
+    return Markup(escape(sep)).join(parts)
 
 
 def zip_text(words: Any, texts: Any, sep: str = "; ") -> str:
     """``words: text`` pairs joined: the findings of one group on one line."""
     return sep.join(f"{w}: {t}" for w, t in zip(list(words), list(texts), strict=False))
+
+
+def css_string(value: Any) -> str:
+    """Text for inside a double-quoted CSS string (a page header): every character but letters, digits,
+    spaces and ``.,:-_`` as a CSS escape, so nothing from a case can end the string, the rule or the
+    ``<style>`` element it sits in."""
+    return "".join(c if c.isascii() and (c.isalnum() or c in " .,:-_") else f"\\{ord(c):x} " for c in plain(value))
 
 
 def num(value: Any) -> str:

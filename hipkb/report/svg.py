@@ -64,39 +64,13 @@ def _on_side(shapes: tuple[tuple[str, float, float, float, float], ...],
     return shapes
 
 
-def body_map(regions: Iterable[str], origin: str | None, labels: Mapping[str, str],
-             side: str | None = None) -> dict[str, Any]:
-    """The body map of a case: figure outlines, every region (marked or not), the origin.
-
-    Returns ``{"width", "height", "views": [{"name", "x", "outline": [d...]}],
-    "regions": [{"id", "label", "on", "origin", "shapes": [{cx, cy, rx, ry}]}],
-    "origin": {"id", "label", "cx", "cy"} or None, "marked": [labels]}``.
-    Regions come in a fixed order, so the SVG is the same byte for byte.
-    """
-    marked = set(regions)
-    views = [
-        {"name": "front", "x": FRONT_X, "outline": figure_outline(FRONT_X)},
-        {"name": "back", "x": BACK_X, "outline": figure_outline(BACK_X)},
-    ]
-    centres = {"front": FRONT_X, "back": BACK_X}
-    items = []
-    origin_mark = None
-    for rid, shapes in REGION_SHAPES.items():
-        drawn = [{"view": view, "cx": centres[view] + dx, "cy": cy, "rx": rx, "ry": ry}
-                 for view, dx, cy, rx, ry in _on_side(shapes, side)]
-        items.append({"id": rid, "label": labels.get(rid, rid.replace("_", " ")), "on": rid in marked,
-                      "origin": rid == origin, "shapes": drawn})
-        if rid == origin:
-            first = drawn[0]
-            origin_mark = {"id": rid, "label": labels.get(rid, rid), "cx": first["cx"], "cy": first["cy"]}
-    # Unmarked regions first, so marked ones are drawn on top.
-    order = {region: n for n, region in enumerate(REGION_SHAPES)}
-    items.sort(key=lambda r: (r["on"], order[str(r["id"])]))
-    width, height = BODYMAP_SIZE
-    return {
-        "width": width, "height": height, "views": views, "regions": items, "origin": origin_mark, "side": side,
-        "marked": [labels.get(r, r) for r in REGION_SHAPES if r in marked],
-    }
+#: What the body map's caption says of the side it is drawn on.
+SIDE_CAPTIONS = {
+    "left": "Drawn on the runner's left, the side the case records.",
+    "right": "Drawn on the runner's right, the side the case records.",
+    "both": "Drawn on both sides, as the case records.",
+    "": "The case does not record the side: drawn on the runner's right.",
+}
 
 
 # -- reasoning graph ---------------------------------------------------------
@@ -236,3 +210,40 @@ def layout_graph(nodes: Sequence[Mapping[str, Any]], edges: Sequence[Mapping[str
         "nodes": [boxes[nid] for column in columns for nid in column],
         "edges": drawn_edges, "columns": titles,
     }
+
+
+def body_map(regions: Iterable[str], origin: str | None, labels: Mapping[str, str],
+             side: str | None = None) -> dict[str, Any]:
+    """The body map of a case: figure outlines, every region (marked or not), the origin.
+
+    Returns ``{"width", "height", "views": [{"name", "x", "outline": [d...]}],
+    "regions": [{"id", "label", "on", "origin", "shapes": [{cx, cy, rx, ry}]}],
+    "origin": {"id", "label", "cx", "cy"} or None, "marked": [labels]}``.
+    Regions come in a fixed order, so the SVG is the same byte for byte.
+    """
+    marked = set(regions)
+    views = [
+        {"name": "front", "x": FRONT_X, "outline": figure_outline(FRONT_X)},
+        {"name": "back", "x": BACK_X, "outline": figure_outline(BACK_X)},
+    ]
+    centres = {"front": FRONT_X, "back": BACK_X}
+    items = []
+    origin_mark = None
+    for rid, shapes in REGION_SHAPES.items():
+        drawn = [{"view": view, "cx": centres[view] + dx, "cy": cy, "rx": rx, "ry": ry}
+                 for view, dx, cy, rx, ry in _on_side(shapes, side)]
+        items.append({"id": rid, "label": labels.get(rid, rid.replace("_", " ")), "on": rid in marked,
+                      "origin": rid == origin, "shapes": drawn})
+        if rid == origin:
+            first = drawn[0]
+            origin_mark = {"id": rid, "label": labels.get(rid, rid), "cx": first["cx"], "cy": first["cy"]}
+    # Unmarked regions first, so marked ones are drawn on top.
+    order = {region: n for n, region in enumerate(REGION_SHAPES)}
+    items.sort(key=lambda r: (r["on"], order[str(r["id"])]))
+    width, height = BODYMAP_SIZE
+    return {
+        "width": width, "height": height, "views": views, "regions": items, "origin": origin_mark, "side": side,
+        "marked": [labels.get(r, r) for r in REGION_SHAPES if r in marked],
+        "caption": SIDE_CAPTIONS.get(side or "", SIDE_CAPTIONS[""]),
+    }
+

@@ -184,8 +184,10 @@ def resolve(kb: KnowledgeBase, inference: Inference, target: str) -> tuple[str, 
         return "finding", text
     raise ExplainError(
         target, "",
-        "unknown id; expected a hypothesis id, a derived fact (name=value), a red flag id, "
-        "triage or running" + did_you_mean(text, targets(kb)),
+        "unknown id" + did_you_mean(text, targets(kb)) + "; expected a hypothesis (" + ", ".join(kb.hypotheses)
+        + "), a derived fact as name=value (" + ", ".join(f"{name}=..." for name in kb.derived)
+        + "), a red flag (" + ", ".join(kb.red_flags) + "), triage or running; "
+        "'hipkb rules hypotheses' lists the hypotheses with their labels",
     )
 
 

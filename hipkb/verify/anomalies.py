@@ -12,7 +12,8 @@ Corticon) on hipkb's rules as data:
 - conflicting pairs (conditions that can hold together, conclusions that
   disagree);
 - cycles in the derivation graph; hypotheses no rule can reach; vocabulary
-  nobody reads.
+  nobody reads;
+- sources that name no publication (:mod:`.sources`).
 
 Load errors (unknown facts or values, duplicate ids) are found by
 :func:`load_findings`, which keeps going after the first one.
@@ -34,6 +35,7 @@ from hipkb.knowledge.scales import running_rank, triage_rank
 from hipkb.knowledge.vocabulary import Vocabulary
 from hipkb.verify.findings import Finding
 from hipkb.verify.logic import Expander, conflict_in, implies
+from hipkb.verify.sources import source_findings
 
 #: Told how far a long check has got: ``progress(stage, done, total)``.
 Progress = Callable[[str, int, int], None]
@@ -78,6 +80,7 @@ def static_findings(kb: KnowledgeBase, progress: Progress | None = None,
     findings += conflicts(kb, expander, progress)
     findings += unread_fields(kb)
     findings += expansion_bounds(kb, expander)
+    findings += source_findings(kb)
     return findings
 
 

@@ -52,6 +52,9 @@ KINDS: dict[str, tuple[str, str]] = {
     "unread-field": (WARNING, "a field of the vocabulary that no rule condition reads"),
     "expansion-bound": (WARNING, "a rule or condition with too many ways to hold to expand: the checks count it "
                                  "as able to hold"),
+    "unsourced": (ERROR, "a source that names no publication: a document the reader cannot get (knowledge.md §7), "
+                         "or a citation rules/references.yaml does not hold"),
+    "incomplete-reference": (INFO, "a reference of rules/references.yaml without its authors, title or year"),
     "expect-failed": (ERROR, "an example case whose expect block does not hold"),
     "expect-known-miss": (INFO, "a case whose expect block does not hold, recorded as a known miss with its reason"),
     "expect-miss-fixed": (WARNING, "a case recorded as a known miss whose expect block now holds: remove known_miss"),

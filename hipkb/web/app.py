@@ -57,7 +57,9 @@ from hipkb.knowledge.rules import KnowledgeBase
 from hipkb.knowledge.schema import case_schema
 from hipkb.load.case import Case, validate
 from hipkb.load.safeload import MAX_BYTES, decode, parse_text, read_text
+from hipkb.report.assessment import assessment
 from hipkb.report.model import AUDIENCES, CERTAINTY_NOTE, decisions, reasoning_graph
+from hipkb.report.pdf import check_available, html_to_pdf
 from hipkb.report.render import FORMATS as REPORT_FORMATS
 from hipkb.report.render import render
 from hipkb.results import explain as ex
@@ -93,7 +95,7 @@ YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yam
 LOG = logging.getLogger("hipkb.web")
 T = TypeVar("T")
 REPORT_TYPES = {"md": "text/markdown; charset=utf-8", "html": "text/html; charset=utf-8",
-                "txt": "text/plain; charset=utf-8"}
+                "txt": "text/plain; charset=utf-8", "pdf": "application/pdf"}
 CASE_BODY = {
     "required": True,
     "description": f"A hipkb-case/1 case, as JSON or YAML (at most {MAX_BYTES} bytes).",
@@ -383,8 +385,9 @@ def create_app(kb: KnowledgeBase, *, templates: Path | None = None,
     @app.post("/api/v1/run", summary="Reason about a case: hipkb-result/1 JSON, or a report",
               openapi_extra={"requestBody": CASE_BODY})
     async def run(request: Request, name: str | None = NAME,
-                  format: str = Query("json", pattern="^(json|md|html|txt)$",
-                                      description="json (hipkb-result/1) or a report: md, html, txt"),
+                  format: str = Query("json", pattern="^(json|md|html|txt|pdf)$",
+                                      description="json (hipkb-result/1), a report (md, html, txt), or the HTML "
+                                                  "report as a PDF (needs hipkb[pdf]; 501 without it)"),
                   audience: str = Query("clinician", pattern="^(clinician|educator)$")) -> Response:
         def answer(case: Case) -> Response:
             with borrowed() as engine:
@@ -392,22 +395,31 @@ def create_app(kb: KnowledgeBase, *, templates: Path | None = None,
             result = build_result(kb, inference)
             if format == "json":
                 return Response(to_json(result), media_type="application/json")
-            assert format in REPORT_FORMATS and audience in AUDIENCES
+            assert (format in REPORT_FORMATS or format == "pdf") and audience in AUDIENCES
+            if format == "pdf":
+                with answered_as(501):  # this server cannot make PDFs: the one line says what to install
+                    check_available()
             with report_failures(format):
-                text = render(kb, inference, result, fmt=format, audience=audience, templates=templates)
-            return Response(text, media_type=REPORT_TYPES[format])
+                text = render(kb, inference, result, fmt="html" if format == "pdf" else format, audience=audience,
+                              templates=templates)
+                body: str | bytes = html_to_pdf(text) if format == "pdf" else text
+            return Response(body, media_type=REPORT_TYPES[format])
 
         return await with_case(request, name, answer)
 
-    @app.post("/api/v1/view", summary="Everything the case page shows: the result, the reasoning graph, "
-              "what triage and running rest on", openapi_extra={"requestBody": CASE_BODY})
+    @app.post("/api/v1/view", summary="Everything the case page shows: the result, the one page of assessment "
+              "in plain words, the reasoning graph, what triage and running rest on",
+              openapi_extra={"requestBody": CASE_BODY})
     async def view(request: Request, name: str | None = NAME) -> dict[str, Any]:
         def answer(case: Case) -> dict[str, Any]:
             with borrowed() as engine:
                 inference = engine.infer(case)
             graph = reasoning_graph(kb, inference)
-            return {"result": build_result(kb, inference), "graph": graph["layout"], "chains": graph["chains"],
-                    "decisions": decisions(kb, inference), "certainty_note": CERTAINTY_NOTE}
+            result = build_result(kb, inference)
+            decided = decisions(kb, inference)
+            return {"result": result, "graph": graph["layout"], "chains": graph["chains"],
+                    "decisions": decided, "certainty_note": CERTAINTY_NOTE,
+                    "assessment": assessment(kb, result, decided)}
 
         return await with_case(request, name, answer)
 

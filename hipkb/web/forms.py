@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from hipkb.knowledge.encounter import FIELDS as ENCOUNTER_FIELDS
+from hipkb.knowledge.encounter import GROUP as ENCOUNTER
 from hipkb.knowledge.rules import KnowledgeBase
 from hipkb.knowledge.scales import RUNNING_ADVICE, TRIAGE_LEVELS
 from hipkb.knowledge.vocabulary import Field, Vocabulary
@@ -36,9 +38,13 @@ def field_form(spec: Field) -> dict[str, Any]:
 
 
 def vocabulary_form(vocabulary: Vocabulary) -> dict[str, Any]:
-    """Every group and field of the vocabulary, in file order, and the body map."""
+    """Every group and field of the vocabulary, in file order, the encounter, and the body map."""
     return {
         "name": vocabulary.name,
+        "encounter": {"name": ENCOUNTER, "label": "The encounter (for the report; never reasoned on)",
+                      "fields": [{"path": f"{ENCOUNTER}.{f.name}", "name": f.name, "label": f.label,
+                                  "description": f.description, "kind": f.kind, "max_length": f.max_length}
+                                 for f in ENCOUNTER_FIELDS]},
         "groups": [
             {"name": group.name, "label": group.label,
              "fields": [field_form(spec) for spec in group.fields.values()]}

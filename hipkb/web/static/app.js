@@ -99,7 +99,7 @@ function fieldId(path) {
 
 class ApiFailure extends Error {}
 
-async function api(path, body, { text = false, contentType = "application/json" } = {}) {
+async function api(path, body, { text = false, blob = false, contentType = "application/json" } = {}) {
   const options = body === undefined ? {} : {
     method: "POST",
     headers: { "Content-Type": contentType },
@@ -114,6 +114,7 @@ async function api(path, body, { text = false, contentType = "application/json" 
     } catch (_) { /* not JSON: keep the status line */ }
     throw new ApiFailure(message);
   }
+  if (blob) return response.blob();
   return text ? response.text() : response.json();
 }
 
@@ -128,6 +129,7 @@ function showStatus(message, kind = "error") {
 function buildForm() {
   const form = $("#case-form");
   form.textContent = "";
+  if (state.vocab.encounter) form.append(encounterBox(state.vocab.encounter));
   for (const group of state.vocab.groups) {
     const box = el("fieldset", { class: "group", id: `g-${group.name}` }, el("legend", { text: group.label }));
     for (const field of group.fields) {
@@ -138,9 +140,32 @@ function buildForm() {
   }
   form.addEventListener("change", () => changed(0));
   form.addEventListener("input", (event) => {
-    if (event.target.matches("input[type=number], input[type=text]")) changed(350);
+    if (event.target.matches("input[type=number], input[type=text], input[type=date], textarea")) changed(350);
   });
   $("#case-id").addEventListener("input", () => changed(350));
+}
+
+// The encounter: who, when, where, the record, notes. Shown in reports, never reasoned on.
+function encounterBox(encounter) {
+  const box = el("fieldset", { class: "group encounter", id: "g-encounter" }, el("legend", { text: encounter.label }));
+  for (const f of encounter.fields) {
+    const id = fieldId(f.path);
+    const attrs = { id, name: f.path, "data-path": f.path, maxlength: f.kind === "date" ? null : f.max_length, autocomplete: "off" };
+    const control = f.kind === "notes" ? el("textarea", { ...attrs, rows: 3 })
+      : el("input", { ...attrs, type: f.kind === "date" ? "date" : "text", placeholder: f.kind === "date" ? null : "not recorded" });
+    box.append(el("div", { class: "field", id: `${id}-row` },
+      el("label", { for: id }, f.label, " ", el("span", { class: "hint", text: `(${f.description})` })), control));
+  }
+  return box;
+}
+
+function readEncounter() {
+  const values = {};
+  for (const f of state.vocab.encounter?.fields || []) {
+    const raw = document.getElementById(fieldId(f.path)).value;
+    if (raw.trim()) values[f.name] = f.kind === "notes" ? raw : raw.trim();
+  }
+  return Object.keys(values).length ? values : null;
 }
 
 function fieldRow(field) {
@@ -188,6 +213,8 @@ function readField(field) {
 
 function collectCase() {
   const data = { format: "hipkb-case/1", case_id: $("#case-id").value.trim() || "case" };
+  const encounter = readEncounter();
+  if (encounter) data.encounter = encounter;
   for (const field of state.fields.values()) {
     const value = readField(field);
     if (value === null) continue;
@@ -199,6 +226,9 @@ function collectCase() {
 
 function fillForm(data) {
   $("#case-id").value = data.case_id || "case";
+  for (const f of state.vocab.encounter?.fields || []) {
+    document.getElementById(fieldId(f.path)).value = data.encounter?.[f.name] ?? "";
+  }
   for (const field of state.fields.values()) {
     const [group, name] = field.path.split(".");
     const value = data[group]?.[name];
@@ -355,7 +385,9 @@ async function update() {
 
 function renderView(view) {
   const result = view.result;
-  renderFlags(result);
+  renderSummary(view.assessment);
+  renderBar(view.assessment);
+  renderFlags(view.assessment);
   renderDecision(result, view.decisions);
   renderWarnings(result);
   $("#certainty-note").textContent = view.certainty_note;
@@ -367,40 +399,85 @@ function renderView(view) {
   $("#explain").hidden = true;
 }
 
-function renderFlags(result) {
+// The one page of assessment, in plain words: what the printed report opens with.
+function renderSummary(a) {
+  const box = $("#summary");
+  box.textContent = "";
+  const section = (title, ...children) => el("div", { class: "a-block" }, el("h3", { text: title }), ...children);
+  box.append(section("Red flags", a.red_flags.length
+    ? el("ul", { class: "a-list flags" }, ...a.red_flags.map((f) => el("li", {},
+        el("strong", { text: f.label }), f.emergency ? " — emergency" : "", f.findings ? `: ${f.findings}` : "")))
+    : el("p", { class: "ok", text: "None raised by what the case says." })));
+  for (const w of a.warnings) box.append(el("p", { class: "warning", text: w }));
+  const follows = (d) => d.follows ? el("p", { class: "hint", text: `Because of: ${d.follows}.` }) : null;
+  const howSoon = `${a.triage.how_soon.charAt(0).toUpperCase()}${a.triage.how_soon.slice(1)}.`;
+  box.append(el("div", { class: "decision" },
+    el("div", { class: "card decision-card" },
+      el("div", {}, "Triage: ", el("span", { id: "triage-level", class: `level level-${a.triage.level}`, "data-level": a.triage.level, text: a.triage.words })),
+      el("p", {}, el("strong", { text: howSoon }), a.triage.what ? ` ${a.triage.what}` : ""),
+      follows(a.triage)),
+    el("div", { class: "card decision-card" },
+      el("div", {}, "Running: ", el("span", { id: "running-advice", class: `level advice-${a.running.advice}`, "data-advice": a.running.advice, text: a.running.words })),
+      el("p", {}, a.running.reasons.join(" "),
+        a.running.more_reasons ? el("span", { class: "hint", text: ` (${a.running.more_reasons} more below.)` }) : null),
+      follows(a.running))));
+  box.append(section("Most likely", a.top.length
+    ? el("ol", { class: "a-list top3" }, ...a.top.map((h) => el("li", {},
+        el("strong", { text: h.label }), " ", el("span", { class: `band band-${h.band}`, text: h.band }), ` ${h.certainty_text}`,
+        el("div", { class: "why", text: `For: ${h.why || "no finding"}${h.against ? `. Against: ${h.against}` : ""}.` }))))
+    : el("p", { class: "hint", text: "No hypothesis is supported by what the case says." }),
+    a.more ? el("p", { class: "hint", text: `${a.more} more in the differential below.` }) : null));
+  if (a.not_excluded !== null && a.not_excluded !== undefined) {
+    box.append(section("Not yet excluded", a.not_excluded.length
+      ? el("ul", { class: "a-list" }, ...a.not_excluded_groups.map((g) => el("li", {},
+          ...g.items.flatMap((x, i) => [el("strong", { text: x.name || x.label }),
+            `: ${x.status_words.toLowerCase()}${x.findings ? ` (${x.findings})` : ""}${i < g.items.length - 1 ? "; " : (g.to_exclude.length ? "" : ".")}`]),
+          g.to_exclude.length ? el("div", { class: "why", text: `To exclude${g.items.length > 1 ? " them" : ""}: ${(g.to_exclude_brief || g.to_exclude).join(" ")}${g.to_exclude_more ? ` (${g.to_exclude_more} more in the evidence)` : ""}` }) : null,
+          (g.withheld || []).length ? el("div", { class: "why withheld", text: `Not to test until excluded: ${g.withheld.join(", ")}.` }) : null)))
+      : el("p", { class: "ok", text: "Every serious condition this case makes relevant is excluded by what it records." })));
+  }
+  if (a.referrals.length) {
+    box.append(section("Referrals", el("ul", { class: "a-list" }, ...a.referrals.map((r) => el("li", {},
+      el("strong", { text: r.label }), `: ${r.reason}`)))));
+  }
+  box.append(section("Ask or examine next", a.next.length
+    ? el("ol", { class: "a-list" }, ...a.next.map((q) => el("li", {}, q.question, q.why ? el("span", { class: "hint", text: ` (${q.why})` }) : null)))
+    : el("p", { class: "hint", text: "Nothing left to ask would change the ranking or the triage." })));
+}
+
+// The call in one line, in view while the form scrolls.
+function renderBar(a) {
+  const top = a.top[0];
+  $("#bar").replaceChildren(...[
+    el("span", {}, "Triage ", el("span", { class: `level level-${a.triage.level}`, text: a.triage.words })),
+    el("span", {}, "Running ", el("span", { class: `level advice-${a.running.advice}`, text: a.running.words })),
+    a.red_flags.length ? el("span", { class: "bar-flags", text: `${a.red_flags.length} red flag${a.red_flags.length > 1 ? "s" : ""}` }) : null,
+    top ? el("span", { class: "bar-top", text: `Most likely: ${top.short} (${top.band})` }) : null,
+  ].filter(Boolean));
+}
+
+function renderFlags(a) {
   const box = $("#red-flags");
   box.textContent = "";
-  if (!result.red_flags.length) {
-    box.append(el("p", { class: "ok", text: "No red flag raised by what the case says." }));
-    return;
-  }
+  if (!a.red_flags.length) return;
   box.append(el("h3", { text: "Red flags" }));
-  for (const flag of result.red_flags) {
+  for (const flag of a.red_flags) {
     box.append(el("div", { class: `card flag${flag.emergency ? " emergency" : ""}` },
       el("strong", { text: flag.label }), flag.emergency ? " — emergency" : "",
-      el("div", { class: "facts" }, `from ${flag.facts.map(factWords).join("; ")} `, ids(`(${flag.because.join(", ")})`))));
+      el("div", { class: "facts", text: flag.findings })));
   }
 }
 
 function renderDecision(result, decisions) {
+  // Triage, running advice and referrals are in the assessment; here, why when it is not the top hypothesis.
   const box = $("#decision");
   box.textContent = "";
-  const triage = result.triage;
-  const running = result.running;
-  box.append(
-    el("div", { class: "card decision-card" },
-      el("div", {}, "Triage: ", el("span", { id: "triage-level", class: `level level-${triage.level}`, "data-level": triage.level, text: words(triage.level) })),
-      el("p", { text: triage.summary || "" }),
-      triage.because.length ? el("p", { class: "cite" }, ids(`because ${triage.because.join(", ")}`)) : el("p", { class: "cite", text: "no triage rule fired: the safe default" })),
-    el("div", { class: "card decision-card" },
-      el("div", {}, "Running: ", el("span", { id: "running-advice", class: `level advice-${running.advice}`, "data-advice": running.advice, text: words(running.advice) })),
-      el("p", { text: (running.reasons || []).join(" ") }),
-      running.because.length ? el("p", { class: "cite" }, ids(`because ${running.because.join(", ")}`)) : el("p", { class: "cite", text: "no running rule fired: the safe default" })));
+  if ((result.running.reasons || []).length > 1) {
+    box.append(el("div", { class: "card" }, el("strong", { text: "Running advice, every reason:" }),
+      el("ul", {}, ...result.running.reasons.map((r) => el("li", { text: r })))));
+  }
   for (const kind of ["triage", "running"]) {
     if (decisions[kind].note) box.append(el("p", { class: "card why-decision" }, el("strong", { text: "Why: " }), decisions[kind].note));
-  }
-  for (const referral of result.referrals || []) {
-    box.append(el("p", { class: "card referral" }, el("strong", { text: `Refer: ${referral.label}. ` }), referral.reason));
   }
 }
 
@@ -592,6 +669,8 @@ function setMode(mode) {
 function applyReveal() {
   const hide = state.mode === "teach" && !state.committed;
   $("#reveal").hidden = hide;
+  $("#summary-pane").hidden = hide;
+  $("#bar").classList.toggle("concealed", hide);
   $("#predict").hidden = !hide;
   if (state.mode !== "teach") $("#score").hidden = true;
 }
@@ -717,12 +796,16 @@ async function saveCase() {
   }
 }
 
+const REPORT_TYPES = { html: "text/html", md: "text/markdown", pdf: "application/pdf" };
+
 async function saveReport(format) {
   const data = collectCase();
   const audience = state.mode === "teach" ? "educator" : "clinician";
   try {
-    const text = await api(`/api/v1/run?format=${format}&audience=${audience}`, data, { text: true });
-    download(text, `${safeName(data.case_id)}.${format}`, format === "html" ? "text/html" : "text/markdown");
+    const body = await api(`/api/v1/run?format=${format}&audience=${audience}`, data,
+      format === "pdf" ? { blob: true } : { text: true });
+    download(body, `${safeName(data.case_id)}.${format}`, REPORT_TYPES[format]);
+    showStatus(`Saved ${safeName(data.case_id)}.${format}`, "info");
   } catch (error) {
     showStatus(error.message);
   }
@@ -776,6 +859,7 @@ async function start() {
   $("#open-file").addEventListener("change", (event) => openFile(event.target.files[0]));
   $("#new-case").addEventListener("click", () => { fillForm({}); changed(0); });
   $("#save-case").addEventListener("click", saveCase);
+  $("#save-pdf").addEventListener("click", () => saveReport("pdf"));
   $("#save-html").addEventListener("click", () => saveReport("html"));
   $("#save-md").addEventListener("click", () => saveReport("md"));
   $("#pin-case").addEventListener("click", pinCase);
