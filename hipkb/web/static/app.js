@@ -150,7 +150,7 @@ function encounterBox(encounter) {
   const box = el("fieldset", { class: "group encounter", id: "g-encounter" }, el("legend", { text: encounter.label }));
   for (const f of encounter.fields) {
     const id = fieldId(f.path);
-    const attrs = { id, name: f.path, "data-path": f.path, maxlength: f.kind === "date" ? null : f.max_length, autocomplete: "off" };
+    const attrs = { id, name: f.path, "data-path": f.path, maxlength: f.kind === "date" ? null : f.max_length, autocomplete: f.kind === "date" ? null : "off" };
     const control = f.kind === "notes" ? el("textarea", { ...attrs, rows: 3 })
       : el("input", { ...attrs, type: f.kind === "date" ? "date" : "text", placeholder: f.kind === "date" ? null : "not recorded" });
     box.append(el("div", { class: "field", id: `${id}-row` },
