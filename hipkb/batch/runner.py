@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from hipkb.batch import startup
-from hipkb.errors import HipkbError, StreamClosedError
+from hipkb.errors import HipkbError, StreamClosedError, StreamGivenUp
 from hipkb.load.inputs import CaseSource, InputGuard, expand
 
 DEFAULT_CHUNKSIZE = 16
@@ -504,16 +504,14 @@ def _write(outcome: Outcome, out_dir: Any, output: Path | None, stdout: Any, gua
     elif output is not None:
         write_atomic(output, outcome.text, guard=guard)
     else:
-        from hipkb.batch.outputs import GivenUp
-
         try:
             stdout.write(outcome.text)  # whole, or not (a StreamOutput): a full disk is this case's failure
         except OSError as exc:
             from hipkb.errors import OutputError
 
             reason = exc.strerror or str(exc)
-            raise OutputError("<stdout>", "", reason if isinstance(exc, GivenUp) else f"cannot be written ({reason})") \
-                from None
+            given_up = isinstance(exc, StreamGivenUp)
+            raise OutputError("<stdout>", "", reason if given_up else f"cannot be written ({reason})") from None
 
 
 __all__ = ["Outcome", "Settings", "Summary", "default_jobs", "process", "run"]
