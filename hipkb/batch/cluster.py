@@ -416,7 +416,7 @@ _READY: dict[str, Any] = {}  # what this worker process has built, by command
 def _portable(index: int, source: Any) -> tuple[int, Any]:
     """A case source a worker on another machine can load: the file's text, not its path."""
     from hipkb.load.inputs import CaseSource
-    from hipkb.load.safeload import read_text
+    from hipkb.parse.reading import read_text
 
     if source.path is None:
         return index, source

@@ -21,7 +21,9 @@ from hipkb.errors import CaseError, HipkbError, allowed_list, describe, did_you_
 from hipkb.knowledge.case import CASE_FORMAT, Case, Value
 from hipkb.knowledge.scales import RUNNING_ADVICE, TRIAGE_LEVELS
 from hipkb.knowledge.vocabulary import Field, Vocabulary
-from hipkb.load.safeload import MAX_BYTES, decode, parse_text, read_text
+from hipkb.parse.bounds import MAX_BYTES
+from hipkb.parse.reading import decode, read_text
+from hipkb.parse.text import parse_text
 
 EXPECT_KEYS = ("top", "in_top3", "includes", "excludes", "triage_at_least", "triage_at_most", "running", "running_in",
                "red_flags", "no_hop", "known_miss")

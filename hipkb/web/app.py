@@ -56,7 +56,9 @@ from hipkb.knowledge.resources import shipped
 from hipkb.knowledge.rules import KnowledgeBase
 from hipkb.knowledge.schema import case_schema
 from hipkb.load.case import Case, validate
-from hipkb.load.safeload import MAX_BYTES, decode, parse_text, read_text
+from hipkb.parse.bounds import MAX_BYTES
+from hipkb.parse.reading import decode, read_text
+from hipkb.parse.text import parse_text
 from hipkb.report.model import AUDIENCES, CERTAINTY_NOTE, decisions, reasoning_graph
 from hipkb.report.render import FORMATS as REPORT_FORMATS
 from hipkb.report.render import render
