@@ -206,6 +206,10 @@ def test_no_module_imports_a_private_name_of_another():
     assert [line for path in _modules(PACKAGE) for line in private_imports(path, PACKAGE)] == []
 
 
+def test_no_private_module_of_another_package_where_a_public_name_serves():
+    assert [line for path in _modules(PACKAGE) for line in private_modules(path, PACKAGE)] == []
+
+
 def test_every_error_class_is_in_errors_py():
     found = [line for path in _modules(PACKAGE) if path.name != "errors.py" for line in error_classes(path, PACKAGE)]
     assert found == []
