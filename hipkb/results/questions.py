@@ -58,8 +58,8 @@ def _stake(kb: KnowledgeBase, inference: Inference, rule: RuleDef,
             return 0.0, ""
         # The questions read the case: evidence for a hypothesis nothing has brought into view
         # (not ranked, and no alarm hypothesis left to exclude) is no reason to ask.
-        status = inference.exclusions.get(c.target)
-        if current <= 0 and (status is None or status.value == "excluded"):
+        exclusion = inference.exclusions.get(c.target)
+        if current <= 0 and (exclusion is None or exclusion.value == "excluded"):
             return 0.0, ""
         return c.weight * (1.0 + max(current, 0.0)), c.target
     if c.kind == "red_flag":
