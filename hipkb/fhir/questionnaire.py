@@ -39,14 +39,13 @@ from hipkb.fhir.codesystem import (
     questionnaire_id,
     questionnaire_url,
 )
+from hipkb.knowledge.form import ITEM_TYPES, NONE_OF_THESE, has_none_option
 from hipkb.knowledge.vocabulary import Field, Vocabulary
 
-NONE_OF_THESE = "none"
 OPTION_EXCLUSIVE = "http://hl7.org/fhir/StructureDefinition/questionnaire-optionExclusive"
 # Which field is asked only once another is answered: dependent -> prerequisite.
 ENABLE_AFTER = {"pain.origin": "pain.regions"}
 UNKNOWN_DISPLAY = {"unknown": "unknown", "not_tested": "not tested"}
-ITEM_TYPES = {"choice": "choice", "set": "choice", "integer": "integer", "number": "decimal", "text": "string"}
 
 
 def questionnaire(vocabulary: Vocabulary) -> dict[str, Any]:
@@ -113,11 +112,6 @@ def _item(spec: Field, vocabulary: Vocabulary) -> dict[str, Any]:
     elif spec.type == "text" and spec.max_length:
         item["maxLength"] = spec.max_length
     return item
-
-
-def has_none_option(spec: Field) -> bool:
-    """Whether the form offers ``none`` for an empty list of this set field."""
-    return spec.type == "set" and spec.min_items == 0 and NONE_OF_THESE not in spec.values
 
 
 def _number(spec: Field, value: float) -> int | float:
