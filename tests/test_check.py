@@ -79,7 +79,32 @@ def test_text_report_shows_rule_ids_and_one_line_each(cli):
     assert result.exit_code == 1
     line = next(x for x in result.output.splitlines() if "never-fires" in x)
     assert "BROKEN-BLOCKED" in line and "behaviour.during_run" in line and "LOAD-BONE" in line
-    assert result.output.rstrip().splitlines()[-1].startswith("FAILED")
+    assert result.output.splitlines()[0].startswith("FAILED: ")  # the verdict and the counts first
+
+
+def test_the_verdict_comes_first_and_allowed_findings_take_one_line(cli, tmp_path):
+    rules = tmp_path / "rules"
+    shutil.copytree(BROKEN / "conflict", rules)
+    manifest = yaml.safe_load((rules / "kb.yaml").read_text())
+    manifest["verify"] = {"allow": [
+        {"finding": "conflict", "rules": ["BROKEN-RUN-CONTINUE"], "reason": "intended here"},
+        {"finding": "unread-field", "reason": "this small base reads few fields"}]}
+    (rules / "kb.yaml").write_text(yaml.safe_dump(manifest))
+    result = cli("check", "--rules", rules, "--no-cases")
+    lines = result.output.splitlines()
+    assert result.exit_code == 0 and lines[0] == "ok: 0 error(s), 0 warning(s), 0 note(s)"
+    allowed = [line for line in lines if line.startswith("allowed by kb.yaml verify.allow: ")]
+    assert len(allowed) == 1 and allowed[0].endswith("; --verbose lists them")
+    kinds = [f["kind"] for f in json.loads(cli("check", "--rules", rules, "--no-cases", "--format", "json").output)
+             ["allowed"]]
+    count, conflicts = len(kinds), kinds.count("conflict")
+    assert conflicts and allowed[0].startswith(
+        f"allowed by kb.yaml verify.allow: {count} (unread-field {count - conflicts}, conflict {conflicts})")
+    assert not any("intended here" in line for line in lines)
+    verbose = cli("check", "--rules", rules, "--no-cases", "--verbose").output.splitlines()
+    assert verbose[0] == lines[0]
+    listed = [line for line in verbose if line.startswith("  conflict [") or line.startswith("  unread-field [")]
+    assert len(listed) == count and any("intended here" in line for line in listed)
 
 
 def test_the_shipped_knowledge_base_is_clean(cli):

@@ -340,3 +340,31 @@ def test_sigterm_while_a_local_cluster_starts_ends_the_run_without_a_traceback()
     assert "Traceback" not in text and "Exception ignored" not in text, text
     assert text.splitlines()[-1] == "hipkb: interrupted"
     assert out == b""
+
+
+def test_sensitivity_and_mutants_on_the_cluster_are_what_local_workers_give(cluster, tmp_path):
+    import shutil
+
+    import smallkb
+    import yaml
+
+    address, _ = cluster
+    rules = smallkb.write_kb(tmp_path / "rules")
+    facts = tmp_path / "facts"
+    (facts / "cases").mkdir(parents=True)
+    shutil.copy(CASES.parent / "vocabulary.yaml", facts / "vocabulary.yaml")
+    for name, case in {"lateral": {"runner": {"age": 60}, "pain": {"regions": ["lateral_hip"]},
+                                   "expect": {"top": ["gluteus_medius_tendinopathy"]}},
+                       "groin": {"pain": {"regions": ["groin"]}, "behaviour": {"walking": "painful"},
+                                 "expect": {"triage_at_least": "urgent"}}}.items():
+        (facts / "cases" / f"{name}.yaml").write_text(yaml.safe_dump(case))
+    kb = ("--rules", rules, "--facts", facts)
+    local, remote = here_and_there(address, "sensitivity", facts / "cases", *kb, "--format", "json")
+    assert local.returncode == remote.returncode == 0, remote.stderr.decode()
+    assert remote.stdout == local.stdout
+    local, remote = here_and_there(address, "check", "--mutants", *kb, "--format", "json")
+    assert local.returncode == remote.returncode == 0, remote.stderr.decode()
+    a, b = json.loads(local.stdout), json.loads(remote.stdout)
+    for report in (a, b):
+        report.pop("seconds")
+    assert a == b and a["run"] == a["made"] > 0

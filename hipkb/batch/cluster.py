@@ -413,6 +413,11 @@ def _remote_chunk(bundle: Bundle, settings: Any, chunk: list[tuple[int, Any]]) -
 _READY: dict[str, Any] = {}  # what this worker process has built, by command
 
 
+def portable(source: Any) -> Any:
+    """*source* as a case source a worker on another machine can load (its text, read here)."""
+    return _portable(0, source)[1]
+
+
 def _portable(index: int, source: Any) -> tuple[int, Any]:
     """A case source a worker on another machine can load: the file's text, not its path."""
     from hipkb.load.inputs import CaseSource
@@ -514,46 +519,5 @@ def remote_exhaustive(address: str, spans: Iterable[tuple[int, int]], args: tupl
         yield from ordered_map(client, _remote_span, spans, shared=(bundle, axes, base), lost=lost)
 
 
-# -- hipkb compare --cluster --------------------------------------------------------
-
-_ENGINES: dict[str, Any] = {}
-
-
-def _engine(bundle: Bundle) -> Any:
-    if bundle.key not in _ENGINES:
-        from hipkb.engine.reasoner import Reasoner
-        from hipkb.knowledge.rules import KnowledgeBase
-
-        dirs = _on_worker(bundle)
-        kb = KnowledgeBase.load(dirs["rules"], dirs["facts"])
-        _ENGINES[bundle.key] = (kb, Reasoner(kb))
-        bundle.tidy()
-    return _ENGINES[bundle.key]
-
-
-def _remote_compare(bundle_a: Bundle, bundle_b: Bundle, chunk: list[Any]) -> list[Any]:
-    from hipkb.results.compare import compare_case
-
-    a, b = _engine(bundle_a), _engine(bundle_b)
-    return [compare_case(a, b, source) for _, source in chunk]
-
-
-def remote_compare(address: str, dirs_a: tuple[Path, Path], dirs_b: tuple[Path, Path], sources: Iterable[Any], *,
-                   chunksize: int = CHUNKSIZE) -> Iterator[Any]:
-    """Each case's :class:`~hipkb.results.compare.CaseDiff` under rule bases A and B, in order, on the cluster."""
-    from hipkb.results.compare import CaseDiff
-
-    bundle_a = Bundle.of(rules=dirs_a[0], facts=dirs_a[1])
-    bundle_b = Bundle.of(rules=dirs_b[0], facts=dirs_b[1])
-
-    def lost(chunk: list[tuple[int, Any]], reason: str) -> list[Any]:
-        return [CaseDiff(source.default_id, source.name, error=f"not run: {reason}") for _, source in chunk]
-
-    with connect(address) as client:
-        for diffs in ordered_map(client, _remote_compare, _chunks(enumerate(sources), chunksize),
-                                 shared=(bundle_a, bundle_b), lost=lost):
-            yield from diffs
-
-
 __all__ = ["CONNECT_TIMEOUT", "Bundle", "check_address", "check_workers", "connect", "identity", "ordered_map",
-           "probe", "process", "remote_compare", "remote_exhaustive"]
+           "portable", "probe", "process", "remote_exhaustive"]

@@ -32,6 +32,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("hipkb.cli.check", "Verify a rule base: anomalies, regression cases, coverage."),
     "rules": ("hipkb.cli.rules", "Browse the knowledge base."),
     "compare": ("hipkb.cli.compare", "Compare two rule bases on a set of cases."),
+    "evaluate": ("hipkb.cli.evaluate", "Measure a rule base on labelled cases."),
+    "sensitivity": ("hipkb.cli.sensitivity", "Which answers hang on which weights and band thresholds."),
     "serve": ("hipkb.cli.serve", "Serve the case page, teaching mode and the JSON API in the browser."),
 }
 

@@ -32,17 +32,38 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.option("--base", "base", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="With --exhaustive: a case file whose findings the fields not enumerated keep.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
-              help="With --exhaustive: worker processes (default: every core).")
+              help="With --exhaustive or --mutants: worker processes (default: every core).")
 @click.option("--cluster", "cluster", metavar="ADDRESS", default=None,
-              help="With --exhaustive: run on the Dask cluster at ADDRESS (tcp://host:8786, or local:N). Needs "
-                   "pip install 'hipkb[dask]'.")
+              help="With --exhaustive or --mutants: run on the Dask cluster at ADDRESS (tcp://host:8786, or "
+                   "local:N). Needs pip install 'hipkb[dask]'.")
 @click.option("--max-combinations", type=click.IntRange(min=1), default=None,
               help="With --exhaustive: refuse to run more combinations than this (default 1,000,000).")
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="With --exhaustive: also write each counterexample as a case file into this directory.")
+@click.option("--mutants", is_flag=True,
+              help="Instead: make small changes to the rules one at a time and see whether the example cases, "
+                   "the expectations and the property checks notice each; report the score and every survivor.")
+@click.option("--budget", metavar="N|Ts", default=None,
+              help="With --mutants: at most N mutants (a seeded sample), or stop starting new ones after T seconds "
+                   "(300s, 10m).")
+@click.option("--expect", "expect", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="With --mutants: also check the labelled cases beside this expectations file (the format of "
+                   "cases-reviewed/expect.yaml).")
+@click.option("--operators", multiple=True, metavar="A,B",
+              help="With --mutants: the kinds of change (default all: drop-condition, drop-rule, flip-weight, "
+                   "lower-decision, swap-value).")
+@click.option("--property-cases", type=click.IntRange(min=0), default=None,
+              help="With --mutants: at most this many cases built from the examples for the property checks "
+                   "(default 300; 0: none).")
+@click.option("--seed", type=int, default=0, show_default=True, help="With --mutants: the seed of the samples.")
+@click.option("--fail-under", type=click.FloatRange(0, 1), default=None, metavar="SCORE",
+              help="With --mutants: exit 1 when the mutation score is below SCORE (0 to 1).")
+@click.option("--verbose", is_flag=True, help="List each finding kb.yaml allows (verify.allow), not only how many.")
 def command(rules_dir: Path | None, facts_dir: Path | None, fmt: str, generated: int | None, no_cases: bool,
             exhaustive: bool, fields: tuple[str, ...], base: Path | None, jobs: int | None,
-            cluster: str | None, max_combinations: int | None, output: Path | None) -> None:
+            cluster: str | None, max_combinations: int | None, output: Path | None, mutants: bool,
+            budget: str | None, expect: Path | None, operators: tuple[str, ...], property_cases: int | None,
+            seed: int, fail_under: float | None, verbose: bool) -> None:
     """Verify a rule base: each finding with its rule ids and a one-line explanation.
 
     Static checks: load errors (unknown facts or values, duplicate ids), rules
@@ -53,19 +74,40 @@ def command(rules_dir: Path | None, facts_dir: Path | None, fmt: str, generated:
     reported (with generated cases for the rules no example fires).
     Intended findings can be marked in kb.yaml under verify.allow.
 
+    The verdict and the counts come first; findings kb.yaml intends are
+    counted in one line (--verbose lists them).
+
+    With --mutants: mutation testing of the knowledge (drop a condition,
+    drop a rule, flip a weight's sign, lower a triage or running conclusion
+    one step, swap a value), each mutant run against the example cases and
+    their expectations, the labelled cases of --expect, and the property
+    checks; the mutation score first, then every surviving mutant by rule
+    file.
+
     Exit status: 0 clean (notes allowed), 1 with errors or warnings (a rule
-    base that does not load is a finding too), 2 for bad usage.
+    base that does not load is a finding too; with --mutants, a score under
+    --fail-under), 2 for bad usage.
     """
     from hipkb.verify import report as fmt_report
 
-    if not exhaustive and (fields or base or jobs or cluster or max_combinations or output):
-        raise click.UsageError("--fields, --base, --jobs, --cluster, --max-combinations and -o go with --exhaustive")
+    if exhaustive and mutants:
+        raise click.UsageError("--exhaustive and --mutants go apart")
+    if not exhaustive and (fields or base or max_combinations or output):
+        raise click.UsageError("--fields, --base, --max-combinations and -o go with --exhaustive")
+    if not exhaustive and not mutants and (jobs or cluster):
+        raise click.UsageError("--jobs and --cluster go with --exhaustive or --mutants")
+    if not mutants and (budget or expect or operators or property_cases is not None or fail_under is not None):
+        raise click.UsageError("--budget, --expect, --operators, --property-cases and --fail-under go with --mutants")
     if cluster is not None and jobs is not None:
         raise click.UsageError("--jobs and --cluster go apart: the cluster's workers do the work")
     if cluster is not None:
         from hipkb.batch.cluster import check_address
 
         check_address(cluster)
+    if mutants:
+        _mutants(rules_dir, facts_dir, fmt, budget, expect, _split(operators), property_cases, seed, jobs, cluster,
+                 fail_under)
+        return
     if exhaustive:
         report = _exhaustive(rules_dir, facts_dir, _split(fields), base, jobs, max_combinations, output, fmt,
                              cluster)
@@ -80,8 +122,68 @@ def command(rules_dir: Path | None, facts_dir: Path | None, fmt: str, generated:
         finally:
             if progress is not None:
                 progress.clear()
-    click.echo(fmt_report.to_json(report) if fmt == "json" else fmt_report.to_text(report), nl=False)
+    click.echo(fmt_report.to_json(report) if fmt == "json" else fmt_report.to_text(report, verbose=verbose), nl=False)
     if report.failed:
+        raise click.exceptions.Exit(1)
+
+
+def parse_budget(text: str | None) -> tuple[int | None, float | None]:
+    """``--budget``: a number of mutants (``500``) or a time (``300s``, ``10m``)."""
+    if text is None:
+        return None, None
+    value = text.strip().lower()
+    try:
+        if value.endswith("s"):
+            return None, float(value[:-1])
+        if value.endswith("m"):
+            return None, float(value[:-1]) * 60
+        count = int(value)
+    except ValueError:
+        raise click.BadParameter(f"{text!r}: give a number of mutants (500) or a time (300s, 10m)",
+                                 param_hint="--budget") from None
+    if count < 1:
+        raise click.BadParameter("at least 1 mutant", param_hint="--budget")
+    return count, None
+
+
+def _mutants(rules_dir, facts_dir, fmt, budget, expect, operators, property_cases, seed, jobs, cluster, fail_under):
+    from hipkb.cli.common import load_kb_from
+    from hipkb.cli.progress import progress_line
+    from hipkb.load.inputs import expand
+    from hipkb.verify import mutants as mu
+    from hipkb.verify.evaluate import labelled
+    from hipkb.verify.expectations import load_expectations
+    from hipkb.verify.mutants_report import to_json, to_text
+    from hipkb.verify.regression import example_sources
+
+    count, seconds = parse_budget(budget)
+    kb = load_kb_from(rules_dir, facts_dir)
+    cases = []
+    if expect is not None:
+        sources = [s for s in expand([str(expect.parent)]) if s.path is None or s.path.resolve() != expect.resolve()]
+        cases = [(name, source, exp) for name, source, exp in labelled(sources, load_expectations(expect))
+                 if source is not None and exp is not None]
+    line = progress_line(sys.stderr)
+
+    def progress(done: int, total: int) -> None:
+        if line is not None:
+            line("mutants", done, total)
+
+    from hipkb.batch.pool import catch_signals, default_jobs
+
+    restore = catch_signals()
+    try:
+        report = mu.run(kb, example_sources(kb.facts_dir), cases, operators=operators or mu.OPERATORS,
+                        budget=count, seconds=seconds, seed=seed, properties=property_cases != 0,
+                        property_cases=property_cases or mu.DEFAULT_PROPERTY_CASES,
+                        jobs=jobs or (1 if cluster else default_jobs()), cluster=cluster, progress=progress)
+    finally:
+        if line is not None:
+            line.clear()
+        if restore is not None:
+            restore()
+    click.echo(to_json(report) if fmt == "json" else to_text(report), nl=False)
+    if fail_under is not None and (report.score or 0.0) < fail_under:
         raise click.exceptions.Exit(1)
 
 

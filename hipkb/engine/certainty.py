@@ -40,10 +40,10 @@ def combine(cfs: Iterable[float]) -> float:
     return (mb - md) / (1.0 - min(mb, md))
 
 
-def band(certainty: float) -> str:
-    """``likely`` (>= 0.6), ``possible`` (>= 0.3) or ``unlikely``."""
-    if certainty >= LIKELY:
+def band(certainty: float, likely: float = LIKELY, possible: float = POSSIBLE) -> str:
+    """``likely`` (>= 0.6), ``possible`` (>= 0.3) or ``unlikely``; other thresholds for a sensitivity analysis."""
+    if certainty >= likely:
         return "likely"
-    if certainty >= POSSIBLE:
+    if certainty >= possible:
         return "possible"
     return "unlikely"

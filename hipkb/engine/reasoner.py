@@ -61,6 +61,8 @@ class StockEngine(experta.KnowledgeEngine):
 
     kb: KnowledgeBase
     group_classes: dict[str, type]
+    #: The band thresholds (likely, possible); a :class:`Reasoner` may be given others.
+    bands: tuple[float, float] = (cf.LIKELY, cf.POSSIBLE)
 
     def __init__(self) -> None:
         super().__init__()
@@ -113,7 +115,7 @@ class StockEngine(experta.KnowledgeEngine):
         for hypothesis in sorted(pooled):
             items = tuple(sorted(pooled[hypothesis], key=lambda e: (-e.cf, e.rule)))
             certainty = round(cf.combine(e.cf for e in items), 3)
-            band = cf.band(certainty)
+            band = cf.band(certainty, *self.bands)
             record.scores[hypothesis] = Score(hypothesis, certainty, band, items)
             self.assert_fact(HypothesisFact.of(id=hypothesis, certainty=certainty, band=band))
         summary = ", ".join(f"{s.hypothesis}={s.certainty:g}" for s in record.ranked()) or "no hypothesis"
@@ -343,11 +345,13 @@ class Reasoner:
     """Reasons about cases with one knowledge base; build once, run many."""
 
     def __init__(self, kb: KnowledgeBase, *, max_firings: int | None = None,
-                 engine: type[StockEngine] | None = None) -> None:
+                 engine: type[StockEngine] | None = None, bands: tuple[float, float] | None = None) -> None:
         self.kb = kb
         self.max_firings = max_firings or max(MAX_FIRINGS, FIRINGS_PER_RULE * len(kb.rules))
         self.engine_class = build_engine_class(kb, engine or Engine)
         self.engine = self.engine_class()
+        if bands is not None:  # (likely, possible): thresholds other than the result format's, to test them
+            self.engine.bands = bands
         self._groups = self.engine_class.group_classes
         self._unless = _read_unless(kb)
 

@@ -20,8 +20,12 @@ FORMAT = "hipkb-result/1"
 FEW_FINDINGS = 4
 
 
-def build_result(kb: KnowledgeBase, inference: Inference) -> dict[str, Any]:
-    """The result of one case, as the result format defines it."""
+def build_result(kb: KnowledgeBase, inference: Inference, *, questions: bool = True) -> dict[str, Any]:
+    """The result of one case, as the result format defines it.
+
+    *questions*: False leaves the next questions out (an empty list), for a
+    caller that does not read them (they are most of the cost of a result).
+    """
     case = inference.case
     triage, running = inference.triage, inference.running
     assert triage is not None and running is not None
@@ -45,7 +49,7 @@ def build_result(kb: KnowledgeBase, inference: Inference) -> dict[str, Any]:
         "next_questions": [
             {"fact": q.fact, "question": q.question, "why": q.why}
             for q in next_questions(kb, inference, analyzer=analyzer)
-        ],
+        ] if questions else [],
         "derived": [
             {"fact": fact, "because": [_why(j) for j in justs]}
             for fact, justs in sorted(inference.derived.items())

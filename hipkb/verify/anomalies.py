@@ -269,13 +269,15 @@ def redundant(kb: KnowledgeBase, expander: Expander, progress: Progress | None =
     For evidence (supports, against), only equivalent conditions are redundant
     (the same evidence counted twice). A rule without conditions (a default,
     such as routine triage) makes no other rule redundant: the specific rule
-    is what gives the result its reason.
+    is what gives the result its reason. Nor does a rule marked ``default``
+    make a rule that is not redundant, or the other way round: a default
+    votes only when no other rule has, so the two do different work.
     """
     found = []
     groups: dict[tuple, list[RuleDef]] = defaultdict(list)
     for rule in kb.rules:
         c = rule.conclusion
-        groups[(c.kind, c.target, c.value, c.weight, c.facts)].append(rule)
+        groups[(c.kind, c.target, c.value, c.weight, c.facts, c.default)].append(rule)
     total = len(groups)
     for done, rules in enumerate(groups.values()):
         if progress is not None:

@@ -215,10 +215,15 @@ def advice_violations(kb: KnowledgeBase, result: dict[str, Any], case: Case | No
                                f"{', '.join(flags)}"))
     if triage == "self_care" and flags:
         found.append(Violation("advice-self-care-red-flag", f"triage self_care with red flag {', '.join(flags)}"))
-    # The shell's precedence: the most urgent triage and most restrictive advice voted for must win.
+    # The shell's precedence: the most urgent triage and most restrictive advice voted for must win;
+    # a rule marked default votes only when no other rule of its kind has.
     rules = [kb.by_id[f["rule"]] for f in result["fired"] if f["rule"] in kb.by_id]
-    triage_votes = [r.conclusion.target for r in rules if r.conclusion.kind == "triage"]
-    running_votes = [r.conclusion.target for r in rules if r.conclusion.kind == "running"]
+
+    def votes(kind: str) -> list[str]:
+        cast = [r for r in rules if r.conclusion.kind == kind]
+        return [r.conclusion.target for r in ([r for r in cast if not r.conclusion.default] or cast)]
+
+    triage_votes, running_votes = votes("triage"), votes("running")
     if triage_votes and triage_rank(triage) > min(triage_rank(v) for v in triage_votes):
         found.append(Violation("advice-triage-precedence", f"triage {triage} although a rule called for "
                                f"{min(triage_votes, key=triage_rank)}"))
@@ -303,10 +308,33 @@ def trace_violations(kb: KnowledgeBase, inference: Inference, result: dict[str, 
     return found
 
 
+def restriction_violations(kb: KnowledgeBase, inference: Inference, result: dict[str, Any]) -> list[Violation]:
+    """What breaks "not excluded and at risk means restricted" in one result (``hipkb check --exhaustive`` too)."""
+    safety = kb.safety
+    if not safety.risk_fact or not safety.restricting_risk:
+        return []
+    levels = set(inference.derived_values(safety.risk_fact)) & set(safety.restricting_risk)
+    open_bsis = [e["id"] for e in result.get("exclusions", [])
+                 if e["id"] in safety.bone_stress_injuries and e["status"] == "not_excluded"]
+    if not levels or not open_bsis:
+        return []
+    problems = []
+    if result["running"]["advice"] == "continue_as_tolerated":
+        problems.append(Violation("at-risk-running", f"{', '.join(open_bsis)} not excluded at "
+                                  f"{', '.join(sorted(levels))} risk, but running is continue_as_tolerated"))
+    asked = [q["fact"] for q in result["next_questions"] if q["fact"] in safety.unsafe_tests]
+    if asked:
+        problems.append(Violation("at-risk-loading-test", f"{', '.join(open_bsis)} not excluded at "
+                                  f"{', '.join(sorted(levels))} risk, but the next questions ask about "
+                                  f"{', '.join(asked)}"))
+    return problems
+
+
 def invariant_violations(kb: KnowledgeBase, inference: Inference, result: dict[str, Any]) -> list[Violation]:
-    """Every invariant one result must satisfy: safety, consistent advice, traceability."""
+    """Every invariant one result must satisfy: safety, consistent advice, traceability, and no bone
+    stress injury left not excluded at risk without a restriction (:mod:`hipkb.verify.worst_first`)."""
     return (safety_violations(kb, result) + advice_violations(kb, result, inference.case)
-            + trace_violations(kb, inference, result))
+            + trace_violations(kb, inference, result) + restriction_violations(kb, inference, result))
 
 
 # --------------------------------------------------------------------------

@@ -25,8 +25,26 @@ def case_yaml(case: dict, comment: str = "") -> str:
     return head + text
 
 
-def to_text(report: Report, *, show_cases: bool = True) -> str:
-    lines = []
+def verdict(report: Report) -> str:
+    """``ok: 0 error(s), 0 warning(s), 0 note(s)`` (``FAILED: ...`` with errors or warnings)."""
+    counts = report.counts()
+    return f"{'FAILED' if report.failed else 'ok'}: {counts['error']} error(s), {counts['warning']} warning(s), " \
+           f"{counts['info']} note(s)"
+
+
+def allowed_line(report: Report, verbose: bool = False) -> str:
+    """The findings kb.yaml intends, in one line: how many, of which kinds."""
+    kinds: dict[str, int] = {}
+    for f, _ in report.allowed:
+        kinds[f.kind] = kinds.get(f.kind, 0) + 1
+    by_kind = ", ".join(f"{kind} {n}" for kind, n in sorted(kinds.items(), key=lambda item: (-item[1], item[0])))
+    return f"allowed by kb.yaml verify.allow: {len(report.allowed)} ({by_kind})" + (
+        ":" if verbose else "; --verbose lists them")
+
+
+def to_text(report: Report, *, show_cases: bool = True, verbose: bool = False) -> str:
+    """The verdict and counts first, then each finding, the allowed ones in one line (each with *verbose*), stats."""
+    lines = [verdict(report)]
     kb = report.kb
     if kb.get("name"):
         lines.append(f"knowledge base {kb['name']} {kb.get('version', '')}: {kb.get('rules', 0)} rules "
@@ -40,9 +58,10 @@ def to_text(report: Report, *, show_cases: bool = True) -> str:
         if show_cases and f.case is not None:
             lines.extend("      " + line for line in case_yaml(f.case).rstrip().splitlines())
     if report.allowed:
-        lines.append(f"allowed by kb.yaml verify.allow: {len(report.allowed)}")
-        for f, reason in report.allowed:
-            lines.append(f"  {f.kind} [{', '.join(f.rules) or f.subject}]: {reason}")
+        lines.append(allowed_line(report, verbose))
+        if verbose:
+            for f, reason in report.allowed:
+                lines.append(f"  {f.kind} [{', '.join(f.rules) or f.subject}]: {reason}")
     stats = report.stats
     if "cases" in stats:
         lines.append(f"example cases: {stats['cases']} ({stats['with_expect']} with expect, "
@@ -64,9 +83,6 @@ def to_text(report: Report, *, show_cases: bool = True) -> str:
         lines.append(f"exhaustive: {ex['checked']:,} of {ex['combinations']:,} combinations of "
                      f"{', '.join(ex['fields'])} in {ex['seconds']}s; {ex['violating']:,} broke an invariant; "
                      f"{ex['counterexamples']} minimal counterexample(s)")
-    counts = report.counts()
-    verdict = "FAILED" if report.failed else "ok"
-    lines.append(f"{verdict}: {counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} note(s)")
     return "\n".join(lines) + "\n"
 
 

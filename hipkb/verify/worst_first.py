@@ -28,11 +28,11 @@ checks fail with a :class:`~hipkb.errors.PropertyFailure` that
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 from hipkb.knowledge.scales import running_rank, triage_rank
-from hipkb.verify.invariants import Subject, add_findings, check_failed
+from hipkb.verify.invariants import Subject, add_findings, check_failed, restriction_violations
 
 __all__ = [
     "assert_excluded_by_negatives",
@@ -254,31 +254,10 @@ def assert_warm_up_keeps_alarm(subject: Subject, data: dict[str, Any]) -> None:
 # not excluded, at risk: no running as tolerated, no loading test
 
 
-def restriction_violations(subject: Subject, inference: Any, result: Mapping[str, Any]) -> list[str]:
-    """What breaks "not excluded and at risk means restricted" in one result."""
-    safety = subject.kb.safety
-    if not safety.risk_fact or not safety.restricting_risk:
-        return []
-    levels = set(inference.derived_values(safety.risk_fact)) & set(safety.restricting_risk)
-    open_bsis = [e["id"] for e in result.get("exclusions", [])
-                 if e["id"] in safety.bone_stress_injuries and e["status"] == "not_excluded"]
-    if not levels or not open_bsis:
-        return []
-    problems = []
-    if result["running"]["advice"] == "continue_as_tolerated":
-        problems.append(f"{', '.join(open_bsis)} not excluded at {', '.join(sorted(levels))} risk, "
-                        "but running is continue_as_tolerated")
-    asked = [q["fact"] for q in result["next_questions"] if q["fact"] in safety.unsafe_tests]
-    if asked:
-        problems.append(f"{', '.join(open_bsis)} not excluded at {', '.join(sorted(levels))} risk, "
-                        f"but the next questions ask about {', '.join(asked)}")
-    return problems
-
-
 def assert_restricted_at_risk(subject: Subject, data: dict[str, Any]) -> None:
     """With a bone stress injury not excluded and moderate or high risk: no running as tolerated, no loading test."""
     _, inference, result = subject.infer(data)
-    problems = restriction_violations(subject, inference, result)
+    problems = restriction_violations(subject.kb, inference, result)
     if problems:
         check_failed(assert_restricted_at_risk, subject,
                      "rule out the worst first: a bone stress injury not excluded at risk, but not restricted", data,
