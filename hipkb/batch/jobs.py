@@ -71,13 +71,13 @@ class _Shared:
 
 def _remote_task(shared: _Shared, task: Any) -> Any:
     """On a cluster worker: start it for this run once (unpacking the knowledge bases), then do one task."""
-    from hipkb.batch.cluster import _on_worker
+    from hipkb.batch.cluster import on_worker
 
     job = shared.job
     name = f"{job.init.__module__}.{job.init.__qualname__}"
     if _STARTED.get(name) != shared.token:
         # The worker must run the client's hipkb on the knowledge bases it sent (the cluster's own check).
-        dirs = [_on_worker(bundle) for bundle in shared.bundles]
+        dirs = [on_worker(bundle) for bundle in shared.bundles]
         job.init(tuple((d["rules"], d["facts"]) for d in dirs), *job.args)
         for bundle in shared.bundles:
             bundle.tidy()
