@@ -254,12 +254,24 @@ def test_recording_robustness_search_finds_an_onset_that_hides_a_bsi(tmp_path, r
         props.check_recording_robustness(rules, settings=_REPEATABLE)
 
 
+_NIGHT_URGENT = {"id": "PLANTED-NIGHT-URGENT", "when": {"behaviour.night_pain_kind": "positional"},
+                 "then": {"triage": "urgent", "summary": "Wrongly urgent."}}
+
+
 def test_benign_patterns_catch_positional_night_pain_made_urgent(tmp_path, rules_dir):
-    rules = _with_rule(tmp_path, rules_dir, {
-        "id": "PLANTED-NIGHT-URGENT", "when": {"behaviour.night_pain_kind": "positional"},
-        "then": {"triage": "urgent", "summary": "Wrongly urgent."}})
+    # The known counterexample: the pattern itself, without its optional findings.
+    subject = props.subject_of(_with_rule(tmp_path, rules_dir, _NIGHT_URGENT), None)
+    [pattern] = [p for p in subject.kb.safety.benign if p.name == "positional night pain with gluteal tendon signs"]
     with pytest.raises(AssertionError, match="benign: positional night pain with gluteal tendon signs triaged urgent"):
-        props.check_benign_patterns(rules, max_examples=50)
+        invariants.assert_benign(subject, pattern, [])
+    invariants.assert_benign(props.subject_of(rules_dir, None), pattern, [])
+
+
+@pytest.mark.thorough
+def test_benign_patterns_search_finds_positional_night_pain_made_urgent(tmp_path, rules_dir):
+    rules = _with_rule(tmp_path, rules_dir, _NIGHT_URGENT)
+    with pytest.raises(AssertionError, match="benign: positional night pain with gluteal tendon signs triaged urgent"):
+        props.check_benign_patterns(rules, settings=_REPEATABLE)
 
 
 def test_benign_case_is_the_pattern_with_its_chosen_optional_findings(shipped):
