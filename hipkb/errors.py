@@ -141,6 +141,27 @@ class StreamClosedError(HipkbError):
     """A command needed a standard stream (stdin, stdout) that was closed when it started."""
 
 
+class StreamGivenUp(OSError):
+    """A write to a stream of results not even tried: an earlier one failed (see ``batch.outputs.StreamOutput``)."""
+
+
+class RequestError(HipkbError):
+    """A request the web API cannot take (too large, wrong shape), other than a bad case."""
+
+
+class ApiError(Exception):
+    """An error that becomes one JSON answer of the web API with *status*: the CLI's one line, and its parts."""
+
+    def __init__(self, status: int, error: HipkbError) -> None:
+        super().__init__(str(error))
+        self.status = status
+        self.error = error
+
+
+class LimitError(Exception):
+    """A report template went past one of the limits of :mod:`hipkb.report.limits`; the message says which."""
+
+
 def did_you_mean(found: object, allowed: Iterable[str]) -> str:
     """Return `` (did you mean 'x'?)`` when one allowed word is close to *found*."""
     if not isinstance(found, str):

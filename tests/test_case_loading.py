@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from hipkb import api
 from hipkb.errors import CaseError, HipkbError
 from hipkb.load.case import validate
-from hipkb.load.safeload import MAX_BYTES, MAX_DEPTH
+from hipkb.parse.bounds import MAX_BYTES, MAX_DEPTH
 from hipkb.testing import strategies as hs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -359,7 +359,7 @@ _JSON_DATA = st.recursive(
 
 
 def _load_and_run(kb, text: str, kind: str) -> None:
-    from hipkb.load.safeload import parse_text
+    from hipkb.parse.text import parse_text
 
     try:
         data = parse_text(text, "fuzz", kind=kind)
@@ -420,14 +420,14 @@ def test_broken_symlink_and_symlink_loop_are_refused(tmp_path, kb, cli):
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux's /proc")
 def test_a_file_larger_than_its_size_says_is_read_whole():
     # /proc files are regular files of size 0: the read must not stop at what fstat says.
-    from hipkb.load.safeload import read_text
+    from hipkb.parse.reading import read_text
 
     text = read_text(Path("/proc/self/status"))
     assert text.startswith("Name:") and "VmPeak" in text
 
 
 def test_a_file_exactly_at_the_limit_is_read_and_one_byte_more_is_refused(tmp_path):
-    from hipkb.load.safeload import read_text
+    from hipkb.parse.reading import read_text
 
     at_limit = tmp_path / "at.yaml"
     at_limit.write_bytes(b"#" * MAX_BYTES)

@@ -14,7 +14,7 @@ from hipkb.errors import CaseError, HipkbError
 from hipkb.fhir.questionnaire import questionnaire
 from hipkb.knowledge.schema import case_schema
 from hipkb.load.case import validate
-from hipkb.load.safeload import parse_text
+from hipkb.parse.text import parse_text
 from hipkb.report.output import render_result
 from hipkb.results.result import build_result, to_json
 

@@ -108,7 +108,7 @@ def test_key_and_list_order_never_change_the_bytes(kb, case, seed):
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
 def test_shuffled_example_files_give_identical_json(kb, reasoner, tmp_path, path):
-    from hipkb.load.safeload import load_file
+    from hipkb.parse.text import load_file
 
     original = api.report(reasoner, api.load_case(path, kb), "json")
     data = load_file(path)

@@ -213,3 +213,13 @@ def test_an_empty_or_short_key_is_replaced_by_a_whole_one(kb_dirs, tmp_path):
         cache.cached_load(rules, facts, load)
         assert load.calls == calls  # read back from the cache under the new key
     assert oct(key.stat().st_mode & 0o777) == "0o600"
+
+
+def test_macs_are_compared_whole():
+    mac = bytes(range(32))
+    assert cache.same_mac(mac, bytes(mac))
+    for position in (0, 31):  # the first and the last byte count alike
+        wrong = bytearray(mac)
+        wrong[position] ^= 1
+        assert not cache.same_mac(bytes(wrong), mac)
+    assert not cache.same_mac(mac[:16], mac)

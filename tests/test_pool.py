@@ -88,7 +88,7 @@ def test_workers_that_die_at_start_end_the_run():
 def test_exhaustive_workers_that_cannot_start_end_the_check(kb, monkeypatch):
     from hipkb.verify import exhaustive
 
-    monkeypatch.setattr(exhaustive, "_init", lambda *args: _cannot_start())
+    monkeypatch.setattr(exhaustive, "start_worker", lambda *args: _cannot_start())
     with pytest.raises(WorkerError, match="could not start"):
         exhaustive.run(kb, ["systemic.fever", "neuro.weakness", "behaviour.trend"], jobs=2)
 

@@ -25,11 +25,22 @@ def shipped():
     return props.load()
 
 
-@pytest.mark.parametrize("check", props.CHECKS, ids=lambda c: c.__name__)
+#: Checks whose every example runs the engine many times (each risk factor on
+#: each case): the thorough lane runs them in full, the quick lane on fewer cases.
+_SLOW_CHECKS = {"check_risk_monotonicity"}
+
+
+@pytest.mark.parametrize("check", [pytest.param(c, marks=pytest.mark.thorough) if c.__name__ in _SLOW_CHECKS else c
+                                   for c in props.CHECKS], ids=lambda c: c.__name__)
 def test_property_holds_on_the_shipped_rules(check, shipped):
     # The examples per check follow the hypothesis profile in force:
     # HIPKB_HYPOTHESIS_PROFILE=thorough for ten times as many.
     check(shipped)
+
+
+@pytest.mark.parametrize("name", sorted(_SLOW_CHECKS))
+def test_slow_property_holds_on_a_few_cases_of_the_shipped_rules(name, shipped):
+    getattr(props, name)(shipped, max_examples=20)
 
 
 def _break_bsi_triage(rules: Path) -> list[str]:
@@ -196,28 +207,71 @@ def _with_rule(tmp_path: Path, rules_dir: Path, *planted: dict) -> Path:
     return rules
 
 
+_LIMP_AGAINST_BONE = tuple(
+    {"id": f"PLANTED-LIMP-AGAINST-{n}", "when": {"behaviour.limp": "yes"}, "then": {"against": bsi, "weight": 0.95}}
+    for n, bsi in enumerate(("femoral_neck_bsi", "pelvic_bsi", "femoral_shaft_bsi")))
+_SUDDEN_AGAINST_BONE = {"id": "PLANTED-SUDDEN-AGAINST", "when": {"history.onset": "sudden"},
+                        "then": {"against": "femoral_neck_bsi", "weight": 0.95}}
+# The known counterexamples of the two planted bugs (the shipped examples
+# bsi-fn-groin-sparse and bsi-fn-lateral-night): the quick lane checks the
+# invariant on them; the thorough lane has the property's own search find one.
+_GROIN_SPARSE = {"runner": {"age": 27, "sex": "female"}, "history": {"training_change": ["increased_volume"]},
+                 "pain": {"regions": ["groin"], "depth": "deep"},
+                 "behaviour": {"walking": "painful", "trend": "worsening"}}
+_LATERAL_NIGHT = {"runner": {"age": 35, "sex": "male"}, "history": {"onset": "gradual"},
+                  "pain": {"regions": ["lateral_hip", "groin"]},
+                  "behaviour": {"night_pain": "yes", "night_pain_kind": "unremitting", "after_run": "lingers"}}
+
+
 def test_bone_sign_monotonicity_catches_a_sign_that_counts_against_bone(tmp_path, rules_dir):
-    rules = _with_rule(tmp_path, rules_dir, *(
-        {"id": f"PLANTED-LIMP-AGAINST-{n}", "when": {"behaviour.limp": "yes"}, "then": {"against": bsi, "weight": 0.95}}
-        for n, bsi in enumerate(("femoral_neck_bsi", "pelvic_bsi", "femoral_shaft_bsi"))))
+    subject = props.subject_of(_with_rule(tmp_path, rules_dir, *_LIMP_AGAINST_BONE), None)
+    assert {"behaviour.limp": "yes"} in subject.bone_sign_findings
+    with pytest.raises(AssertionError, match=r"bone-sign monotonicity: adding behaviour\.limp=yes"):
+        invariants.assert_bone_sign_monotone(subject, _GROIN_SPARSE, {"behaviour.limp": "yes"})
+    # The shipped rules hold the same invariant on the same case.
+    invariants.assert_bone_sign_monotone(props.subject_of(rules_dir, None), _GROIN_SPARSE, {"behaviour.limp": "yes"})
+
+
+@pytest.mark.thorough
+def test_bone_sign_monotonicity_search_finds_a_sign_that_counts_against_bone(tmp_path, rules_dir):
+    rules = _with_rule(tmp_path, rules_dir, *_LIMP_AGAINST_BONE)
     with pytest.raises(AssertionError, match=r"bone-sign monotonicity: adding behaviour\.limp=yes"):
         props.check_bone_sign_monotonicity(rules, settings=_REPEATABLE)
 
 
 def test_recording_robustness_catches_an_onset_that_hides_a_bsi(tmp_path, rules_dir):
-    rules = _with_rule(tmp_path, rules_dir, {
-        "id": "PLANTED-SUDDEN-AGAINST", "when": {"history.onset": "sudden"},
-        "then": {"against": "femoral_neck_bsi", "weight": 0.95}})
+    subject = props.subject_of(_with_rule(tmp_path, rules_dir, _SUDDEN_AGAINST_BONE), None)
+    assert {"history.onset": "sudden"} in [dict(r) for r in subject.kb.safety.neutral_recodings]
+    with pytest.raises(AssertionError, match=r"recording robustness: recording history\.onset=sudden pushed"):
+        invariants.assert_recording_robust(subject, _LATERAL_NIGHT, {"history.onset": "sudden"})
+    invariants.assert_recording_robust(props.subject_of(rules_dir, None), _LATERAL_NIGHT, {"history.onset": "sudden"})
+
+
+@pytest.mark.thorough
+def test_recording_robustness_search_finds_an_onset_that_hides_a_bsi(tmp_path, rules_dir):
+    rules = _with_rule(tmp_path, rules_dir, _SUDDEN_AGAINST_BONE)
     with pytest.raises(AssertionError, match=r"recording robustness: recording history\.onset=sudden pushed"):
         props.check_recording_robustness(rules, settings=_REPEATABLE)
 
 
+_NIGHT_URGENT = {"id": "PLANTED-NIGHT-URGENT", "when": {"behaviour.night_pain_kind": "positional"},
+                 "then": {"triage": "urgent", "summary": "Wrongly urgent."}}
+
+
 def test_benign_patterns_catch_positional_night_pain_made_urgent(tmp_path, rules_dir):
-    rules = _with_rule(tmp_path, rules_dir, {
-        "id": "PLANTED-NIGHT-URGENT", "when": {"behaviour.night_pain_kind": "positional"},
-        "then": {"triage": "urgent", "summary": "Wrongly urgent."}})
+    # The known counterexample: the pattern itself, without its optional findings.
+    subject = props.subject_of(_with_rule(tmp_path, rules_dir, _NIGHT_URGENT), None)
+    [pattern] = [p for p in subject.kb.safety.benign if p.name == "positional night pain with gluteal tendon signs"]
     with pytest.raises(AssertionError, match="benign: positional night pain with gluteal tendon signs triaged urgent"):
-        props.check_benign_patterns(rules, max_examples=50)
+        invariants.assert_benign(subject, pattern, [])
+    invariants.assert_benign(props.subject_of(rules_dir, None), pattern, [])
+
+
+@pytest.mark.thorough
+def test_benign_patterns_search_finds_positional_night_pain_made_urgent(tmp_path, rules_dir):
+    rules = _with_rule(tmp_path, rules_dir, _NIGHT_URGENT)
+    with pytest.raises(AssertionError, match="benign: positional night pain with gluteal tendon signs triaged urgent"):
+        props.check_benign_patterns(rules, settings=_REPEATABLE)
 
 
 def test_benign_case_is_the_pattern_with_its_chosen_optional_findings(shipped):

@@ -11,7 +11,7 @@ from jsonschema import Draft202012Validator
 
 from hipkb.errors import CaseError
 from hipkb.load.case import validate
-from hipkb.load.safeload import load_file
+from hipkb.parse.text import load_file
 from hipkb.testing import strategies as hs
 
 ROOT = Path(__file__).resolve().parent.parent

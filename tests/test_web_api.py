@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 
 from hipkb.knowledge.schema import case_schema
 from hipkb.knowledge.vocabulary import Vocabulary
-from hipkb.load.safeload import MAX_BYTES
+from hipkb.parse.bounds import MAX_BYTES
 from hipkb.results.result import to_json
 from hipkb.web.app import CSP, LOOPBACK_HOSTS, create_app
 from hipkb.web.forms import vocabulary_form

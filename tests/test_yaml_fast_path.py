@@ -1,6 +1,6 @@
 """libyaml's fast path gives the data the strict Python loader gives, or steps aside.
 
-Case files are composed by libyaml and built in one walk (hipkb.load.safeload);
+Case files are composed by libyaml and built in one walk (hipkb.parse.yamlfast);
 anything that walk does not judge goes to PyYAML's strict loader. Whatever
 text libyaml composes, the fast path must give exactly what the strict loader
 gives (types included: 1, 1.0 and True differ), or nothing.
@@ -12,7 +12,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hipkb.load import safeload
+from hipkb.parse import yamlfast, yamltext
 
 TRICKY = ["yes", "No", "on", "OFF", "true", "~", "null", "", "1:30", "0x22", "017", "0o17", "1_000", ".inf",
           "-.inf", ".nan", "1e5", "1.5e+3", "-0.0", "+4", ".5", "5.", "2024-01-01", "?x", "a?b", "<<", "=",
@@ -29,14 +29,14 @@ TAGGED = st.sampled_from(["!!bool yes", "!!bool maybe", "!!int 3", "!!int 1.5", 
 
 def _reference(text: str) -> str:
     try:
-        return repr(safeload._python_load(text, False))
+        return repr(yamltext.reference(text))
     except Exception as error:  # the strict loader's refusal: the fast path must not accept it
         return f"refused: {type(error).__name__}"
 
 
 def _fast(text: str) -> str | None:
-    data = safeload._c_composed(text)
-    return None if data is safeload._NOT_FAST else repr(data)
+    data = yamlfast.compose(text)
+    return None if data is yamlfast.NOT_FAST else repr(data)
 
 
 @settings(max_examples=600, deadline=None, suppress_health_check=list(HealthCheck))

@@ -403,11 +403,11 @@ def _remote_chunk(bundle: Bundle, settings: Any, chunk: list[tuple[int, Any]]) -
         dirs = on_worker(bundle)
         # Not worker=True: a Dask worker process is shared with whatever else
         # the cluster runs, so hipkb leaves its garbage collector as it is.
-        runner._init_worker(replace(settings, rules_dir=dirs["rules"], facts_dir=dirs["facts"],
+        runner.init_worker(replace(settings, rules_dir=dirs["rules"], facts_dir=dirs["facts"],
                                     templates=dirs.get("templates")))
         bundle.tidy()
         _READY["run"] = key
-    return runner._run_chunk(chunk)
+    return runner.run_chunk(chunk)
 
 
 _READY: dict[str, Any] = {}  # what this worker process has built, by command
@@ -421,7 +421,7 @@ def portable(source: Any) -> Any:
 def _portable(index: int, source: Any) -> tuple[int, Any]:
     """A case source a worker on another machine can load: the file's text, not its path."""
     from hipkb.load.inputs import CaseSource
-    from hipkb.load.safeload import read_text
+    from hipkb.parse.reading import read_text
 
     if source.path is None:
         return index, source
@@ -493,31 +493,5 @@ def ordered_map(client: Any, function: Callable[..., Any], tasks: Iterable[Any],
             future.cancel()
 
 
-# -- hipkb check --exhaustive --cluster ------------------------------------------
-
-def _remote_span(bundle: Bundle, axes: Any, base: Any, span: tuple[int, int]) -> Any:
-    """On a worker: one span of combinations, with the subject built once per bundle and axes."""
-    import json
-
-    from hipkb.verify import exhaustive
-
-    key = (bundle.key, json.dumps([repr(axes), base], sort_keys=True, default=str))
-    if _READY.get("exhaustive") != key:
-        dirs = on_worker(bundle)
-        exhaustive._init(str(dirs["rules"]), str(dirs["facts"]), axes, base)
-        bundle.tidy()
-        _READY["exhaustive"] = key
-    return exhaustive._work(span)
-
-
-def remote_exhaustive(address: str, spans: Iterable[tuple[int, int]], args: tuple[Any, ...],
-                      lost: Callable[[Any, str], Any]) -> Iterator[Any]:
-    """The outcome of each span of an exhaustive run (``args`` as for its workers' initializer), in order."""
-    rules_dir, facts_dir, axes, base = args
-    bundle = Bundle.of(rules=Path(rules_dir), facts=Path(facts_dir))
-    with connect(address) as client:
-        yield from ordered_map(client, _remote_span, spans, shared=(bundle, axes, base), lost=lost)
-
-
 __all__ = ["CONNECT_TIMEOUT", "Bundle", "check_address", "check_workers", "connect", "identity", "ordered_map",
-           "portable", "probe", "process", "remote_exhaustive"]
+           "portable", "probe", "process"]

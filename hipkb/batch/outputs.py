@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from hipkb.errors import HipkbError, OutputError
+from hipkb.errors import HipkbError, OutputError, StreamGivenUp
 from hipkb.report.output import SUFFIXES
 
 __all__ = ["SUFFIXES", "AtomicFile", "OutputDir", "StreamOutput", "safe_name", "write_atomic"]
@@ -242,10 +242,6 @@ class OutputDir:
             name = f"{stem}-{n}"
 
 
-class GivenUp(OSError):
-    """A write to a :class:`StreamOutput` not even tried: an earlier one failed."""
-
-
 class StreamOutput:
     """Results written one after another to a stream (standard output): each whole, or the stream is given up.
 
@@ -266,7 +262,7 @@ class StreamOutput:
     def write(self, text: str | bytes) -> None:
         """Write *text* (or a PDF's bytes) whole, or raise OSError (also for every write after one was cut short)."""
         if self.failed is not None:
-            raise GivenUp(0, f"given up after an earlier result was cut short ({self.failed})")
+            raise StreamGivenUp(0, f"given up after an earlier result was cut short ({self.failed})")
         self._write(text)
 
     def _write(self, text: str | bytes) -> None:

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from hipkb.batch import startup
-from hipkb.errors import HipkbError, StreamClosedError
+from hipkb.errors import HipkbError, StreamClosedError, StreamGivenUp
 from hipkb.load.inputs import CaseSource, InputGuard, expand
 
 DEFAULT_CHUNKSIZE = 16
@@ -83,7 +83,7 @@ class Outcome:
 _STATE: dict[str, Any] = {}
 
 
-def _init_worker(settings: Settings, worker: bool = False, own_process: bool = False) -> None:
+def init_worker(settings: Settings, worker: bool = False, own_process: bool = False) -> None:
     """Pool initializer: load the knowledge base and build its engine, once.
 
     ``worker``: a process that runs many cases and is ours alone (a pool
@@ -154,7 +154,7 @@ def _run_one(index: int, source: CaseSource, *, catch: bool = True) -> Outcome:
                    top=ranked[0]["id"] if ranked else None, triage=result["triage"]["level"])
 
 
-def _run_chunk(chunk: list[tuple[int, CaseSource]]) -> list[Outcome]:
+def run_chunk(chunk: list[tuple[int, CaseSource]]) -> list[Outcome]:
     return [_run_one(index, source) for index, source in chunk]
 
 
@@ -201,7 +201,7 @@ def process(sources: Iterable[CaseSource], settings: Settings, *, jobs: int | No
     numbered = enumerate(sources)
     head = list(islice(numbered, MIN_POOL_CASES))
     if jobs == 1 or len(head) < MIN_POOL_CASES:
-        _init_worker(settings, worker=own_process and len(head) == MIN_POOL_CASES, own_process=own_process)
+        init_worker(settings, worker=own_process and len(head) == MIN_POOL_CASES, own_process=own_process)
         for index, source in head:
             yield _run_one(index, source)
         for index, source in numbered:
@@ -217,11 +217,11 @@ def _pooled(numbered: Iterator[tuple[int, CaseSource]], settings: Settings, jobs
     if uses_fork():
         # Build the engine here, once: forked workers inherit it (and their
         # initializer finds it built) instead of each building its own.
-        _init_worker(settings, own_process=own_process)
+        init_worker(settings, own_process=own_process)
     else:
         startup.over()  # each worker builds its own engine
-    for outcomes in ordered_map(_run_chunk, _chunks(numbered, chunksize), jobs=jobs,
-                                initializer=_init_worker, initargs=(settings, True),
+    for outcomes in ordered_map(run_chunk, _chunks(numbered, chunksize), jobs=jobs,
+                                initializer=init_worker, initargs=(settings, True),
                                 window=jobs * WINDOW_PER_JOB):
         if isinstance(outcomes, LostWork):
             yield from _lost(outcomes.task, outcomes.reason)
@@ -416,7 +416,7 @@ def run(arguments: Iterable[str], settings: Settings, *, jobs: int | None = None
         raise HipkbError(str(errors), "", "refusing to overwrite an input case file")
 
     if single:
-        _init_worker(settings, own_process=own_process)
+        init_worker(settings, own_process=own_process)
         try:
             outcome = _run_one(0, head[0], catch=False)
         except HipkbError as error:
@@ -522,16 +522,14 @@ def _write(outcome: Outcome, out_dir: Any, output: Path | None, stdout: Any, gua
     elif output is not None:
         write_atomic(output, outcome.text, guard=guard)
     else:
-        from hipkb.batch.outputs import GivenUp
-
         try:
             stdout.write(outcome.text)  # whole, or not (a StreamOutput): a full disk is this case's failure
         except OSError as exc:
             from hipkb.errors import OutputError
 
             reason = exc.strerror or str(exc)
-            raise OutputError("<stdout>", "", reason if isinstance(exc, GivenUp) else f"cannot be written ({reason})") \
-                from None
+            given_up = isinstance(exc, StreamGivenUp)
+            raise OutputError("<stdout>", "", reason if given_up else f"cannot be written ({reason})") from None
 
 
 __all__ = ["Outcome", "Settings", "Summary", "default_jobs", "process", "run"]

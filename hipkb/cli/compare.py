@@ -52,6 +52,7 @@ def command(cases: tuple[str, ...], rules_dirs: tuple[Path, ...], facts_dirs: tu
     from hipkb.cli.common import load_kb_from
     from hipkb.load.inputs import expand
     from hipkb.results import compare as cmp
+    from hipkb.verify import compare_spread
 
     if len(rules_dirs) != 2:
         raise click.UsageError("give --rules exactly twice: --rules A --rules B")
@@ -71,8 +72,8 @@ def command(cases: tuple[str, ...], rules_dirs: tuple[Path, ...], facts_dirs: tu
     kb_a = load_kb_from(rules_dirs[0], facts[0])
     kb_b = load_kb_from(rules_dirs[1], facts[-1])
     labels = (str(rules_dirs[0]), str(rules_dirs[1]))
-    diffs = cmp.compare(kb_a, kb_b, list(expand(cases)), tolerance=tolerance, questions=questions, jobs=jobs,
-                        cluster=cluster) if cases else []
+    diffs = compare_spread.compare(kb_a, kb_b, list(expand(cases)), tolerance=tolerance, questions=questions,
+                                   jobs=jobs, cluster=cluster) if cases else []
     changes = cmp.rule_changes(kb_a, kb_b)
     found = None
     if generated is not None:

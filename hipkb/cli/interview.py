@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from hipkb.cli.common import kb_options, load_kb_from
-from hipkb.load.safeload import has_surrogates
+from hipkb.parse.text import has_surrogates
 
 ECHO_LIMIT = 200  # characters of an answer shown back; the rest is "..."
 MAX_ANSWER = 10_000  # characters of one answer read; no answer is anywhere near

@@ -43,16 +43,13 @@ from hipkb.fhir.codesystem import (
 )
 from hipkb.knowledge.encounter import FIELDS as ENCOUNTER_FIELDS
 from hipkb.knowledge.encounter import GROUP as ENCOUNTER
+from hipkb.knowledge.form import ENCOUNTER_TYPES, ITEM_TYPES, NONE_OF_THESE, has_none_option
 from hipkb.knowledge.vocabulary import Field, Vocabulary
 
-NONE_OF_THESE = "none"
 OPTION_EXCLUSIVE = "http://hl7.org/fhir/StructureDefinition/questionnaire-optionExclusive"
 # Which field is asked only once another is answered: dependent -> prerequisite.
 ENABLE_AFTER = {"pain.origin": "pain.regions"}
 UNKNOWN_DISPLAY = {"unknown": "unknown", "not_tested": "not tested"}
-ITEM_TYPES = {"choice": "choice", "set": "choice", "integer": "integer", "number": "decimal", "text": "string"}
-#: The encounter's fields as items: a date, one-line texts, and notes over several lines.
-ENCOUNTER_TYPES = {"date": "date", "text": "string", "notes": "text"}
 
 
 def questionnaire(vocabulary: Vocabulary) -> dict[str, Any]:
@@ -133,11 +130,6 @@ def encounter_item() -> dict[str, Any]:
         fields.append(item)
     return {"linkId": ENCOUNTER, "text": "The encounter (shown in reports, never reasoned on)", "type": "group",
             "item": fields}
-
-
-def has_none_option(spec: Field) -> bool:
-    """Whether the form offers ``none`` for an empty list of this set field."""
-    return spec.type == "set" and spec.min_items == 0 and NONE_OF_THESE not in spec.values
 
 
 def _number(spec: Field, value: float) -> int | float:

@@ -37,16 +37,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-# hashlib's own BLAKE2 and hmac's own constant-time comparison, without
-# importing hashlib and hmac, which load OpenSSL (about 2.5 ms of a cold run).
+# hashlib's own BLAKE2, without importing hashlib, which loads OpenSSL
+# (about 2.5 ms of a cold run); no public name gives it without that.
 try:
     from _blake2 import blake2b
 except ImportError:  # a Python built without it
     from hashlib import blake2b
-try:
-    from _operator import _compare_digest as compare_digest
-except ImportError:
-    from hmac import compare_digest  # type: ignore[no-redef]  # the same function, typed differently
 
 KEEP = 16  # cached knowledge bases kept; older ones are removed
 _MAC = 32  # bytes of MAC before the pickle
@@ -178,6 +174,18 @@ def _mac(key: bytes, name: str, payload: bytes) -> bytes:
     return blake2b(name.encode() + b"\0" + payload, key=key, digest_size=_MAC).digest()
 
 
+def same_mac(found: bytes, expected: bytes) -> bool:
+    """Whether two MACs are equal, in a time that tells nothing about where they differ.
+
+    hmac.compare_digest would load OpenSSL (see above); so both are MACed
+    again under a key made for this comparison, and those compared: how long
+    ``==`` takes then depends on digests no one can predict, not on how much
+    of *found* is right (the "double HMAC" comparison).
+    """
+    key = os.urandom(_KEY)
+    return blake2b(found, key=key).digest() == blake2b(expected, key=key).digest()
+
+
 def cached_load(rules_dir: Path, facts_dir: Path, load: Callable[[Path, Path], Any], *,
                 content: str | None = None) -> Any:
     """``load(rules_dir, facts_dir)``, or the same knowledge base read back from the cache.
@@ -196,7 +204,7 @@ def cached_load(rules_dir: Path, facts_dir: Path, load: Callable[[Path, Path], A
     with contextlib.suppress(Exception):  # any failure to read back is a miss, never an error
         if _private(path, directory=False):
             blob = path.read_bytes()
-            if compare_digest(blob[:_MAC], _mac(key, name, blob[_MAC:])):
+            if same_mac(blob[:_MAC], _mac(key, name, blob[_MAC:])):
                 kb = pickle.loads(blob[_MAC:])  # authenticated above: written by this user's hipkb
                 from hipkb.knowledge.rules import KnowledgeBase
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from hipkb.errors import RuleError, allowed_list, describe, did_you_mean
-from hipkb.load.safeload import load_file
+from hipkb.parse.text import load_file
 
 CODES_FILE = "codes.yaml"
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"

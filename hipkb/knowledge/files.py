@@ -23,7 +23,7 @@ import stat
 from pathlib import Path
 
 from hipkb.errors import HipkbError, RuleError
-from hipkb.load.safeload import read_bytes
+from hipkb.parse.reading import read_bytes
 
 RULES_SUFFIX = ".yaml"
 VOCABULARY = "vocabulary.yaml"

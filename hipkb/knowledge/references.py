@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from hipkb.errors import RuleError, describe
-from hipkb.load.safeload import load_file
+from hipkb.parse.text import load_file
 
 FILE = "references.yaml"
 FORMAT = "hipkb-references/1"

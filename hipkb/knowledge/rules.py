@@ -34,7 +34,7 @@ from hipkb.knowledge.teaching import FILE as TEACHING_FILE
 from hipkb.knowledge.teaching import Concept, LearningPoints, load_concepts, load_teaching
 from hipkb.knowledge.vocabulary import Field, Vocabulary
 from hipkb.knowledge.vocabulary import word as as_word
-from hipkb.load.safeload import load_file
+from hipkb.parse.text import load_file
 
 # Where the targets of each kind are declared (manifest sections) or listed (scales).
 DECLARED = {Target.HYPOTHESIS: "hypotheses", Target.RED_FLAG: "red_flags", Target.REFERRAL: "referrals"}

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from hipkb.errors import RuleError
-from hipkb.load.safeload import load_file
+from hipkb.parse.text import load_file
 
 FIELD_TYPES = ("choice", "integer", "number", "set", "text", "expect")
 # Group and field names become experta fact classes and slots, and parts of

@@ -10,6 +10,7 @@ facts whatever the order it was written in.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import sys
@@ -23,7 +24,10 @@ from hipkb.knowledge.encounter import GROUP as ENCOUNTER
 from hipkb.knowledge.encounter import validate_encounter
 from hipkb.knowledge.scales import RUNNING_ADVICE, TRIAGE_LEVELS
 from hipkb.knowledge.vocabulary import Field, Vocabulary
-from hipkb.load.safeload import MAX_BYTES, decode, parse_text, read_text
+from hipkb.load.response import is_response, read_response
+from hipkb.parse.bounds import MAX_BYTES
+from hipkb.parse.reading import decode, read_text
+from hipkb.parse.text import parse_text
 
 EXPECT_KEYS = ("top", "in_top3", "includes", "excludes", "triage_at_least", "triage_at_most", "running", "running_in",
                "red_flags", "no_hop", "known_miss")
@@ -37,13 +41,26 @@ def validate(
     default_id: str = "case",
     hypotheses: Collection[str] | None = None,
 ) -> Case:
-    """Check plain data against the vocabulary and return a normalised Case."""
-    if isinstance(data, dict) and "resourceType" in data:
-        # A FHIR resource: hipkb.fhir.response reads a QuestionnaireResponse as
-        # a case and hands its answers back here as case-file data.
-        from hipkb.fhir.response import read_response
+    """Check plain data against the vocabulary and return a normalised Case.
 
-        return read_response(data, vocabulary, source, default_id=default_id, hypotheses=hypotheses)
+    *data* is a case file's mapping, or a FHIR ``QuestionnaireResponse``
+    (recognised by its ``resourceType``), read first as the same data
+    (:mod:`hipkb.load.response`): an error in it names the response's item.
+    """
+    if is_response(data):
+        response = read_response(data, vocabulary, source)
+        case_id = response.case_id
+        plain = {**response.data, "case_id": default_case_id(default_id, vocabulary) if case_id is None else case_id}
+        try:
+            case = _validate(plain, vocabulary, source, default_id, hypotheses)
+        except CaseError as error:
+            raise CaseError(source, response.item(error.where, vocabulary), error.message) from None
+        return dataclasses.replace(case, meta=response.meta(source))
+    return _validate(data, vocabulary, source, default_id, hypotheses)
+
+
+def _validate(data: Any, vocabulary: Vocabulary, source: str, default_id: str,
+              hypotheses: Collection[str] | None) -> Case:
     if not isinstance(data, dict):
         raise CaseError(source, "", f"expected a mapping at the top, found {describe(data)}")
     known_top = [*vocabulary.top, ENCOUNTER, *vocabulary.groups]

@@ -22,7 +22,9 @@ from typing import Any
 from hipkb.errors import CaseError, HipkbError
 from hipkb.knowledge.rules import KnowledgeBase
 from hipkb.load.case import Case, validate
-from hipkb.load.safeload import MAX_BYTES, decode, parse_text, read_text
+from hipkb.parse.bounds import MAX_BYTES
+from hipkb.parse.reading import decode, read_text
+from hipkb.parse.text import parse_text
 
 CASE_SUFFIXES = (".yaml", ".yml", ".json")
 

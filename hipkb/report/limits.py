@@ -31,6 +31,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from hipkb.errors import LimitError
+
 MAX_SECONDS = 2.0  # CPU seconds of one render: the shipped reports take milliseconds
 MAX_STEPS = 1_000_000  # loop steps of one render
 MAX_RANGE = 100_000  # items of one range()
@@ -50,10 +52,6 @@ _TIME_EVERY = 256  # read the CPU clock once in this many metered events
 # A width taken from the arguments ({0:{1}}) could be any size: refused too.
 _PERCENT_WIDTH = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(?:\*|\d{7,}|\d*\.(?:\*|\d{7,}))")
 _BRACE_WIDTH = re.compile(r"\{[^{}]*\d{7,}[^{}]*\}|\{[^{}]*:[^{}]*\{")
-
-
-class LimitError(Exception):
-    """A template went past one of the limits; the message says which."""
 
 
 class Budget:

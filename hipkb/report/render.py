@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from hipkb.engine.record import Inference
-from hipkb.errors import ReportError
+from hipkb.errors import LimitError, ReportError
 from hipkb.knowledge.resources import shipped
 from hipkb.knowledge.rules import KnowledgeBase
 from hipkb.report import limits
@@ -81,7 +81,7 @@ def render_template(names: list[str], model: dict[str, Any], *, fmt: str, templa
         template = env.select_template(names)
         with limits.metered():
             text = limits.collect(template.generate(**model))
-    except limits.LimitError as error:
+    except LimitError as error:
         shown = template.filename or template.name if template is not None else names[-1]
         raise ReportError(*_where(error, shown or names[-1]),
                           _one_line(f"template stopped: it {error} (a limit of hipkb's report templates)")) from None

@@ -19,8 +19,10 @@ change (:data:`KINDS`, in order of consequence):
 
 The rules behind a difference are those that fired under one base and not the
 other, and those that fired and are written differently in the two (same id,
-changed conditions or conclusion). :func:`compare` runs here or, with
-``jobs``/``cluster``, through :mod:`hipkb.batch.jobs`.
+changed conditions or conclusion). :func:`compare` runs here;
+:mod:`hipkb.verify.compare_spread` spreads it over worker processes or a
+cluster (through :mod:`hipkb.batch.jobs`), so that ``results`` never imports
+``batch``.
 """
 
 from __future__ import annotations
@@ -43,10 +45,6 @@ KINDS = ("triage", "running", "red_flags", "referrals", "exclusions", "ranking",
          "questions")
 #: Kinds whose values under A and B are lists of ids (shown as "only under A / only under B").
 _SETS = ("red_flags", "referrals")
-
-#: How many cases a task of ``--jobs``/``--cluster`` carries.
-CHUNKSIZE = 32
-
 
 @dataclass
 class CaseDiff:
@@ -250,65 +248,23 @@ def compare_case(a: tuple[KnowledgeBase, Reasoner], b: tuple[KnowledgeBase, Reas
 
 
 def compare(kb_a: KnowledgeBase, kb_b: KnowledgeBase, sources: Iterable[CaseSource], *, tolerance: float = 0.0,
-            questions: bool = False, jobs: int = 1, cluster: str | None = None) -> list[CaseDiff]:
+            questions: bool = False) -> list[CaseDiff]:
     """Every case's comparison, in the order given; see :attr:`CaseDiff.differs`.
 
     *tolerance*: certainties that move by this much or less are no change.
-    *questions*: compare the next questions too. With *jobs* > 1 the cases
-    are spread over worker processes; with *cluster* (``tcp://host:8786`` or
-    ``local:N``) over a Dask cluster.
+    *questions*: compare the next questions too. Spread over worker processes
+    or a Dask cluster, the same comparisons are
+    :func:`hipkb.verify.compare_spread.compare`'s.
     """
-    return list(iter_compare(kb_a, kb_b, sources, tolerance=tolerance, questions=questions, jobs=jobs,
-                             cluster=cluster))
+    return list(iter_compare(kb_a, kb_b, sources, tolerance=tolerance, questions=questions))
 
 
 def iter_compare(kb_a: KnowledgeBase, kb_b: KnowledgeBase, sources: Iterable[CaseSource], *,
-                 tolerance: float = 0.0, questions: bool = False, jobs: int = 1,
-                 cluster: str | None = None) -> Iterator[CaseDiff]:
+                 tolerance: float = 0.0, questions: bool = False) -> Iterator[CaseDiff]:
     """:func:`compare`, one case at a time."""
-    if cluster is None and jobs <= 1:
-        comparer = Comparer(kb_a, kb_b, tolerance=tolerance, questions=questions)
-        for source in sources:
-            yield comparer.case(source)
-        return
-    from hipkb.batch import jobs as batch_jobs
-
-    for kb in (kb_a, kb_b):
-        if kb.rules_dir is None or kb.facts_dir is None:
-            raise HipkbError("compare", "", "a knowledge base not loaded from directories cannot be sent to workers")
-    if cluster is not None:
-        from hipkb.batch.cluster import portable
-
-        sources = (portable(source) for source in sources)
-    job = batch_jobs.Job(start_worker, work, kbs=((kb_a.rules_dir, kb_a.facts_dir),  # type: ignore[arg-type]
-                                                  (kb_b.rules_dir, kb_b.facts_dir)), args=(tolerance, questions))
-
-    def lost(chunk: list[CaseSource], reason: str) -> list[CaseDiff]:
-        return [CaseDiff(source.default_id, source.name, error=f"not run: {reason}") for source in chunk]
-
-    for diffs in batch_jobs.run(job, batch_jobs.chunked(sources, CHUNKSIZE), jobs=jobs, cluster=cluster,
-                                lost=lost):
-        yield from diffs
-
-
-# -- in a worker process (hipkb.batch.jobs) ---------------------------------------
-
-_WORKER: dict[str, Comparer] = {}
-
-
-def start_worker(kbs: tuple[tuple[Any, Any], ...], tolerance: float, questions: bool) -> None:
-    """Load both knowledge bases and build their engines, once per worker process."""
-    from hipkb.knowledge.rules import load_kb
-
-    (rules_a, facts_a), (rules_b, facts_b) = kbs
-    _WORKER["comparer"] = Comparer(load_kb(rules_a, facts_a), load_kb(rules_b, facts_b), tolerance=tolerance,
-                                   questions=questions)
-
-
-def work(chunk: list[CaseSource]) -> list[CaseDiff]:
-    """The comparisons of one chunk of cases."""
-    comparer = _WORKER["comparer"]
-    return [comparer.case(source) for source in chunk]
+    comparer = Comparer(kb_a, kb_b, tolerance=tolerance, questions=questions)
+    for source in sources:
+        yield comparer.case(source)
 
 
 # -- summaries and text -------------------------------------------------------------

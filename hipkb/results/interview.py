@@ -33,7 +33,7 @@ from hipkb.knowledge.case import CASE_FORMAT
 from hipkb.knowledge.rules import KnowledgeBase
 from hipkb.knowledge.vocabulary import Field
 from hipkb.load.case import Case, Value, validate
-from hipkb.load.safeload import DECIMAL
+from hipkb.parse.yamlrules import DECIMAL
 from hipkb.results.questions import next_questions
 
 FORMAT = CASE_FORMAT

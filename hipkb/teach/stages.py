@@ -21,7 +21,7 @@ from typing import Any
 from hipkb.errors import HipkbError, TeachingError, allowed_list, describe, did_you_mean
 from hipkb.knowledge.case import Case
 from hipkb.knowledge.vocabulary import Vocabulary
-from hipkb.load.safeload import load_file
+from hipkb.parse.text import load_file
 
 DIRECTORY = "teaching"
 MANIFEST = "library.yaml"

@@ -8,13 +8,16 @@
 
 One module per job: :mod:`.logic` (reasoning about conditions),
 :mod:`.anomalies` (static checks), :mod:`.regression` (expect cases and
-coverage), :mod:`.exhaustive` (every combination of chosen fields),
-:mod:`.graph` (the rule dependency graph) and :mod:`.report` (text and JSON).
+coverage), :mod:`.exhaustive` (every combination of chosen fields)
+and :mod:`.report` (text and JSON). The rule dependency graph
+(``hipkb rules graph``) is :mod:`hipkb.knowledge.rulegraph`.
 For researchers measuring a rule base: :mod:`.expectations` and
 :mod:`.evaluate` (labelled cases, ``hipkb evaluate``), :mod:`.sensitivity`
 (weights and band thresholds moved), :mod:`.mutants` (``hipkb check
 --mutants``), :mod:`.differences` (minimal cases where two rule bases
-differ), each with its report module, and :mod:`.charts` (their SVG).
+differ), each with its report module, and :mod:`.charts` (their SVG);
+:mod:`.compare_spread` spreads ``hipkb compare`` over worker processes or a
+cluster.
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hipkb.batch import jobs as batch_jobs
 from hipkb.errors import HipkbError
 from hipkb.knowledge import conditions as cond
 from hipkb.knowledge.kinds import Kind
@@ -211,9 +212,11 @@ def base_case(kb: KnowledgeBase, axes: Sequence[Axis], base: dict[str, Any] | No
 _WORKER: dict[str, Any] = {}
 
 
-def _init(rules_dir: str, facts_dir: str, axes: list[Axis], base: dict[str, Any]) -> None:
+def start_worker(kbs: tuple[tuple[Any, Any], ...], axes: list[Axis], base: dict[str, Any]) -> None:
+    """Load the knowledge base and build its subject, once per worker process (:mod:`hipkb.batch.jobs`)."""
     from hipkb.verify.invariants import Subject
 
+    ((rules_dir, facts_dir),) = kbs
     kb = KnowledgeBase.load(Path(rules_dir), Path(facts_dir))
     _WORKER.update(subject=Subject(kb), axes=axes, base=base)
 
@@ -241,7 +244,7 @@ def _shrink(subject, data: dict[str, Any], codes: set[str]) -> dict[str, Any]:
     return smaller
 
 
-def _work(span: tuple[int, int]) -> tuple[int, bytes, list[tuple[dict, dict, tuple, tuple]], list[str], int]:
+def work(span: tuple[int, int]) -> tuple[int, bytes, list[tuple[dict, dict, tuple, tuple]], list[str], int]:
     subject, axes, base = _WORKER["subject"], _WORKER["axes"], _WORKER["base"]
     start, stop = span
     ranks = bytearray()
@@ -304,7 +307,7 @@ def run(kb: KnowledgeBase, fields: Iterable[str] | None = None, *, base: dict[st
                          f"{max_combinations:,}; choose fewer fields or raise the limit")
     base_data = base_case(kb, axes, base)
     assert kb.rules_dir is not None and kb.facts_dir is not None
-    args = (str(kb.rules_dir), str(kb.facts_dir), axes, base_data)
+    kbs = ((kb.rules_dir, kb.facts_dir),)
     jobs = max(1, jobs or os.cpu_count() or 1)
     chunk = max(1, min(2000, total // (jobs * 20) or 1))
     spans = [(i, min(i + chunk, total)) for i in range(0, total, chunk)]
@@ -324,11 +327,12 @@ def run(kb: KnowledgeBase, fields: Iterable[str] | None = None, *, base: dict[st
             progress(report.checked, total)
 
     if cluster is None and (jobs == 1 or total <= chunk):
-        _init(*args)
+        start_worker(kbs, axes, base_data)
         for span in spans:
-            collect(_work(span))
+            collect(work(span))
     else:
-        for outcome in _pooled(spans, args, jobs, cluster):
+        job = batch_jobs.Job(start_worker, work, kbs=kbs, args=(axes, base_data))
+        for outcome in _pooled(job, spans, jobs, cluster):
             collect(outcome)
     unique: dict[str, Counterexample] = {}
     for minimal, data, codes, messages in sorted(raw, key=lambda r: json.dumps(r[0], sort_keys=True)):
@@ -340,7 +344,7 @@ def run(kb: KnowledgeBase, fields: Iterable[str] | None = None, *, base: dict[st
     return report
 
 
-def _pooled(spans: list[tuple[int, int]], args: tuple[Any, ...], jobs: int,
+def _pooled(job: batch_jobs.Job, spans: list[tuple[int, int]], jobs: int,
             cluster: str | None) -> Iterable[tuple[int, bytes, list, list[str], int]]:
     """Each span's outcome from worker processes (or a cluster); a span lost with its workers, as errors."""
     def lost(span: tuple[int, int], reason: str) -> tuple[int, bytes, list, list[str], int]:
@@ -348,15 +352,7 @@ def _pooled(spans: list[tuple[int, int]], args: tuple[Any, ...], jobs: int,
         errors = [f"combinations {start}-{stop - 1}: not run: {reason}"]
         return start, bytes([_NO_RESULT]) * (stop - start), [], errors, 0
 
-    if cluster is not None:
-        from hipkb.batch.cluster import remote_exhaustive
-
-        yield from remote_exhaustive(cluster, spans, args, lost)
-        return
-    from hipkb.batch.pool import LostWork, ordered_map
-
-    for outcome in ordered_map(_work, spans, jobs=jobs, initializer=_init, initargs=args):
-        yield lost(outcome.task, outcome.reason) if isinstance(outcome, LostWork) else outcome
+    yield from batch_jobs.run(job, spans, jobs=jobs, cluster=cluster, lost=lost)
 
 
 def _key(kb: KnowledgeBase, case: dict[str, Any], codes: tuple[str, ...]) -> str:

@@ -37,7 +37,7 @@ from typing import Any
 
 from hipkb.errors import HipkbError, allowed_list, describe, did_you_mean
 from hipkb.knowledge.scales import RUNNING_ADVICE, TRIAGE_LEVELS, triage_rank
-from hipkb.load.safeload import load_file
+from hipkb.parse.text import load_file
 
 #: The bone stress hypotheses of the expectation files' own rule.
 BONE_STRESS = ("femoral_neck_bsi", "pelvic_bsi", "femoral_shaft_bsi")

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from hipkb.errors import RuleError
-from hipkb.load.safeload import load_file
+from hipkb.parse.text import load_file
 
 ERROR, WARNING, INFO = "error", "warning", "info"
 SEVERITIES = (ERROR, WARNING, INFO)

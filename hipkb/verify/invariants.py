@@ -615,7 +615,7 @@ def assert_bone_sign_monotone(subject: Subject, data: dict[str, Any], sign: dict
               functools.partial(_check_with, assert_bone_sign_monotone, subject, sign))
 
 
-def _recoded(data: dict[str, Any], recoding: dict[str, Any]) -> dict[str, Any]:
+def recode(data: dict[str, Any], recoding: dict[str, Any]) -> dict[str, Any]:
     out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
     for path, value in recoding.items():
         group, _, name = path.partition(".")
@@ -639,10 +639,10 @@ def assert_recording_robust(subject: Subject, data: dict[str, Any], recoding: di
     # A suspected one: possible or likely, and not ruled out by imaging.
     alarms = [h["id"] for h in before["hypotheses"][:3]
               if h["id"] in subject.kb.safety.bone_stress_injuries and h["band"] in BSI_ALARM_BANDS
-              and not _ruled_out_by_imaging(subject.kb, inference, h["id"])]
+              and not ruled_out_by_imaging(subject.kb, inference, h["id"])]
     if not alarms:
         return
-    recoded = _recoded(data, recoding)
+    recoded = recode(data, recoding)
     _, after_inference, after = subject.infer(recoded)
     if not after_inference.derived_values(name):
         return  # the recoding took the bone signs away: not the same findings
@@ -665,7 +665,7 @@ def assert_recording_robust(subject: Subject, data: dict[str, Any], recoding: di
               functools.partial(_check_with, assert_recording_robust, subject, recoding))
 
 
-def _ruled_out_by_imaging(kb: KnowledgeBase, inference: Inference, hypothesis: str) -> bool:
+def ruled_out_by_imaging(kb: KnowledgeBase, inference: Inference, hypothesis: str) -> bool:
     """Whether evidence against *hypothesis* comes from a rule reading imaging (``safety.bone_ruled_out``)."""
     score = inference.scores.get(hypothesis)
     imaging = set(kb.safety.bone_ruled_out)

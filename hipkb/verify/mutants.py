@@ -335,7 +335,7 @@ class Suite:
                     planned.append((kind, index, more, ", ".join(f"{k}={v}" for k, v in findings.items())))
             if safety.neutral_recodings and self._suspected_bsi(run.base):
                 for recoding in safety.neutral_recodings:
-                    more = inv._recoded(data, dict(recoding))
+                    more = inv.recode(data, dict(recoding))
                     if more != data:
                         planned.append(("recording", index, more, ", ".join(f"{k}={v}" for k, v in recoding.items())))
         unique = []
@@ -365,7 +365,7 @@ class Suite:
             return False
         top3 = inference.ranked()[:3]
         return any(s.hypothesis in self.kb.safety.bone_stress_injuries and s.band in inv.BSI_ALARM_BANDS
-                   and not inv._ruled_out_by_imaging(self.kb, inference, s.hypothesis) for s in top3)
+                   and not inv.ruled_out_by_imaging(self.kb, inference, s.hypothesis) for s in top3)
 
     # -- the property checks, on the rule base's answers or a mutant's ---------------
     def _bsi(self, inference: Inference) -> float:
@@ -395,7 +395,7 @@ class Suite:
                 not after.derived_values(safety.bone_sign):
             return ""
         alarms = [s.hypothesis for s in before.ranked()[:3] if s.hypothesis in safety.bone_stress_injuries
-                  and s.band in inv.BSI_ALARM_BANDS and not inv._ruled_out_by_imaging(kb, before, s.hypothesis)]
+                  and s.band in inv.BSI_ALARM_BANDS and not inv.ruled_out_by_imaging(kb, before, s.hypothesis)]
         ranked = [s.hypothesis for s in after.ranked()]
         alarm = set(safety.alarm_hypotheses)
         for hid in alarms:

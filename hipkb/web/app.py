@@ -51,12 +51,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hipkb import __version__
 from hipkb.engine.reasoner import Reasoner
-from hipkb.errors import CaseError, HipkbError, one_line
+from hipkb.errors import ApiError, CaseError, HipkbError, RequestError, one_line
 from hipkb.knowledge.resources import shipped
 from hipkb.knowledge.rules import KnowledgeBase
 from hipkb.knowledge.schema import case_schema
 from hipkb.load.case import Case, validate
-from hipkb.load.safeload import MAX_BYTES, decode, parse_text, read_text
+from hipkb.parse.bounds import MAX_BYTES
+from hipkb.parse.reading import decode, read_text
+from hipkb.parse.text import parse_text
 from hipkb.report.assessment import assessment
 from hipkb.report.model import AUDIENCES, CERTAINTY_NOTE, decisions, reasoning_graph
 from hipkb.report.pdf import check_available, html_to_pdf
@@ -105,19 +107,6 @@ CASE_BODY = {
     },
 }
 NAME = Query(None, max_length=300, description="The case file's name, for error messages and the default case id.")
-
-
-class RequestError(HipkbError):
-    """A request the API cannot take (too large, wrong shape), other than a bad case."""
-
-
-class ApiError(Exception):
-    """An error that becomes one JSON answer with *status*: the CLI's one line, and its parts."""
-
-    def __init__(self, status: int, error: HipkbError) -> None:
-        super().__init__(str(error))
-        self.status = status
-        self.error = error
 
 
 @contextmanager

@@ -5,6 +5,9 @@ cache and run loop (hipkb.engine.matcher, .strategy, .reasoner); none of that
 may change a conclusion, a trace or its order. Each case goes through both
 engines and the hipkb-result/1 JSON must be byte-identical, for the shipped
 rules and for a seeded synthetic rule base with rules in every layer.
+
+The quick lane runs the same derandomized search for :data:`QUICK_CASES`
+cases; the thorough lane (``pytest -m thorough``) for :data:`CASES`.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -24,6 +28,8 @@ from hipkb.testing import strategies as hs
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 CASES = 1000
+#: The quick lane's share of the search: each test under 20 s on a busy 2-core machine.
+QUICK_CASES = 100
 
 
 def _stock_json(stock: Reasoner, case) -> str:
@@ -33,13 +39,13 @@ def _stock_json(stock: Reasoner, case) -> str:
     return to_json(build_result(stock.kb, stock.infer(case)))
 
 
-def _differential(kb) -> None:
+def _differential(kb, cases: int) -> None:
     ours, stock = Reasoner(kb), Reasoner(kb, engine=StockEngine)
     assert type(stock.engine.matcher) is experta.matchers.rete.ReteMatcher
     leans = sorted(kb.hypotheses)
     strategy = st.one_of([hs.cases(kb)] + [hs.cases(kb, lean_towards=h) for h in leans])
 
-    @settings(max_examples=CASES, derandomize=True, deadline=None, database=None,
+    @settings(max_examples=cases, derandomize=True, deadline=None, database=None,
               suppress_health_check=list(HealthCheck))
     @given(strategy)
     def same(data):
@@ -50,17 +56,31 @@ def _differential(kb) -> None:
 
 
 def test_shipped_rules_agree_with_stock_experta():
-    _differential(load_kb())
+    _differential(load_kb(), QUICK_CASES)
 
 
-def test_synthetic_rule_base_agrees_with_stock_experta(tmp_path):
+@pytest.mark.thorough
+def test_shipped_rules_agree_with_stock_experta_on_every_case():
+    _differential(load_kb(), CASES)
+
+
+def _synthetic(tmp_path: Path):
     sys.path.insert(0, str(BENCHMARKS))
     try:
         import synthkb
     finally:
         sys.path.remove(str(BENCHMARKS))
     rules = synthkb.write(tmp_path / "rules", 150, shipped("rules"), shipped("facts"), seed=11)
-    _differential(load_kb(rules, shipped("facts")))
+    return load_kb(rules, shipped("facts"))
+
+
+def test_synthetic_rule_base_agrees_with_stock_experta(tmp_path):
+    _differential(_synthetic(tmp_path), QUICK_CASES)
+
+
+@pytest.mark.thorough
+def test_synthetic_rule_base_agrees_with_stock_experta_on_every_case(tmp_path):
+    _differential(_synthetic(tmp_path), CASES)
 
 
 def test_example_cases_agree_with_stock_experta():

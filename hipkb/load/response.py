@@ -1,33 +1,43 @@
-"""A FHIR ``QuestionnaireResponse`` to hipkb's Questionnaire, read as a case.
+"""A FHIR ``QuestionnaireResponse`` to hipkb's Questionnaire, read as the plain data of a case file.
 
-The response is checked as strictly as a case file, and every error names
-the item by its ``linkId`` (``item[linkId=behaviour.hopping]: found code
-'sore'; allowed: painful, pain_free, unknown``): it must answer this
-questionnaire and this version of it, each field item must sit in its
+The input layer reads a response before validation, as it reads YAML or
+JSON: :func:`read_response` checks it as strictly as a case file, and every
+error names the item by its ``linkId`` (``item[linkId=behaviour.hopping]:
+found code 'sore'; allowed: painful, pain_free, unknown``): it must answer
+this questionnaire and this version of it, each field item must sit in its
 group, and each answer must have the item's type and, for a choice, a code
-of hipkb's code system that the question allows. Then the answers become the
-plain data of a case file and go through :func:`hipkb.load.case.validate`,
-so ranges, required fields and duplicates are checked by the same code as
-for YAML, and the case reasons exactly as the same case written in YAML.
+of hipkb's code system that the question allows. Its answers become the
+plain data of a case file, which :func:`hipkb.load.case.validate` then
+checks by the same code as YAML (ranges, required fields, duplicates), so the
+case reasons exactly as the same case written in YAML; an error found there
+names the response's item too (:meth:`Response.item`).
 
 The case's ``meta["fhir"]`` keeps what ``--format fhir`` needs to point back
-at the response (its reference and subject).
+at the response (its reference and subject): :meth:`Response.meta`.
+The form's names (code system, questionnaire, item types) are those the
+Questionnaire is written with (:mod:`hipkb.knowledge.form`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import re
-from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any
 
 from hipkb.errors import CaseError, allowed_list, describe, did_you_mean
-from hipkb.fhir.codesystem import CODE_SYSTEM, CODE_SYSTEM_VERSION, questionnaire_canonical, questionnaire_url
-from hipkb.fhir.questionnaire import ENCOUNTER_TYPES, ITEM_TYPES, NONE_OF_THESE, has_none_option
 from hipkb.knowledge.encounter import BY_NAME as ENCOUNTER_FIELDS
 from hipkb.knowledge.encounter import GROUP as ENCOUNTER
+from hipkb.knowledge.form import (
+    CODE_SYSTEM,
+    CODE_SYSTEM_VERSION,
+    ENCOUNTER_TYPES,
+    ITEM_TYPES,
+    NONE_OF_THESE,
+    has_none_option,
+    questionnaire_canonical,
+    questionnaire_url,
+)
 from hipkb.knowledge.vocabulary import Field, Vocabulary
-from hipkb.load.case import Case, default_case_id, validate
 
 RESOURCE = "QuestionnaireResponse"
 # Elements of an R4 QuestionnaireResponse that say nothing about the findings.
@@ -49,9 +59,45 @@ def is_response(data: Any) -> bool:
     return isinstance(data, dict) and "resourceType" in data
 
 
-def read_response(data: dict[str, Any], vocabulary: Vocabulary, source: str, *, default_id: str = "case",
-                  hypotheses: Collection[str] | None = None) -> Case:
-    """Check a parsed QuestionnaireResponse and return its case."""
+@dataclass(frozen=True)
+class Response:
+    """A response read as the data of a case file, and what the case keeps of the response itself."""
+
+    #: The plain data of a case file (``case_id`` when the response names one).
+    data: dict[str, Any]
+    #: The response's ``id`` and ``subject`` as found; checked by :meth:`meta`.
+    ident: Any
+    subject: Any
+
+    @property
+    def case_id(self) -> str | None:
+        """The case id the response gives: its ``case_id`` item, else its ``id``; None for neither."""
+        given = self.data.get("case_id")
+        if given is not None:
+            return given
+        return self.ident if isinstance(self.ident, str) and self.ident.strip() else None
+
+    def item(self, where: str, vocabulary: Vocabulary) -> str:
+        """A case-file field path as the response names it: ``item[linkId=pain.regions]``."""
+        path, bracket, rest = where.partition("[")
+        if path in vocabulary.fields or path == "case_id" or path.startswith(f"{ENCOUNTER}."):
+            return f"item[linkId={path}]" + (f".answer[{rest}" if bracket else "")
+        if path in vocabulary.groups or path == ENCOUNTER:
+            return f"item[linkId={path}]"
+        return where
+
+    def meta(self, source: str) -> dict[str, Any]:
+        """What the case keeps of the response (``{"fhir": {"response", "subject"}}``), its id and subject checked."""
+        ident = self.ident
+        if ident is not None and not (isinstance(ident, str) and FHIR_ID.match(ident)):
+            raise CaseError(source, "id", f"found {describe(ident)}; a FHIR id is 1 to 64 of A-Z, a-z, 0-9, '-', '.'")
+        # The subject goes into the Bundle as it is: only a plain Reference may.
+        subject = _reference(self.subject, source, "subject")
+        return {"fhir": {"response": f"{RESOURCE}/{ident}" if ident else None, "subject": subject}}
+
+
+def read_response(data: dict[str, Any], vocabulary: Vocabulary, source: str) -> Response:
+    """Check a parsed QuestionnaireResponse and read its answers as the data of a case file."""
     kind = data.get("resourceType")
     if kind != RESOURCE:
         raise CaseError(source, "resourceType",
@@ -66,20 +112,9 @@ def read_response(data: dict[str, Any], vocabulary: Vocabulary, source: str, *, 
     if status not in STATUSES:
         raise CaseError(source, "status", f"found {describe(status)}; allowed: {allowed_list(STATUSES)}")
     case_data, case_id = _answers(data.get("item"), vocabulary, source)
-    ident = data.get("id")
-    if case_id is None:
-        case_id = ident if isinstance(ident, str) and ident.strip() else default_case_id(default_id, vocabulary)
-    case_data["case_id"] = case_id
-    try:
-        case = validate(case_data, vocabulary, source, default_id=default_id, hypotheses=hypotheses)
-    except CaseError as error:
-        raise CaseError(source, _as_item(error.where, vocabulary), error.message) from None
-    if ident is not None and not (isinstance(ident, str) and FHIR_ID.match(ident)):
-        raise CaseError(source, "id", f"found {describe(ident)}; a FHIR id is 1 to 64 of A-Z, a-z, 0-9, '-', '.'")
-    # The subject goes into the Bundle as it is: only a plain Reference may.
-    subject = _reference(data.get("subject"), source, "subject")
-    meta = {"fhir": {"response": f"{RESOURCE}/{ident}" if ident else None, "subject": subject}}
-    return dataclasses.replace(case, meta=meta)
+    if case_id is not None:
+        case_data["case_id"] = case_id
+    return Response(case_data, data.get("id"), data.get("subject"))
 
 
 def _check_questionnaire(found: Any, vocabulary: Vocabulary, source: str) -> None:
@@ -275,11 +310,4 @@ def _reference(value: Any, source: str, where: str) -> dict[str, Any] | None:
     return dict(value)
 
 
-def _as_item(where: str, vocabulary: Vocabulary) -> str:
-    """A case-file field path as the response names it: ``item[linkId=pain.regions]``."""
-    path, bracket, rest = where.partition("[")
-    if path in vocabulary.fields or path == "case_id" or path.startswith(f"{ENCOUNTER}."):
-        return f"item[linkId={path}]" + (f".answer[{rest}" if bracket else "")
-    if path in vocabulary.groups or path == ENCOUNTER:
-        return f"item[linkId={path}]"
-    return where
+__all__ = ["Response", "is_response", "read_response"]
