@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from hipkb.knowledge.scales import running_rank, triage_rank
-from hipkb.verify.invariants import Subject, add_findings, check_failed, restriction_violations
+from hipkb.verify.invariants import Subject, add_findings, check_failed, restriction_violations, ruled_out_by_imaging
 
 __all__ = [
     "assert_excluded_by_negatives",
@@ -234,6 +234,10 @@ def assert_warm_up_keeps_alarm(subject: Subject, data: dict[str, Any]) -> None:
         return
     _, inference, before = subject.infer(data)
     if not inference.derived_values(safety.bone_sign):
+        return
+    # Imaging that rules a bone stress injury out decides, not the history: what
+    # a bone sign calls for beside a clear MRI is the other properties' business.
+    if any(ruled_out_by_imaging(subject.kb, inference, h) for h in safety.bone_stress_injuries):
         return
     more = add_findings(data, dict(safety.warm_up), subject)
     if more is None:
