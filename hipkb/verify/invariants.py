@@ -589,6 +589,19 @@ def _bsi_certainty(subject: Subject, result: dict[str, Any]) -> float:
     return max((h["certainty"] for h in result["hypotheses"] if h["id"] in bsis), default=0.0)
 
 
+def lowered_alarm(subject: Subject, before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """How *after* lowers the alarm of *before*: a bone stress injury's certainty, the triage, the running advice."""
+    problems = []
+    was, now = _bsi_certainty(subject, before), _bsi_certainty(subject, after)
+    if now < was - 1e-9:
+        problems.append(f"bone stress injury certainty {was:g} -> {now:g}")
+    if triage_rank(after["triage"]["level"]) > triage_rank(before["triage"]["level"]):
+        problems.append(f"triage {before['triage']['level']} -> {after['triage']['level']}")
+    if running_rank(after["running"]["advice"]) > running_rank(before["running"]["advice"]):
+        problems.append(f"running {before['running']['advice']} -> {after['running']['advice']}")
+    return problems
+
+
 def assert_bone_sign_monotone(subject: Subject, data: dict[str, Any], sign: dict[str, Any]) -> None:
     """Adding a strong bone sign never lowers the certainty of a bone stress injury, the triage or the running advice.
 
@@ -601,14 +614,7 @@ def assert_bone_sign_monotone(subject: Subject, data: dict[str, Any], sign: dict
     _, _, before = subject.infer(data)
     _, _, after = subject.infer(more)
     added = ", ".join(f"{k}={v}" for k, v in sign.items())
-    problems = []
-    was, now = _bsi_certainty(subject, before), _bsi_certainty(subject, after)
-    if now < was - 1e-9:
-        problems.append(f"bone stress injury certainty {was:g} -> {now:g}")
-    if triage_rank(after["triage"]["level"]) > triage_rank(before["triage"]["level"]):
-        problems.append(f"triage {before['triage']['level']} -> {after['triage']['level']}")
-    if running_rank(after["running"]["advice"]) > running_rank(before["running"]["advice"]):
-        problems.append(f"running {before['running']['advice']} -> {after['running']['advice']}")
+    problems = lowered_alarm(subject, before, after)
     if problems:
         fail(f"bone-sign monotonicity: adding {added} lowered the alarm", data, problems,
               functools.partial(_fails_with, assert_bone_sign_monotone, subject, sign),

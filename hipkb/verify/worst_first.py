@@ -32,7 +32,14 @@ from collections.abc import Iterable
 from typing import Any
 
 from hipkb.knowledge.scales import running_rank, triage_rank
-from hipkb.verify.invariants import Subject, add_findings, check_failed, restriction_violations, ruled_out_by_imaging
+from hipkb.verify.invariants import (
+    Subject,
+    add_findings,
+    check_failed,
+    lowered_alarm,
+    restriction_violations,
+    ruled_out_by_imaging,
+)
 
 __all__ = [
     "assert_excluded_by_negatives",
@@ -70,30 +77,13 @@ def risk_findings(subject: Subject) -> list[dict[str, Any]]:
     return found
 
 
-def _bsi_certainty(subject: Subject, result: dict[str, Any]) -> float:
-    bsis = subject.kb.safety.bone_stress_injuries
-    return max((h["certainty"] for h in result["hypotheses"] if h["id"] in bsis), default=0.0)
-
-
-def _lowered(before: dict[str, Any], after: dict[str, Any], subject: Subject) -> list[str]:
-    problems = []
-    was, now = _bsi_certainty(subject, before), _bsi_certainty(subject, after)
-    if now < was - 1e-9:
-        problems.append(f"bone stress injury certainty {was:g} -> {now:g}")
-    if triage_rank(after["triage"]["level"]) > triage_rank(before["triage"]["level"]):
-        problems.append(f"triage {before['triage']['level']} -> {after['triage']['level']}")
-    if running_rank(after["running"]["advice"]) > running_rank(before["running"]["advice"]):
-        problems.append(f"running {before['running']['advice']} -> {after['running']['advice']}")
-    return problems
-
-
 def assert_risk_monotone(subject: Subject, data: dict[str, Any], risk: dict[str, Any]) -> None:
     """Adding a risk factor never lowers a bone stress injury's certainty, the triage or the running restriction."""
     more = add_findings(data, risk, subject)
     if more is None:
         return  # the case already says otherwise: a change, not an addition
     before, after = subject.infer(data)[2], subject.infer(more)[2]
-    problems = _lowered(before, after, subject)
+    problems = lowered_alarm(subject, before, after)
     if problems:
         added = ", ".join(f"{k}={v}" for k, v in risk.items())
         check_failed(assert_risk_monotone, subject, f"risk monotonicity: adding {added} lowered the care taken",
