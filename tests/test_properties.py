@@ -88,6 +88,29 @@ def test_readme_scenario_a_broken_safety_invariant_fails_with_a_minimal_case(tmp
     assert api.run_data(case, kb)["triage"]["level"] in ("urgent", "emergency")
 
 
+def test_a_broken_alarm_triage_fails_the_safety_check_whatever_the_draw(tmp_path, rules_dir):
+    # The knowledge base's own witnesses of each alarm come before any drawn
+    # case: no seed, profile (hypothesis's "ci" one derandomizes) or budget
+    # lets the planted bug through, not even a search of one example.
+    mine = tmp_path / "my-rules"
+    shutil.copytree(rules_dir, mine)
+    _break_bsi_triage(mine)
+    for seed in (0, 1):
+        with pytest.raises(AssertionError, match="triage is routine"):
+            props.check_safety(mine, settings=settings(max_examples=1, database=None, deadline=None,
+                                                       derandomize=bool(seed), phases=[Phase.generate]))
+
+
+def test_every_alarm_and_red_flag_has_a_witness_case_that_raises_it(kb):
+    subject = invariants.Subject(kb)
+    assert subject.alarm_witnesses and subject.red_flag_witnesses
+    for case in subject.alarm_witnesses:
+        result = subject.infer(case)[2]
+        assert {h["id"] for h in result["hypotheses"]} & set(kb.safety.alarm_hypotheses), case
+    for case in subject.red_flag_witnesses:
+        assert subject.infer(case)[2]["red_flags"], case
+
+
 def test_check_all_lists_every_failing_check(tmp_path):
     # Keep running with a fever: contradicts the red flag and the urgent triage.
     with pytest.raises(AssertionError) as failure:

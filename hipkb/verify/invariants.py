@@ -106,6 +106,51 @@ class Subject:
         """Sets of findings (``{"group.field": value}``) that raise a red flag."""
         return self._pins([r for r in self.kb.rules if r.conclusion.kind == "red_flag"])
 
+    def _witnesses(self, rules) -> list[dict[str, Any]]:
+        """For each rule (its first alternatives), the smallest valid case that meets it."""
+        from hipkb.verify.logic import witness
+
+        flats: list[dict[str, Any]] = []
+        for rule in rules:
+            for alternative in (self._expander.rule(rule) or [])[:8]:
+                flat = witness(alternative, self.kb.vocabulary)
+                if flat is not None and flat not in flats:
+                    flats.append(flat)
+        return flats
+
+    @cached_property
+    def alarm_witnesses(self) -> list[dict[str, Any]]:
+        """Cases the knowledge base itself says point to an alarm hypothesis, tried before any search.
+
+        Each rule that supports an alarm hypothesis gives the smallest case
+        that meets it, and each alarm hypothesis the union of those that
+        agree: a broken safety rule shows on these without luck in the draw.
+        """
+        from hipkb.verify.logic import nest
+
+        cases: list[dict[str, Any]] = []
+        for alarm in sorted(self.kb.safety.alarm_hypotheses):
+            union: dict[str, Any] = {}
+            for flat in self._witnesses([r for r in self.kb.rules
+                                         if r.conclusion.kind == "supports" and r.conclusion.target == alarm]):
+                if nest(flat) not in cases:
+                    cases.append(nest(flat))
+                union = _merged(union, flat, self.kb.vocabulary) or union
+            if union and nest(union) not in cases:
+                try:
+                    self.case(nest(union))
+                except HipkbError:
+                    continue  # findings each rule allows but the case format does not allow together
+                cases.append(nest(union))
+        return cases
+
+    @cached_property
+    def red_flag_witnesses(self) -> list[dict[str, Any]]:
+        """The smallest case that raises each red flag of the knowledge base."""
+        from hipkb.verify.logic import nest
+
+        return [nest(flat) for flat in self._witnesses([r for r in self.kb.rules if r.conclusion.kind == "red_flag"])]
+
     @cached_property
     def bone_findings(self) -> list[dict[str, Any]]:
         """Single findings that count towards a bone stress injury, through the chain."""
@@ -143,6 +188,19 @@ class Subject:
                 if all(v is not None for v in flat.values()) and flat not in found:
                     found.append(flat)
         return found
+
+
+def _merged(flat: dict[str, Any], more: dict[str, Any], vocabulary) -> dict[str, Any] | None:
+    """Two flat cases as one (a set field's values joined), or None where they disagree on a finding."""
+    out = dict(flat)
+    for path, value in more.items():
+        if path not in out or out[path] == value:
+            out[path] = value
+        elif vocabulary.fields[path].type == "set":
+            out[path] = [v for v in vocabulary.fields[path].values if v in out[path] or v in value]
+        else:
+            return None
+    return out
 
 
 _SUBJECTS: dict[tuple, Subject] = {}
