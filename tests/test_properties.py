@@ -102,7 +102,7 @@ def test_a_broken_alarm_triage_fails_the_safety_check_whatever_the_draw(tmp_path
 
 
 def test_every_alarm_and_red_flag_has_a_witness_case_that_raises_it(kb):
-    subject = invariants.Subject(kb)
+    subject = invariants.UnderTest(kb)
     assert subject.alarm_witnesses and subject.red_flag_witnesses
     for case in subject.alarm_witnesses:
         result = subject.infer(case)[2]

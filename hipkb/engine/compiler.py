@@ -24,7 +24,7 @@ Within a layer, rules are ordered by id through salience, which gives every
 activation a distinct place on the agenda: the firing order, and so the trace,
 is the same on every run whatever the hash seed. The figures above are for a
 layer of up to 4,999 rules; a larger layer spreads every band out so that
-the layers still never overlap (:func:`salience_plan`).
+the layers still never overlap (:func:`salience_bands`).
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ DECIDE_SALIENCE = 100
 
 
 @dataclass(frozen=True)
-class SaliencePlan:
+class SalienceBands:
     """Where each layer's rules sit on the agenda: ``base[layer]``, ``span`` apart, and the shell's combine step."""
 
     base: dict[int, int]
@@ -66,10 +66,10 @@ class SaliencePlan:
         return self.base[layer] + self.span - 1 - position
 
 
-def salience_plan(layer_sizes: dict[int, int]) -> SaliencePlan:
+def salience_bands(layer_sizes: dict[int, int]) -> SalienceBands:
     """Saliences for layers of these sizes; 50000+, 40000+, ... as in the table while every layer fits in 4,999."""
     span = max(SPAN, max(layer_sizes.values(), default=0) + 1)
-    return SaliencePlan({layer: band * span for layer, band in LAYER_BANDS.items()}, span, COMBINE_BAND * span,
+    return SalienceBands({layer: band * span for layer, band in LAYER_BANDS.items()}, span, COMBINE_BAND * span,
                         {step: band * span for step, band in SHELL_BANDS.items()})
 
 # A binding of one pattern: the name experta gives the matched fact, and for
@@ -225,18 +225,18 @@ def build_engine_class(kb: KnowledgeBase, base: type) -> type[Any]:
 
     Each rule carries its ``plan`` for hipkb's matcher; experta's own
     patterns, which only experta's Rete matcher reads, are built only for an
-    engine that uses it (:class:`~hipkb.engine.reasoner.StockEngine`).
+    engine that uses it (:class:`~hipkb.engine.reasoner.ExpertaReteEngine`).
     """
     classes = group_classes(kb)
     sets = frozenset(path for path, f in kb.vocabulary.fields.items() if f.type == "set")
     rete = not issubclass(getattr(base, "__matcher__", object), PlanMatcher)
     attrs: dict[str, Any] = {"group_classes": classes, "kb": kb}
     ordered = sorted(kb.rules, key=lambda r: (r.layer, r.id))
-    plan = salience_plan(Counter(rule.layer for rule in ordered))
+    bands = salience_bands(Counter(rule.layer for rule in ordered))
     position: dict[int, int] = defaultdict(int)
     for rule in ordered:
         position[rule.layer] += 1
-        salience = plan.of(rule.layer, position[rule.layer])
+        salience = bands.of(rule.layer, position[rule.layer])
         has_flags = any(c.kind == cond.RED_FLAG for c in rule.conditions)
         parts = tuple(_parts(rule))  # once per rule, for all three readings below
         attrs[f"rule_{len(attrs)}"] = _rule(salience, rule.id, _rhs(rule, _bindings(parts), has_flags),
@@ -245,7 +245,7 @@ def build_engine_class(kb: KnowledgeBase, base: type) -> type[Any]:
     # The score and resolve steps only where the knowledge base has something for them to do.
     needed = {"score": bool(kb.scores), "combine": True,
               "resolve": any(r.conclusion.spec.target is Target.STATUS for r in kb.rules)}
-    for step, salience in plan.shell.items():
+    for step, salience in bands.shell.items():
         if needed[step]:
             attrs[f"shell_{step}"] = _rule(salience, f"SHELL-{step.upper()}", _shell(step), ())
     attrs["shell_decide"] = _rule(DECIDE_SALIENCE, "SHELL-DECIDE", _shell("decide"), ())

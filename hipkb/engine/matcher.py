@@ -147,7 +147,7 @@ class PlanMatcher(experta.abstract.Matcher):
             if plan is None:
                 raise TypeError(
                     f"rule {getattr(rule, '__name__', rule)!r} was not compiled from a knowledge base: "
-                    "hipkb's Engine matches compiled rules only; run hand-written experta rules on StockEngine"
+                    "hipkb's Engine matches compiled rules only; run hand-written experta rules on ExpertaReteEngine"
                 )
             self._add(rule, with_initial(plan))
         # Patterns on a type and key, with those on the type whatever the key.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from hipkb.engine import certainty as cf
@@ -50,7 +50,7 @@ FALLBACK_TRIAGE = "routine"
 FALLBACK_RUNNING = "reduce"
 
 
-class StockEngine(experta.KnowledgeEngine):
+class ExpertaReteEngine(experta.KnowledgeEngine):
     """experta's own engine (its matcher, strategy and run loop) with hipkb's bookkeeping.
 
     The right-hand sides of compiled rules call :meth:`conclude`; the shell's
@@ -177,7 +177,7 @@ class StockEngine(experta.KnowledgeEngine):
         )
 
 
-class Engine(StockEngine):
+class Engine(ExpertaReteEngine):
     """hipkb's engine: experta's, with the per-case overheads taken out; subclassed per knowledge base.
 
     - a conflict resolution strategy without experta's cache (:mod:`hipkb.engine.strategy`),
@@ -303,17 +303,23 @@ class Engine(StockEngine):
 
 def _facts_of(c: Conclusion, rule_id: str, new: bool) -> list[Any]:
     """The experta facts a conclusion declares: what later patterns read, and votes for the agenda's record."""
-    if c.kind is Kind.DERIVE:
-        return [Derived.of(name=c.target, value=c.value)] if new else []
-    if c.kind is Kind.RED_FLAG:
-        return [RedFlagFact.of(id=c.target)] if new else []
-    if c.kind is Kind.TRIAGE:
-        return [TriageFact.of(level=c.target, rule=rule_id)]
-    if c.kind is Kind.RUNNING:
-        return [RunningFact.of(advice=c.target, rule=rule_id)]
+    declare = _DECLARES.get(c.kind)
+    if declare is not None:
+        return declare(c, rule_id, new)
     if c.spec.target is Target.FIELDS:
         return [AvoidFact.of(facts=c.facts, kind=_WORDS[c.kind], rule=rule_id)]
     return []
+
+
+# The engine's table of recorders (kinds.py's KindSpec says where each kind is
+# recorded; this says which fact it declares for later rules): a derived fact
+# and a red flag once, a vote every time, for the shell to choose among.
+_DECLARES: dict[Kind, Callable[[Conclusion, str, bool], list[Any]]] = {
+    Kind.DERIVE: lambda c, rule_id, new: [Derived.of(name=c.target, value=c.value)] if new else [],
+    Kind.RED_FLAG: lambda c, rule_id, new: [RedFlagFact.of(id=c.target)] if new else [],
+    Kind.TRIAGE: lambda c, rule_id, new: [TriageFact.of(level=c.target, rule=rule_id)],
+    Kind.RUNNING: lambda c, rule_id, new: [RunningFact.of(advice=c.target, rule=rule_id)],
+}
 
 
 # Each kind as the plain word it is written as (an enum's .value is a slow property).
@@ -345,7 +351,7 @@ class Reasoner:
     """Reasons about cases with one knowledge base; build once, run many."""
 
     def __init__(self, kb: KnowledgeBase, *, max_firings: int | None = None,
-                 engine: type[StockEngine] | None = None, bands: tuple[float, float] | None = None) -> None:
+                 engine: type[ExpertaReteEngine] | None = None, bands: tuple[float, float] | None = None) -> None:
         self.kb = kb
         self.max_firings = max_firings or max(MAX_FIRINGS, FIRINGS_PER_RULE * len(kb.rules))
         self.engine_class = build_engine_class(kb, engine or Engine)

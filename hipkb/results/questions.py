@@ -21,6 +21,7 @@ from functools import partial
 
 from hipkb.engine.record import Inference
 from hipkb.knowledge import conditions as cond
+from hipkb.knowledge.kinds import Kind
 from hipkb.knowledge.memo import per_knowledge_base
 from hipkb.knowledge.rules import KnowledgeBase, RuleDef
 from hipkb.knowledge.scales import RUNNING_ADVICE, TRIAGE_LEVELS, running_rank, triage_rank
@@ -49,12 +50,12 @@ def _stake(kb: KnowledgeBase, inference: Inference, rule: RuleDef,
            status: Callable[[], RuleStatus]) -> tuple[float, str]:
     """How much firing *rule* would change the result, and in what way (*status* gives where it stands)."""
     c = rule.conclusion
-    if c.kind in ("supports", "against"):  # most rules with a stake
+    if c.kind in (Kind.SUPPORTS, Kind.AGAINST):  # most rules with a stake
         score = inference.scores.get(c.target)
         current = score.certainty if score else 0.0
         # Evidence matters most on hypotheses in contention; against-evidence
         # on one nobody suspects changes nothing.
-        if c.kind == "against" and current <= 0:
+        if c.kind is Kind.AGAINST and current <= 0:
             return 0.0, ""
         # The questions read the case: evidence for a hypothesis nothing has brought into view
         # (not ranked, and no alarm hypothesis left to exclude) is no reason to ask.
@@ -62,11 +63,11 @@ def _stake(kb: KnowledgeBase, inference: Inference, rule: RuleDef,
         if current <= 0 and (exclusion is None or exclusion.value == "excluded"):
             return 0.0, ""
         return c.weight * (1.0 + max(current, 0.0)), c.target
-    if c.kind == "red_flag":
+    if c.kind is Kind.RED_FLAG:
         flag = kb.red_flags[c.target]
         stake = EMERGENCY_SCREEN_STAKE if flag.emergency else SCREEN_STAKE
         return stake, f"{SCREEN_REASON} ({c.target})"
-    if c.kind in ("triage", "running"):
+    if c.kind in (Kind.TRIAGE, Kind.RUNNING):
         waiting = [s.condition for s in status().conditions if s.state == UNKNOWN]
         if any(w.kind == cond.RED_FLAG for w in waiting):
             # The red-flag rule itself carries the screen's stake; counting
@@ -80,15 +81,15 @@ def _stake(kb: KnowledgeBase, inference: Inference, rule: RuleDef,
                 odds = min(odds, 0.25 + max(score.certainty, 0.0) if score else 0.25)
         triage = inference.triage.value if inference.triage else TRIAGE_LEVELS[-1]
         running = inference.running.value if inference.running else RUNNING_ADVICE[-1]
-        if c.kind == "triage" and triage_rank(c.target) < triage_rank(triage):
+        if c.kind is Kind.TRIAGE and triage_rank(c.target) < triage_rank(triage):
             return odds * (1.0 + (3 - triage_rank(c.target)) * 0.25), f"could raise triage to {c.target}"
-        if c.kind == "running" and running_rank(c.target) < running_rank(running):
+        if c.kind is Kind.RUNNING and running_rank(c.target) < running_rank(running):
             return odds * 0.5, f"could change running advice to {c.target}"
         return 0.0, ""
     return 0.0, ""
 
 
-class _Plan:
+class _StakeFilter:
     """Which rules could have a stake (see :func:`_stake`), judged from their conclusions alone, for one knowledge base.
 
     Sets of rules are bit sets over the knowledge base's rules, as in
@@ -107,19 +108,19 @@ class _Plan:
         self.against: dict[str, int] = {}  # by hypothesis: evidence against it (a stake only once it has some for)
         for rule in kb.rules:
             c, bit = rule.conclusion, bits[rule.id]
-            if c.kind == "red_flag":
+            if c.kind is Kind.RED_FLAG:
                 self.always |= bit
-            elif c.kind == "supports":
+            elif c.kind is Kind.SUPPORTS:
                 self.support[c.target] = self.support.get(c.target, 0) | bit
-            elif c.kind == "triage":
+            elif c.kind is Kind.TRIAGE:
                 for level in self.triage:
                     if triage_rank(c.target) < triage_rank(level):
                         self.triage[level] |= bit
-            elif c.kind == "running":
+            elif c.kind is Kind.RUNNING:
                 for advice in self.running:
                     if running_rank(c.target) < running_rank(advice):
                         self.running[advice] |= bit
-            elif c.kind == "against":
+            elif c.kind is Kind.AGAINST:
                 self.against[c.target] = self.against.get(c.target, 0) | bit
         #: Ties between questions go to the vocabulary's order.
         self.order = {path: n for n, path in enumerate(kb.vocabulary.fields)}
@@ -138,7 +139,7 @@ class _Plan:
         return found
 
 
-_plan = per_knowledge_base(_Plan)
+_stake_filter = per_knowledge_base(_StakeFilter)
 
 
 def candidates(kb: KnowledgeBase, inference: Inference, analyzer: Analyzer) -> list[RuleDef]:
@@ -147,7 +148,7 @@ def candidates(kb: KnowledgeBase, inference: Inference, analyzer: Analyzer) -> l
     Those that have not fired, that no known finding blocks, and whose
     conclusion could change the result (:func:`_stake`).
     """
-    live = _plan(kb).candidates(inference) & ~analyzer.blocked_bits & ~analyzer.fired_bits
+    live = _stake_filter(kb).candidates(inference) & ~analyzer.blocked_bits & ~analyzer.fired_bits
     return rule_bits(kb).of(live)
 
 
@@ -188,7 +189,7 @@ def next_questions(kb: KnowledgeBase, inference: Inference, limit: int = MAX_QUE
             if asking is not None:
                 scores[path] += asking.conclusion.weight
                 reasons[path][asking.conclusion.text] += asking.conclusion.weight
-    order = _plan(kb).order
+    order = _stake_filter(kb).order
     ranked = sorted(scores, key=lambda p: (-round(scores[p], 6), order.get(p, len(order))))
     # Who the runner is comes first while unknown: age and sex decide which conditions are in view.
     first = [path for path in vocabulary.fields if vocabulary.fields[path].ask_first

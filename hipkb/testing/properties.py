@@ -69,7 +69,7 @@ from hipkb.knowledge.kinds import Kind
 from hipkb.testing import strategies as hs
 from hipkb.verify.invariants import (
     PropertyFailure,
-    Subject,
+    UnderTest,
     Violation,
     add_findings,
     assert_benign,
@@ -101,7 +101,7 @@ from hipkb.verify.worst_first import (
 
 __all__ = [
     "CHECKS",
-    "Subject",
+    "UnderTest",
     "Violation",
     "case_yaml",
     "check_all",
@@ -131,7 +131,7 @@ __all__ = [
 
 
 @functools.cache
-def _alarm_cases(subject: Subject) -> Any:
+def _alarm_cases(subject: UnderTest) -> Any:
     """Cases of which half lean towards an alarm hypothesis (a bone stress injury, a fracture ...)."""
     alarms = [h for h in subject.kb.safety.alarm_hypotheses if h in subject.kb.hypotheses]
     if not alarms:
@@ -140,7 +140,7 @@ def _alarm_cases(subject: Subject) -> Any:
 
 
 @functools.cache
-def _cases(subject: Subject) -> Any:
+def _cases(subject: UnderTest) -> Any:
     """Cases drawn freely, leaning towards each hypothesis, and raising each red flag."""
     kb = subject.kb
     leans = sorted({r.conclusion.target for r in index(kb).by_kind.get(Kind.SUPPORTS, ())})
@@ -167,7 +167,7 @@ def _settings(max_examples: int | None, settings: Settings | None, shrink: bool 
                                            HealthCheck.filter_too_much])
 
 
-def _run(name: str, subject: Subject, body: Callable[[Any], None], max_examples: int | None,
+def _run(name: str, subject: UnderTest, body: Callable[[Any], None], max_examples: int | None,
          settings: Settings | None, *, minimizes: bool = True,
          first: Iterable[Callable[[], None]] = ()) -> None:
     """Run *body* on drawn cases, after the fixed checks *first* (hypothesis's explicit examples, for checks
@@ -199,7 +199,7 @@ def _run(name: str, subject: Subject, body: Callable[[Any], None], max_examples:
         raise
 
 
-def check_determinism(rules_dir: str | Path | Subject | None = None, facts_dir: str | Path | None = None, *,
+def check_determinism(rules_dir: str | Path | UnderTest | None = None, facts_dir: str | Path | None = None, *,
                       max_examples: int | None = None, settings: Settings | None = None) -> None:
     """The same case gives identical JSON: twice, shuffled, and after another case."""
     subject = subject_of(rules_dir, facts_dir)
@@ -213,7 +213,7 @@ def check_determinism(rules_dir: str | Path | Subject | None = None, facts_dir: 
     _run("check_determinism", subject, body, max_examples, settings, minimizes=False)
 
 
-def check_order_independence(rules_dir: str | Path | Subject | None = None, facts_dir: str | Path | None = None,
+def check_order_independence(rules_dir: str | Path | UnderTest | None = None, facts_dir: str | Path | None = None,
                              *, max_examples: int | None = None, settings: Settings | None = None) -> None:
     """Declaring the case's fact groups in any order gives the same result."""
     subject = subject_of(rules_dir, facts_dir)
@@ -227,7 +227,7 @@ def check_order_independence(rules_dir: str | Path | Subject | None = None, fact
     _run("check_order_independence", subject, body, max_examples, settings, minimizes=False)
 
 
-def check_termination(rules_dir: str | Path | Subject | None = None, facts_dir: str | Path | None = None, *,
+def check_termination(rules_dir: str | Path | UnderTest | None = None, facts_dir: str | Path | None = None, *,
                       max_examples: int | None = None, settings: Settings | None = None) -> None:
     """Every case settles within the engine's firing bound."""
     subject = subject_of(rules_dir, facts_dir)
@@ -235,7 +235,7 @@ def check_termination(rules_dir: str | Path | Subject | None = None, facts_dir: 
          max_examples, settings, minimizes=False)
 
 
-def check_traceability(rules_dir: str | Path | Subject | None = None, facts_dir: str | Path | None = None, *,
+def check_traceability(rules_dir: str | Path | UnderTest | None = None, facts_dir: str | Path | None = None, *,
                        max_examples: int | None = None, settings: Settings | None = None) -> None:
     """Every conclusion traces back to the case's findings; every firing's conditions hold."""
     subject = subject_of(rules_dir, facts_dir)
@@ -243,7 +243,7 @@ def check_traceability(rules_dir: str | Path | Subject | None = None, facts_dir:
          max_examples, settings)
 
 
-def check_monotonicity(rules_dir: str | Path | Subject | None = None, facts_dir: str | Path | None = None, *,
+def check_monotonicity(rules_dir: str | Path | UnderTest | None = None, facts_dir: str | Path | None = None, *,
                        max_examples: int | None = None, settings: Settings | None = None) -> None:
     """Adding a red-flag finding or a bone-type finding never lowers triage."""
     subject = subject_of(rules_dir, facts_dir)
@@ -260,13 +260,13 @@ def check_monotonicity(rules_dir: str | Path | Subject | None = None, facts_dir:
     _run("check_monotonicity", subject, body, max_examples, settings)
 
 
-def check_safety(rules_dir: str | Path | Subject | None = None, facts_dir: str | Path | None = None, *,
+def check_safety(rules_dir: str | Path | UnderTest | None = None, facts_dir: str | Path | None = None, *,
                  max_examples: int | None = None, settings: Settings | None = None) -> None:
     """The safety invariants hold for every case (see the module's docstring).
 
     The cases the knowledge base's own rules give for each alarm hypothesis
-    and red flag come first (:attr:`Subject.alarm_witnesses`,
-    :attr:`Subject.red_flag_witnesses`), so a broken
+    and red flag come first (:attr:`UnderTest.alarm_witnesses`,
+    :attr:`UnderTest.red_flag_witnesses`), so a broken
     safety rule fails whatever the seed; then half the drawn cases lean
     towards an alarm hypothesis (``safety.alarm_hypotheses``).
     """
@@ -276,7 +276,7 @@ def check_safety(rules_dir: str | Path | Subject | None = None, facts_dir: str |
          max_examples, settings, first=[functools.partial(assert_safe, subject, case) for case in witnesses])
 
 
-def check_consistent_advice(rules_dir: str | Path | Subject | None = None, facts_dir: str | Path | None = None, *,
+def check_consistent_advice(rules_dir: str | Path | UnderTest | None = None, facts_dir: str | Path | None = None, *,
                             max_examples: int | None = None, settings: Settings | None = None) -> None:
     """No result contradicts itself (advice vs triage vs red flags, precedence, questions)."""
     subject = subject_of(rules_dir, facts_dir)
@@ -284,7 +284,7 @@ def check_consistent_advice(rules_dir: str | Path | Subject | None = None, facts
          lambda data: assert_consistent_advice(subject, data.draw(_cases(subject), "case")), max_examples, settings)
 
 
-def check_bone_sign_monotonicity(rules_dir: str | Path | Subject | None = None, facts_dir: str | Path | None = None,
+def check_bone_sign_monotonicity(rules_dir: str | Path | UnderTest | None = None, facts_dir: str | Path | None = None,
                                  *, max_examples: int | None = None, settings: Settings | None = None) -> None:
     """Adding a strong bone sign never lowers a bone stress injury's certainty, the triage or the running advice."""
     subject = subject_of(rules_dir, facts_dir)
@@ -299,7 +299,7 @@ def check_bone_sign_monotonicity(rules_dir: str | Path | Subject | None = None, 
     _run("check_bone_sign_monotonicity", subject, body, max_examples, settings)
 
 
-def check_recording_robustness(rules_dir: str | Path | Subject | None = None, facts_dir: str | Path | None = None,
+def check_recording_robustness(rules_dir: str | Path | UnderTest | None = None, facts_dir: str | Path | None = None,
                                *, max_examples: int | None = None, settings: Settings | None = None) -> None:
     """Recoding the onset (``safety.neutral_recodings``) never pushes a BSI with bone signs out of the top three."""
     subject = subject_of(rules_dir, facts_dir)
@@ -318,7 +318,7 @@ def check_recording_robustness(rules_dir: str | Path | Subject | None = None, fa
     _run("check_recording_robustness", subject, body, max_examples, settings)
 
 
-def check_benign_patterns(rules_dir: str | Path | Subject | None = None, facts_dir: str | Path | None = None, *,
+def check_benign_patterns(rules_dir: str | Path | UnderTest | None = None, facts_dir: str | Path | None = None, *,
                           max_examples: int | None = None, settings: Settings | None = None) -> None:
     """A benign presentation (``safety.benign``), with any of its optional findings, stays under its triage ceiling."""
     subject = subject_of(rules_dir, facts_dir)
@@ -339,12 +339,12 @@ def check_benign_patterns(rules_dir: str | Path | Subject | None = None, facts_d
 
 
 @functools.cache
-def _risks(subject: Subject) -> list[dict[str, Any]]:
+def _risks(subject: UnderTest) -> list[dict[str, Any]]:
     return risk_findings(subject)
 
 
 @functools.cache
-def _negatives(subject: Subject) -> list[dict[str, Any]]:
+def _negatives(subject: UnderTest) -> list[dict[str, Any]]:
     """The clinical negatives of ``safety.bsi_exclusion``, one at a time, to draw cases close to an exclusion.
 
     Not the imaging ones: a negative MRI excludes by itself, so a case
@@ -354,12 +354,12 @@ def _negatives(subject: Subject) -> list[dict[str, Any]]:
 
 
 @functools.cache
-def _sparse_cases(subject: Subject) -> Any:
+def _sparse_cases(subject: UnderTest) -> Any:
     """Cases that say little, as real notes do: most fields unknown, or only the required ones known."""
     return st.one_of(hs.cases(subject.kb, unknown_weight=0.95), hs.cases(subject.kb, unknown_weight=1.0))
 
 
-def _at_risk_cases(subject: Subject) -> Any:
+def _at_risk_cases(subject: UnderTest) -> Any:
     """Sparse cases with one or two risk factors added.
 
     Sparse: a case full of findings has a bone sign somewhere and stops
@@ -378,7 +378,7 @@ def _at_risk_cases(subject: Subject) -> Any:
     return draw()
 
 
-def _near_exclusion_cases(subject: Subject) -> Any:
+def _near_exclusion_cases(subject: UnderTest) -> Any:
     """Sparse cases with some of the negatives that exclude a bone stress injury.
 
     Sparse, as with risk: a case full of findings has some bone sign, and a
@@ -396,7 +396,7 @@ def _near_exclusion_cases(subject: Subject) -> Any:
     return draw()
 
 
-def check_risk_monotonicity(rules_dir: str | Path | Subject | None = None, facts_dir: str | Path | None = None, *,
+def check_risk_monotonicity(rules_dir: str | Path | UnderTest | None = None, facts_dir: str | Path | None = None, *,
                             max_examples: int | None = None, settings: Settings | None = None) -> None:
     """Adding a bone stress risk factor never lowers a BSI's certainty, the triage or the running restriction."""
     subject = subject_of(rules_dir, facts_dir)
@@ -414,7 +414,7 @@ def check_risk_monotonicity(rules_dir: str | Path | Subject | None = None, facts
     _run("check_risk_monotonicity", subject, body, max_examples, settings)
 
 
-def check_silence_never_excludes(rules_dir: str | Path | Subject | None = None, facts_dir: str | Path | None = None,
+def check_silence_never_excludes(rules_dir: str | Path | UnderTest | None = None, facts_dir: str | Path | None = None,
                                  *, max_examples: int | None = None, settings: Settings | None = None) -> None:
     """Removing a recorded finding never turns an alarm hypothesis ``excluded``."""
     subject = subject_of(rules_dir, facts_dir)
@@ -423,7 +423,7 @@ def check_silence_never_excludes(rules_dir: str | Path | Subject | None = None, 
          max_examples, settings)
 
 
-def check_exclusion_by_negatives(rules_dir: str | Path | Subject | None = None, facts_dir: str | Path | None = None,
+def check_exclusion_by_negatives(rules_dir: str | Path | UnderTest | None = None, facts_dir: str | Path | None = None,
                                  *, max_examples: int | None = None, settings: Settings | None = None) -> None:
     """A bone stress injury is ``excluded`` only when its listed negatives (``safety.bsi_exclusion``) are recorded."""
     subject = subject_of(rules_dir, facts_dir)
@@ -432,7 +432,7 @@ def check_exclusion_by_negatives(rules_dir: str | Path | Subject | None = None, 
          max_examples, settings)
 
 
-def check_positional_night_pain(rules_dir: str | Path | Subject | None = None, facts_dir: str | Path | None = None,
+def check_positional_night_pain(rules_dir: str | Path | UnderTest | None = None, facts_dir: str | Path | None = None,
                                 *, max_examples: int | None = None, settings: Settings | None = None) -> None:
     """Positional night pain, in any region, never raises the night-pain flag and is never a bone sign."""
     subject = subject_of(rules_dir, facts_dir)
@@ -441,7 +441,7 @@ def check_positional_night_pain(rules_dir: str | Path | Subject | None = None, f
          max_examples, settings)
 
 
-def check_warm_up_keeps_alarm(rules_dir: str | Path | Subject | None = None, facts_dir: str | Path | None = None, *,
+def check_warm_up_keeps_alarm(rules_dir: str | Path | UnderTest | None = None, facts_dir: str | Path | None = None, *,
                               max_examples: int | None = None, settings: Settings | None = None) -> None:
     """Adding "warms up" never lowers the triage or running advice that a strong bone sign gives."""
     subject = subject_of(rules_dir, facts_dir)
@@ -457,7 +457,7 @@ def check_warm_up_keeps_alarm(rules_dir: str | Path | Subject | None = None, fac
     _run("check_warm_up_keeps_alarm", subject, body, max_examples, settings)
 
 
-def check_restricted_at_risk(rules_dir: str | Path | Subject | None = None, facts_dir: str | Path | None = None, *,
+def check_restricted_at_risk(rules_dir: str | Path | UnderTest | None = None, facts_dir: str | Path | None = None, *,
                              max_examples: int | None = None, settings: Settings | None = None) -> None:
     """With a BSI not excluded and moderate or high risk: never running as tolerated, never a loading test."""
     subject = subject_of(rules_dir, facts_dir)

@@ -402,7 +402,7 @@ _TENTHS = st.integers(0, 9)
 
 
 @dataclass(frozen=True)
-class _Plan:
+class _DrawSetup:
     """Everything :func:`_findings` draws from, built once per strategy, not per example.
 
     Building hypothesis strategies costs more than drawing from them, and a
@@ -418,8 +418,8 @@ class _Plan:
     lean_cut: int
 
 
-def _plan(vocabulary: Vocabulary, fixed: dict[str, Any], lean: list[dict[str, tuple[Condition, ...]]],
-          unknown_cut: int, lean_cut: int) -> _Plan:
+def _draw_setup(vocabulary: Vocabulary, fixed: dict[str, Any], lean: list[dict[str, tuple[Condition, ...]]],
+                unknown_cut: int, lean_cut: int) -> _DrawSetup:
     fields = vocabulary.fields
     ways = []
     for way in lean:
@@ -431,7 +431,7 @@ def _plan(vocabulary: Vocabulary, fixed: dict[str, Any], lean: list[dict[str, tu
                 pinned[subject] = strategy
         if pinned:
             ways.append(pinned)
-    return _Plan(
+    return _DrawSetup(
         groups=tuple((g, tuple(group.fields.items())) for g, group in vocabulary.groups.items()),
         fixed=fixed,
         values={path: field_values(spec) for path, spec in fields.items() if path not in fixed},
@@ -443,15 +443,15 @@ def _plan(vocabulary: Vocabulary, fixed: dict[str, Any], lean: list[dict[str, tu
 
 
 @st.composite
-def _findings(draw: Any, plan: _Plan) -> dict[str, dict[str, Any]]:
+def _findings(draw: Any, setup: _DrawSetup) -> dict[str, dict[str, Any]]:
     pinned: dict[str, SearchStrategy[Any]] = {}
     # Draw the lean first: index 0 of each integer is what hypothesis shrinks
     # towards, so a failing leaned case shrinks to following the first rule.
-    if plan.lean is not None and draw(_PERCENT) < plan.lean_cut:
-        pinned = draw(plan.lean)
-    fixed = plan.fixed
+    if setup.lean is not None and draw(_PERCENT) < setup.lean_cut:
+        pinned = draw(setup.lean)
+    fixed = setup.fixed
     groups: dict[str, dict[str, Any]] = {}
-    for gname, group_fields in plan.groups:
+    for gname, group_fields in setup.groups:
         values: dict[str, Any] = {}
         for fname, spec in group_fields:
             path = spec.path
@@ -463,12 +463,12 @@ def _findings(draw: Any, plan: _Plan) -> dict[str, dict[str, Any]]:
                 values[fname] = draw(pinned[path])
                 continue
             # Shrinking drives the integer to 0: unknown, i.e. the smallest case.
-            if not spec.required and draw(_PERCENT) < plan.unknown_cut:
-                spelling = draw(plan.unknown[path])
+            if not spec.required and draw(_PERCENT) < setup.unknown_cut:
+                spelling = draw(setup.unknown[path])
                 if spelling is not OMIT:
                     values[fname] = spelling
                 continue
-            values[fname] = draw(plan.values[path])
+            values[fname] = draw(setup.values[path])
         if values:
             groups[gname] = values
         elif draw(_TENTHS) == 9:
@@ -494,8 +494,8 @@ def findings(
     lean: list[dict[str, tuple[Condition, ...]]] = []
     if lean_towards is not None:
         lean = lean_paths(_need_kb(kb), lean_towards)
-    plan = _plan(vocabulary, fixed_map, lean, _unknown_cut(unknown_weight), _unknown_cut(lean_weight))
-    return _findings(plan)
+    setup = _draw_setup(vocabulary, fixed_map, lean, _unknown_cut(unknown_weight), _unknown_cut(lean_weight))
+    return _findings(setup)
 
 
 @st.composite

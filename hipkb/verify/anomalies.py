@@ -30,6 +30,7 @@ from hipkb.knowledge import conditions as cond
 from hipkb.knowledge.components import components
 from hipkb.knowledge.conditions import Condition
 from hipkb.knowledge.index import index
+from hipkb.knowledge.kinds import Kind
 from hipkb.knowledge.rules import KnowledgeBase, RuleDef, rule_errors
 from hipkb.knowledge.scales import running_rank, triage_rank
 from hipkb.knowledge.vocabulary import Vocabulary
@@ -146,7 +147,7 @@ def cycles(kb: KnowledgeBase) -> list[Finding]:
     rule_edges: dict[tuple[tuple[str, str], tuple[str, str]], set[str]] = defaultdict(set)
     for rule in kb.rules:
         c = rule.conclusion
-        if c.kind != "derive":
+        if c.kind is not Kind.DERIVE:
             continue
         target = (c.target, c.value)
         for condition in rule.conditions:
@@ -180,9 +181,9 @@ def derived_use(kb: KnowledgeBase, expander: Expander) -> list[Finding]:
     """Derived facts declared but never concluded, or concluded but never read."""
     producers: dict[str, dict[str, list[RuleDef]]] = defaultdict(lambda: defaultdict(list))
     for rule in kb.rules:
-        if rule.conclusion.kind == "derive":
+        if rule.conclusion.kind is Kind.DERIVE:
             producers[rule.conclusion.target][rule.conclusion.value].append(rule)
-        elif rule.conclusion.kind == "points":  # the shell adds them up into any band of the score
+        elif rule.conclusion.kind is Kind.POINTS:  # the shell adds them up into any band of the score
             for band in kb.scores[rule.conclusion.target].bands:
                 producers[rule.conclusion.target][band].append(rule)
     readers: dict[str, list[Condition]] = defaultdict(list)
@@ -222,7 +223,7 @@ def derived_use(kb: KnowledgeBase, expander: Expander) -> list[Finding]:
 
 def red_flag_use(kb: KnowledgeBase) -> list[Finding]:
     """Red flags no rule raises, and red flags raised that no rule reads."""
-    raised = {r.conclusion.target for r in kb.rules if r.conclusion.kind == "red_flag"}
+    raised = {r.conclusion.target for r in kb.rules if r.conclusion.kind is Kind.RED_FLAG}
     found = [Finding("unraised-red-flag", f"red flag {flag} is declared in kb.yaml but no rule raises it",
                      subject=flag) for flag in kb.red_flags if flag not in raised]
     read: set[str] = set()
@@ -231,7 +232,8 @@ def red_flag_use(kb: KnowledgeBase) -> list[Finding]:
             if c.kind == cond.RED_FLAG:
                 read |= set(c.values) if c.values else set(kb.red_flags)
     for flag in sorted(raised - read):
-        ids = tuple(sorted(r.id for r in kb.rules if r.conclusion.kind == "red_flag" and r.conclusion.target == flag))
+        ids = tuple(sorted(r.id for r in kb.rules
+                           if r.conclusion.kind is Kind.RED_FLAG and r.conclusion.target == flag))
         found.append(Finding("red-flags-ignored", f"red flag {flag} is raised but no rule reads it, so it cannot "
                              "change triage or advice", ids, subject=flag))
     return found
@@ -352,13 +354,13 @@ def _evidence_overlap(a: RuleDef, b: RuleDef, kb: KnowledgeBase) -> bool:
 
 def _conflicting(a: RuleDef, b: RuleDef, kb: KnowledgeBase) -> str | None:
     ca, cb = a.conclusion, b.conclusion
-    if {ca.kind, cb.kind} == {"supports", "against"} and ca.target == cb.target:
+    if {ca.kind, cb.kind} == {Kind.SUPPORTS, Kind.AGAINST} and ca.target == cb.target:
         if _evidence_overlap(a, b, kb):
             return f"one supports {ca.target}, the other counts against it, on the same findings"
         return None
-    if ca.kind == cb.kind == "running" and abs(running_rank(ca.target) - running_rank(cb.target)) >= RUNNING_APART:
+    if ca.kind == cb.kind is Kind.RUNNING and abs(running_rank(ca.target) - running_rank(cb.target)) >= RUNNING_APART:
         return f"running advice {ca.target} vs {cb.target}"
-    if ca.kind == cb.kind == "triage" and abs(triage_rank(ca.target) - triage_rank(cb.target)) >= TRIAGE_APART:
+    if ca.kind == cb.kind is Kind.TRIAGE and abs(triage_rank(ca.target) - triage_rank(cb.target)) >= TRIAGE_APART:
         levels = sorted((ca.target, cb.target), key=triage_rank)
         if "self_care" in levels:
             return f"triage {levels[0]} vs {levels[1]}"
@@ -397,7 +399,7 @@ def _disagreeing_pairs(kb: KnowledgeBase) -> list[tuple[RuleDef, RuleDef]]:
     """
     # A default (a rule without conditions) is there to be overridden: the
     # shell's safety precedence decides, so it conflicts with nothing.
-    relevant = [r for r in kb.rules if r.conclusion.kind in ("supports", "against", "running", "triage")
+    relevant = [r for r in kb.rules if r.conclusion.kind in (Kind.SUPPORTS, Kind.AGAINST, Kind.RUNNING, Kind.TRIAGE)
                 and r.conditions]
     position = {id(rule): n for n, rule in enumerate(relevant)}
     by_conclusion: dict[tuple[str, str], list[RuleDef]] = defaultdict(list)

@@ -19,7 +19,7 @@ from typing import Any
 
 from hipkb.knowledge.rules import KnowledgeBase
 from hipkb.results.compare import KINDS, CaseDiff, Comparer
-from hipkb.verify.invariants import Subject, minimize
+from hipkb.verify.invariants import UnderTest, minimize
 
 #: At most this many groups of differing cases are cut down (the others are counted).
 MAX_SHRUNK = 50
@@ -151,7 +151,7 @@ def _run(kb_a: KnowledgeBase, kb_b: KnowledgeBase, tasks: list[tuple[str, list[A
          settings: tuple[float, bool], jobs: int, cluster: str | None) -> Iterable[list[Any]]:
     if cluster is None and jobs <= 1:
         _WORKER["comparer"] = Comparer(kb_a, kb_b, tolerance=settings[0], questions=settings[1])
-        _WORKER["subject"] = Subject(kb_a)
+        _WORKER["subject"] = UnderTest(kb_a)
         for task in tasks:
             yield work(task)
         return
@@ -181,7 +181,7 @@ def start_worker(kbs: tuple[tuple[Any, Any], ...], tolerance: float, questions: 
     (rules_a, facts_a), (rules_b, facts_b) = kbs
     kb_a = load_kb(rules_a, facts_a)
     _WORKER["comparer"] = Comparer(kb_a, load_kb(rules_b, facts_b), tolerance=tolerance, questions=questions)
-    _WORKER["subject"] = Subject(kb_a)
+    _WORKER["subject"] = UnderTest(kb_a)
 
 
 def work(task: tuple[str, list[Any]]) -> list[Any]:

@@ -214,11 +214,11 @@ _WORKER: dict[str, Any] = {}
 
 def start_worker(kbs: tuple[tuple[Any, Any], ...], axes: list[Axis], base: dict[str, Any]) -> None:
     """Load the knowledge base and build its subject, once per worker process (:mod:`hipkb.batch.jobs`)."""
-    from hipkb.verify.invariants import Subject
+    from hipkb.verify.invariants import UnderTest
 
     ((rules_dir, facts_dir),) = kbs
     kb = KnowledgeBase.load(Path(rules_dir), Path(facts_dir))
-    _WORKER.update(subject=Subject(kb), axes=axes, base=base)
+    _WORKER.update(subject=UnderTest(kb), axes=axes, base=base)
 
 
 def _check(subject, data: dict[str, Any]) -> tuple[int, list]:
@@ -365,9 +365,9 @@ def _key(kb: KnowledgeBase, case: dict[str, Any], codes: tuple[str, ...]) -> str
 
 def _additions(kb: KnowledgeBase, axes: Sequence[Axis]) -> list[tuple[int, int, int]]:
     """(axis, from position, to position): steps along one axis that add a red-flag or bone-type finding."""
-    from hipkb.verify.invariants import Subject
+    from hipkb.verify.invariants import UnderTest
 
-    subject = Subject(kb)  # its engine is built only if a case runs; here only its finding lists are read
+    subject = UnderTest(kb)  # its engine is built only if a case runs; here only its finding lists are read
     single: set[tuple[str, str]] = set()
     for pins in subject.red_flag_findings + subject.bone_findings:
         for path, value in pins.items():
@@ -392,12 +392,12 @@ def _additions(kb: KnowledgeBase, axes: Sequence[Axis]) -> list[tuple[int, int, 
 def _monotonicity(kb: KnowledgeBase, axes: Sequence[Axis], base: dict[str, Any],
                   ranks: bytearray) -> list[Counterexample]:
     """Pairs of combinations one added finding apart whose triage went down."""
-    from hipkb.verify.invariants import Subject, lowers_by, minimize
+    from hipkb.verify.invariants import UnderTest, lowers_by, minimize
 
     steps = _additions(kb, axes)
     if not steps:
         return []
-    subject = Subject(kb)
+    subject = UnderTest(kb)
     strides = [math.prod(len(b.values) for b in axes[a + 1:]) for a in range(len(axes))]
     found: list[Counterexample] = []
     seen: set[tuple] = set()

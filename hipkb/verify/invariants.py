@@ -5,7 +5,7 @@ and no loading test is suggested), consistent advice, traceability (every
 conclusion unfolds to the case), determinism, order independence, termination
 and monotonicity (adding a red-flag or bone finding never lowers triage or
 loosens running advice). Each check takes a knowledge base under test
-(:class:`Subject`) and one case; :mod:`hipkb.verify.exhaustive` runs them over
+(:class:`UnderTest`) and one case; :mod:`hipkb.verify.exhaustive` runs them over
 every combination of chosen fields, and :mod:`hipkb.testing.properties` over
 cases hypothesis draws. A failure is a :class:`PropertyFailure` holding the
 case, cut down by :func:`minimize` to the fewest findings that still fail.
@@ -54,7 +54,7 @@ class Violation:
 # the knowledge base under test
 
 
-class Subject:
+class UnderTest:
     """A knowledge base under test: loaded once, with its engine built once."""
 
     def __init__(self, kb: KnowledgeBase, reasoner: Reasoner | None = None) -> None:
@@ -203,10 +203,10 @@ def _merged(flat: dict[str, Any], more: dict[str, Any], vocabulary) -> dict[str,
     return out
 
 
-_SUBJECTS: dict[tuple, Subject] = {}
+_SUBJECTS: dict[tuple, UnderTest] = {}
 
 
-def load(rules_dir: str | Path | None = None, facts_dir: str | Path | None = None) -> Subject:
+def load(rules_dir: str | Path | None = None, facts_dir: str | Path | None = None) -> UnderTest:
     """The knowledge base of *rules_dir* and *facts_dir* (shipped ones when None), cached until edited."""
     from hipkb.knowledge.resources import shipped
 
@@ -215,12 +215,12 @@ def load(rules_dir: str | Path | None = None, facts_dir: str | Path | None = Non
     key = (rules, facts, files.stamp(rules, facts))  # what changes when a researcher edits a file
     subject = _SUBJECTS.get(key)
     if subject is None:
-        subject = _SUBJECTS[key] = Subject(KnowledgeBase.load(rules, facts))
+        subject = _SUBJECTS[key] = UnderTest(KnowledgeBase.load(rules, facts))
     return subject
 
 
-def subject_of(rules_dir: str | Path | Subject | None, facts_dir: str | Path | None) -> Subject:
-    return rules_dir if isinstance(rules_dir, Subject) else load(rules_dir, facts_dir)
+def subject_of(rules_dir: str | Path | UnderTest | None, facts_dir: str | Path | None) -> UnderTest:
+    return rules_dir if isinstance(rules_dir, UnderTest) else load(rules_dir, facts_dir)
 
 
 # --------------------------------------------------------------------------
@@ -405,7 +405,7 @@ def fail(title: str, data: dict[str, Any], details: Iterable[Any] = (),
     raise PropertyFailure(title, data, details, still_fails, recheck)
 
 
-def _codes_persist(subject: Subject, codes: set[str],
+def _codes_persist(subject: UnderTest, codes: set[str],
                    find: Callable[[Case, Inference, dict[str, Any]], list[Violation]]) -> Callable[[dict], bool]:
     def still_fails(data: dict[str, Any]) -> bool:
         try:
@@ -417,7 +417,7 @@ def _codes_persist(subject: Subject, codes: set[str],
     return still_fails
 
 
-def minimize(subject: Subject, data: dict[str, Any], still_fails: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+def minimize(subject: UnderTest, data: dict[str, Any], still_fails: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
     """Remove fields (and list items) from *data* while *still_fails* holds; the smallest case left.
 
     Greedy and deterministic: it tries the keys in order and starts over after
@@ -472,7 +472,7 @@ def shuffled(data: Any, rnd: random.Random) -> Any:
     return data
 
 
-def assert_deterministic(subject: Subject, data: dict[str, Any], rnd: random.Random,
+def assert_deterministic(subject: UnderTest, data: dict[str, Any], rnd: random.Random,
                          other: dict[str, Any] | None = None) -> None:
     """Same JSON: twice, shuffled, and after another case has run on the same engine."""
     first = subject.json(data)
@@ -489,7 +489,7 @@ def assert_deterministic(subject: Subject, data: dict[str, Any], rnd: random.Ran
                   [f"other case: {json.dumps(other)}"])
 
 
-def assert_order_independent(subject: Subject, data: dict[str, Any], order: list[int]) -> None:
+def assert_order_independent(subject: UnderTest, data: dict[str, Any], order: list[int]) -> None:
     """The result does not depend on the order the case's fact groups are declared in."""
     case = subject.case(data)
     expected = to_json(build_result(subject.kb, subject.reasoner.infer(case)))
@@ -508,7 +508,7 @@ def _first_difference(a: str, b: str) -> str:
     return "the JSON differs"
 
 
-def assert_terminates(subject: Subject, data: dict[str, Any]) -> None:
+def assert_terminates(subject: UnderTest, data: dict[str, Any]) -> None:
     try:
         _, inference, _ = subject.infer(data)
     except InferenceError as error:
@@ -518,7 +518,7 @@ def assert_terminates(subject: Subject, data: dict[str, Any]) -> None:
         fail(f"termination: {len(inference.firings)} firings reach the bound", data)
 
 
-def _assert_no_violations(subject: Subject, data: dict[str, Any], title: str,
+def _assert_no_violations(subject: UnderTest, data: dict[str, Any], title: str,
                           find: Callable[[Case, Inference, dict[str, Any]], list[Violation]]) -> None:
     """Fail with *title* when *find* reports violations in the result of *data*, shrinking to the codes found."""
     case, inference, result = subject.infer(data)
@@ -528,22 +528,22 @@ def _assert_no_violations(subject: Subject, data: dict[str, Any], title: str,
               lambda d: _assert_no_violations(subject, d, title, find))
 
 
-def assert_traceable(subject: Subject, data: dict[str, Any]) -> None:
+def assert_traceable(subject: UnderTest, data: dict[str, Any]) -> None:
     _assert_no_violations(subject, data, "traceability: a conclusion does not trace back to the case's findings",
                           lambda c, i, r: trace_violations(subject.kb, i, r))
 
 
-def assert_safe(subject: Subject, data: dict[str, Any]) -> None:
+def assert_safe(subject: UnderTest, data: dict[str, Any]) -> None:
     _assert_no_violations(subject, data, "safety: the result breaks a safety invariant",
                           lambda c, i, r: safety_violations(subject.kb, r))
 
 
-def assert_consistent_advice(subject: Subject, data: dict[str, Any]) -> None:
+def assert_consistent_advice(subject: UnderTest, data: dict[str, Any]) -> None:
     _assert_no_violations(subject, data, "consistent advice: the result contradicts itself",
                           lambda c, i, r: advice_violations(subject.kb, r, c))
 
 
-def add_findings(data: dict[str, Any], findings: dict[str, Any], subject: Subject) -> dict[str, Any] | None:
+def add_findings(data: dict[str, Any], findings: dict[str, Any], subject: UnderTest) -> dict[str, Any] | None:
     """*data* with *findings* added, or None when one of them would change a known finding."""
     out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
     case = subject.case(data)
@@ -562,7 +562,7 @@ def add_findings(data: dict[str, Any], findings: dict[str, Any], subject: Subjec
     return out
 
 
-def assert_monotone(subject: Subject, data: dict[str, Any], additions: Iterable[dict[str, Any]]) -> None:
+def assert_monotone(subject: UnderTest, data: dict[str, Any], additions: Iterable[dict[str, Any]]) -> None:
     """Adding red-flag or bone-type findings never lowers triage."""
     _, _, before = subject.infer(data)
     level = before["triage"]["level"]
@@ -579,16 +579,16 @@ def assert_monotone(subject: Subject, data: dict[str, Any], additions: Iterable[
                   functools.partial(_monotone_with, subject, findings))
 
 
-def lowers_by(subject: Subject, findings: dict[str, Any], data: dict[str, Any]) -> bool:
+def lowers_by(subject: UnderTest, findings: dict[str, Any], data: dict[str, Any]) -> bool:
     """:func:`lowers` with the findings first, to bind them (``functools.partial``)."""
     return lowers(subject, data, findings)
 
 
-def _monotone_with(subject: Subject, findings: dict[str, Any], data: dict[str, Any]) -> None:
+def _monotone_with(subject: UnderTest, findings: dict[str, Any], data: dict[str, Any]) -> None:
     assert_monotone(subject, data, [findings])
 
 
-def lowers(subject: Subject, data: dict[str, Any], findings: dict[str, Any]) -> bool:
+def lowers(subject: UnderTest, data: dict[str, Any], findings: dict[str, Any]) -> bool:
     try:
         more = add_findings(data, findings, subject)
         if more is None:
@@ -599,7 +599,7 @@ def lowers(subject: Subject, data: dict[str, Any], findings: dict[str, Any]) -> 
     return triage_rank(after["triage"]["level"]) > triage_rank(before["triage"]["level"])
 
 
-def still_failing(check: Callable[..., None], subject: Subject, *extra: Any) -> Callable[[dict[str, Any]], bool]:
+def still_failing(check: Callable[..., None], subject: UnderTest, *extra: Any) -> Callable[[dict[str, Any]], bool]:
     """For :func:`minimize`: whether ``check(subject, data, *extra)`` still fails on a smaller case."""
     def fails(data: dict[str, Any]) -> bool:
         try:
@@ -611,12 +611,12 @@ def still_failing(check: Callable[..., None], subject: Subject, *extra: Any) -> 
     return fails
 
 
-def rechecking(check: Callable[..., None], subject: Subject, *extra: Any) -> Callable[[dict[str, Any]], None]:
+def rechecking(check: Callable[..., None], subject: UnderTest, *extra: Any) -> Callable[[dict[str, Any]], None]:
     """For a failure's restatement on the minimal case: ``check(subject, data, *extra)``."""
     return lambda data: check(subject, data, *extra)
 
 
-def check_failed(check: Callable[..., None], subject: Subject, title: str, data: dict[str, Any],
+def check_failed(check: Callable[..., None], subject: UnderTest, title: str, data: dict[str, Any],
                  details: Iterable[Any], *extra: Any) -> None:
     """Fail *check* on *data*, ready to be cut down by :func:`minimize` and restated on the smaller case."""
     fail(title, data, details, still_failing(check, subject, *extra), rechecking(check, subject, *extra))
@@ -626,7 +626,7 @@ def check_failed(check: Callable[..., None], subject: Subject, title: str, data:
 # recording robustness: the same patient, recorded another way
 
 
-def _fails_with(check: Callable[[Subject, dict[str, Any], dict[str, Any]], None], subject: Subject,
+def _fails_with(check: Callable[[UnderTest, dict[str, Any], dict[str, Any]], None], subject: UnderTest,
                 extra: dict[str, Any], data: dict[str, Any]) -> bool:
     """Whether *check* still fails on *data* (for :func:`minimize`), with its extra argument bound first."""
     try:
@@ -636,18 +636,18 @@ def _fails_with(check: Callable[[Subject, dict[str, Any], dict[str, Any]], None]
     return False
 
 
-def _check_with(check: Callable[[Subject, dict[str, Any], dict[str, Any]], None], subject: Subject,
+def _check_with(check: Callable[[UnderTest, dict[str, Any], dict[str, Any]], None], subject: UnderTest,
                 extra: dict[str, Any], data: dict[str, Any]) -> None:
     check(subject, data, extra)
 
 
-def _bsi_certainty(subject: Subject, result: dict[str, Any]) -> float:
+def _bsi_certainty(subject: UnderTest, result: dict[str, Any]) -> float:
     """The highest certainty of any bone stress injury (``safety.bone_stress_injuries``), 0 if none is ranked."""
     bsis = subject.kb.safety.bone_stress_injuries
     return max((h["certainty"] for h in result["hypotheses"] if h["id"] in bsis), default=0.0)
 
 
-def lowered_alarm(subject: Subject, before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+def lowered_alarm(subject: UnderTest, before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     """How *after* lowers the alarm of *before*: a bone stress injury's certainty, the triage, the running advice."""
     problems = []
     was, now = _bsi_certainty(subject, before), _bsi_certainty(subject, after)
@@ -660,7 +660,7 @@ def lowered_alarm(subject: Subject, before: dict[str, Any], after: dict[str, Any
     return problems
 
 
-def assert_bone_sign_monotone(subject: Subject, data: dict[str, Any], sign: dict[str, Any]) -> None:
+def assert_bone_sign_monotone(subject: UnderTest, data: dict[str, Any], sign: dict[str, Any]) -> None:
     """Adding a strong bone sign never lowers the certainty of a bone stress injury, the triage or the running advice.
 
     The highest certainty among the bone stress injuries: a sign can move the
@@ -688,7 +688,7 @@ def recode(data: dict[str, Any], recoding: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def assert_recording_robust(subject: Subject, data: dict[str, Any], recoding: dict[str, Any]) -> None:
+def assert_recording_robust(subject: UnderTest, data: dict[str, Any], recoding: dict[str, Any]) -> None:
     """A suspected bone stress injury that bone signs put in the top three stays there however the onset is recorded.
 
     Only another alarm hypothesis (an avulsion, a fracture) may take its place;
@@ -751,7 +751,7 @@ def benign_case(pattern: BenignPattern, extra: Iterable[str]) -> dict[str, Any]:
     return data
 
 
-def assert_benign(subject: Subject, pattern: BenignPattern, extra: Iterable[str]) -> None:
+def assert_benign(subject: UnderTest, pattern: BenignPattern, extra: Iterable[str]) -> None:
     """A benign presentation, with any of its optional findings, is never triaged above its ceiling."""
     data = benign_case(pattern, extra)
     _, _, result = subject.infer(data)

@@ -237,7 +237,7 @@ class Suite:
                  properties: bool = True, property_cases: int = DEFAULT_PROPERTY_CASES, seed: int = 0) -> None:
         self.kb = kb
         self.reasoner = Reasoner(kb)
-        self.subject = inv.Subject(kb, self.reasoner)
+        self.subject = inv.UnderTest(kb, self.reasoner)
         self.runs: list[Run] = []
         self.pairs: list[Pair] = []
         self.benign: list[tuple[int, str, str]] = []  # run, ceiling, pattern name

@@ -2,7 +2,7 @@
 
 knowledge.md section 8: a bone stress injury stays in view until recorded
 findings exclude it, and risk the case records counts. Each check takes a
-knowledge base under test (:class:`~hipkb.verify.invariants.Subject`) and one
+knowledge base under test (:class:`~hipkb.verify.invariants.UnderTest`) and one
 case; what the knowledge base holds to be risk, a negative, positional night
 pain or a warm-up is read from the ``safety`` section of its ``kb.yaml``, so a
 researcher's variant is held to its own declarations:
@@ -33,7 +33,7 @@ from typing import Any
 
 from hipkb.knowledge.scales import running_rank, triage_rank
 from hipkb.verify.invariants import (
-    Subject,
+    UnderTest,
     add_findings,
     check_failed,
     lowered_alarm,
@@ -57,7 +57,7 @@ __all__ = [
 # what the knowledge base calls risk
 
 
-def risk_findings(subject: Subject) -> list[dict[str, Any]]:
+def risk_findings(subject: UnderTest) -> list[dict[str, Any]]:
     """Single findings (with what they need) that conclude the risk fact (``safety.risk_fact``), or add points to it."""
     from hipkb.verify.logic import value_for
 
@@ -77,7 +77,7 @@ def risk_findings(subject: Subject) -> list[dict[str, Any]]:
     return found
 
 
-def assert_risk_monotone(subject: Subject, data: dict[str, Any], risk: dict[str, Any]) -> None:
+def assert_risk_monotone(subject: UnderTest, data: dict[str, Any], risk: dict[str, Any]) -> None:
     """Adding a risk factor never lowers a bone stress injury's certainty, the triage or the running restriction."""
     more = add_findings(data, risk, subject)
     if more is None:
@@ -116,12 +116,12 @@ def _without(data: dict[str, Any], path: str) -> dict[str, Any]:
     return out
 
 
-def _recorded(subject: Subject, data: dict[str, Any]) -> list[str]:
+def _recorded(subject: UnderTest, data: dict[str, Any]) -> list[str]:
     case = subject.case(data)
     return [path for path, _ in case.facts() if not subject.kb.vocabulary.fields[path].required]
 
 
-def assert_removal_never_excludes(subject: Subject, data: dict[str, Any]) -> None:
+def assert_removal_never_excludes(subject: UnderTest, data: dict[str, Any]) -> None:
     """Removing any one recorded finding never turns an alarm hypothesis ``excluded``.
 
     What excludes one is recorded findings or imaging, never their absence:
@@ -154,7 +154,7 @@ def _holds(case_value: Any, wanted: Any) -> bool:
     return case_value == wanted
 
 
-def excluding_negatives_recorded(subject: Subject, data: dict[str, Any]) -> bool:
+def excluding_negatives_recorded(subject: UnderTest, data: dict[str, Any]) -> bool:
     """Whether the case records the negatives that may exclude a bone stress injury (``safety.bsi_exclusion``)."""
     safety = subject.kb.safety
     case = subject.case(data)
@@ -164,7 +164,7 @@ def excluding_negatives_recorded(subject: Subject, data: dict[str, Any]) -> bool
     return bool(clinical) and all(any(_holds(case.get(p), v) for p, v in group.items()) for group in clinical)
 
 
-def assert_excluded_by_negatives(subject: Subject, data: dict[str, Any]) -> None:
+def assert_excluded_by_negatives(subject: UnderTest, data: dict[str, Any]) -> None:
     """A bone stress injury is ``excluded`` only when its listed negatives are recorded."""
     safety = subject.kb.safety
     if not (safety.bsi_exclusion_clinical or safety.bsi_exclusion_imaging):
@@ -181,11 +181,11 @@ def assert_excluded_by_negatives(subject: Subject, data: dict[str, Any]) -> None
 # positional night pain is the tendon's
 
 
-def _night_pain_paths(subject: Subject) -> list[str]:
+def _night_pain_paths(subject: UnderTest) -> list[str]:
     return sorted(subject.kb.safety.positional_night_pain)
 
 
-def assert_positional_night_pain_benign(subject: Subject, data: dict[str, Any]) -> None:
+def assert_positional_night_pain_benign(subject: UnderTest, data: dict[str, Any]) -> None:
     """Recording positional night pain raises no night-pain red flag and no bone sign that its absence does not."""
     safety = subject.kb.safety
     if not safety.positional_night_pain:
@@ -217,7 +217,7 @@ def assert_positional_night_pain_benign(subject: Subject, data: dict[str, Any]) 
 # a warm-up never clears bone
 
 
-def assert_warm_up_keeps_alarm(subject: Subject, data: dict[str, Any]) -> None:
+def assert_warm_up_keeps_alarm(subject: UnderTest, data: dict[str, Any]) -> None:
     """Adding a warm-up to a case with a strong bone sign never lowers its triage or running advice."""
     safety = subject.kb.safety
     if not safety.warm_up or not safety.bone_sign:
@@ -248,7 +248,7 @@ def assert_warm_up_keeps_alarm(subject: Subject, data: dict[str, Any]) -> None:
 # not excluded, at risk: no running as tolerated, no loading test
 
 
-def assert_restricted_at_risk(subject: Subject, data: dict[str, Any]) -> None:
+def assert_restricted_at_risk(subject: UnderTest, data: dict[str, Any]) -> None:
     """With a bone stress injury not excluded and moderate or high risk: no running as tolerated, no loading test."""
     _, inference, result = subject.infer(data)
     problems = restriction_violations(subject.kb, inference, result)
@@ -258,7 +258,7 @@ def assert_restricted_at_risk(subject: Subject, data: dict[str, Any]) -> None:
                      problems)
 
 
-def with_findings(subject: Subject, data: dict[str, Any], findings: Iterable[dict[str, Any]]) -> dict[str, Any]:
+def with_findings(subject: UnderTest, data: dict[str, Any], findings: Iterable[dict[str, Any]]) -> dict[str, Any]:
     """*data* with each of *findings* added where it adds (a change is skipped)."""
     for item in findings:
         data = add_findings(data, item, subject) or data

@@ -14,10 +14,10 @@ from hipkb.engine.compiler import (
     compile_patterns,
     compile_plan,
     group_classes,
-    salience_plan,
+    salience_bands,
 )
 from hipkb.engine.matcher import with_initial
-from hipkb.engine.reasoner import Engine, StockEngine
+from hipkb.engine.reasoner import Engine, ExpertaReteEngine
 from hipkb.engine.templates import Derived, HypothesisFact, experta
 from hipkb.knowledge.kinds import Kind
 
@@ -88,22 +88,22 @@ def test_the_plan_has_one_pattern_per_experta_pattern_binding_the_same_names(kb)
 
 
 def test_experta_patterns_are_built_only_for_experta_s_matcher(kb):
-    ours, stock = build_engine_class(kb, Engine), build_engine_class(kb, StockEngine)
+    ours, stock = build_engine_class(kb, Engine), build_engine_class(kb, ExpertaReteEngine)
     assert all(len(rule) == 0 for rule in _rules_of(ours).values())
     assert any(len(rule) > 0 for rule in _rules_of(stock).values())
 
 
 @given(st.dictionaries(st.sampled_from([1, 2, 3, 4, 5]), st.integers(0, 60_000), min_size=1))
 def test_layers_of_any_size_never_overlap_on_the_agenda(sizes):
-    plan = salience_plan(sizes)
+    layout = salience_bands(sizes)
     bands = []
     after = {1: "score", 3: "combine", 4: "resolve"}  # the shell's step after each layer
     for layer in (1, 2, 3, 4, 5):
         size = sizes.get(layer, 0)
         if size:
-            bands.append((plan.of(layer, size), plan.of(layer, 1)))  # lowest, highest
+            bands.append((layout.of(layer, size), layout.of(layer, 1)))  # lowest, highest
         if layer in after:
-            step = plan.shell[after[layer]]
+            step = layout.shell[after[layer]]
             bands.append((step, step))
     bands.append((DECIDE_SALIENCE, DECIDE_SALIENCE))
     for (low, _), (_, high) in itertools.pairwise(bands):
@@ -111,7 +111,7 @@ def test_layers_of_any_size_never_overlap_on_the_agenda(sizes):
 
 
 def test_the_usual_figures_hold_while_every_layer_fits():
-    plan = salience_plan({1: 40, 2: 30, 3: 200, 4: 20, 5: 60})
-    assert (plan.base, plan.combine, plan.of(1, 1)) == ({1: 70000, 2: 60000, 3: 50000, 4: 40000, 5: 30000},
+    bands = salience_bands({1: 40, 2: 30, 3: 200, 4: 20, 5: 60})
+    assert (bands.base, bands.combine, bands.of(1, 1)) == ({1: 70000, 2: 60000, 3: 50000, 4: 40000, 5: 30000},
                                                         45000, 74998)
-    assert plan.shell == {"score": 65000, "combine": 45000, "resolve": 35000}
+    assert bands.shell == {"score": 65000, "combine": 45000, "resolve": 35000}

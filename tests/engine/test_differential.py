@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hipkb.engine.reasoner import Reasoner, StockEngine
+from hipkb.engine.reasoner import ExpertaReteEngine, Reasoner
 from hipkb.engine.templates import experta
 from hipkb.knowledge.resources import load_kb, shipped
 from hipkb.load.case import validate
@@ -40,7 +40,7 @@ def _stock_json(stock: Reasoner, case) -> str:
 
 
 def _differential(kb, cases: int) -> None:
-    ours, stock = Reasoner(kb), Reasoner(kb, engine=StockEngine)
+    ours, stock = Reasoner(kb), Reasoner(kb, engine=ExpertaReteEngine)
     assert type(stock.engine.matcher) is experta.matchers.rete.ReteMatcher
     leans = sorted(kb.hypotheses)
     strategy = st.one_of([hs.cases(kb)] + [hs.cases(kb, lean_towards=h) for h in leans])
@@ -87,7 +87,7 @@ def test_example_cases_agree_with_stock_experta():
     from hipkb.load.case import load_case
 
     kb = load_kb()
-    ours, stock = Reasoner(kb), Reasoner(kb, engine=StockEngine)
+    ours, stock = Reasoner(kb), Reasoner(kb, engine=ExpertaReteEngine)
     for path in sorted((shipped("facts") / "cases").glob("*.yaml")):
         case = load_case(path, kb.vocabulary, hypotheses=kb.hypotheses)
         assert to_json(build_result(kb, ours.infer(case))) == _stock_json(stock, case), path.name

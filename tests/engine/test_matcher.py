@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hipkb.engine.matcher import Pattern, PlanMatcher
-from hipkb.engine.reasoner import Engine, Reasoner, StockEngine
+from hipkb.engine.reasoner import Engine, ExpertaReteEngine, Reasoner
 from hipkb.engine.templates import Decision, experta
 from hipkb.load.case import validate
 
@@ -121,7 +121,7 @@ def test_hand_written_experta_rules_are_refused_with_a_clear_error():
         def seen(self):
             pass
 
-    with pytest.raises(TypeError, match="StockEngine"):
+    with pytest.raises(TypeError, match="ExpertaReteEngine"):
         Hand()
 
 
@@ -139,7 +139,7 @@ def test_patterns_on_one_type_keyed_by_two_slots_are_refused():
 def test_same_activations_as_experta_on_a_case(kb):
     case = _case(kb, GROIN)
     ours = Reasoner(kb).infer(case)
-    stock = Reasoner(kb, engine=StockEngine).infer(case)
+    stock = Reasoner(kb, engine=ExpertaReteEngine).infer(case)
     assert [(f.rule, f.facts) for f in ours.firings] == [(f.rule, f.facts) for f in stock.firings]
 
 

@@ -28,7 +28,7 @@ def shipped():
     return invariants.load()
 
 
-def _planted(tmp_path: Path, rules_dir: Path, *rules: dict, drop: tuple[str, ...] = ()) -> invariants.Subject:
+def _planted(tmp_path: Path, rules_dir: Path, *rules: dict, drop: tuple[str, ...] = ()) -> invariants.UnderTest:
     """A copy of the shipped rules with *rules* added and the rules whose ids start with *drop* removed."""
     copy = tmp_path / "rules"
     shutil.copytree(rules_dir, copy)
