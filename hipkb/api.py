@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from hipkb.engine.reasoner import Reasoner, reasoner_for
-from hipkb.knowledge.resources import load_kb
 from hipkb.knowledge.rules import KnowledgeBase
+from hipkb.knowledge.store import load_kb
 from hipkb.load.case import Case, validate
 from hipkb.load.case import load_case as _load_case
 from hipkb.report.output import render_result

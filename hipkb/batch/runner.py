@@ -94,7 +94,7 @@ def init_worker(settings: Settings, worker: bool = False, own_process: bool = Fa
     """
     from hipkb.engine.reasoner import reasoner_for
     from hipkb.engine.watchers import set_verbose
-    from hipkb.knowledge.resources import load_kb
+    from hipkb.knowledge.store import load_kb
 
     kb = load_kb(settings.rules_dir, settings.facts_dir)
     _STATE["reasoner"] = reasoner_for(kb)

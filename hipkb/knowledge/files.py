@@ -103,13 +103,4 @@ def content_key(rules_dir: Path, facts_dir: Path) -> str:
     return digest(read_kb(rules_dir, facts_dir))
 
 
-def stamp(rules_dir: Path, facts_dir: Path) -> tuple[tuple[str, str, int, int], ...]:
-    """What changes when someone edits a file of the knowledge base: roles, names, sizes, modification times."""
-    stamped = []
-    for role, path in kb_files(rules_dir, facts_dir):
-        info = path.stat()
-        stamped.append((role, path.name, info.st_size, info.st_mtime_ns))
-    return tuple(stamped)
-
-
-__all__ = ["RULES_SUFFIX", "VOCABULARY", "content_key", "digest", "kb_files", "read_kb", "rule_files", "stamp"]
+__all__ = ["RULES_SUFFIX", "VOCABULARY", "content_key", "digest", "kb_files", "read_kb", "rule_files"]

@@ -13,7 +13,6 @@ experta objects is :mod:`hipkb.engine.compiler`'s job.
 from __future__ import annotations
 
 import re
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -260,32 +259,6 @@ class KnowledgeBase:
     def load(cls, rules_dir: Path, facts_dir: Path) -> KnowledgeBase:
         vocabulary = Vocabulary.load(facts_dir)
         return load_rules(rules_dir, vocabulary, facts_dir)
-
-
-_LOADED: OrderedDict[tuple[Path, Path, str], KnowledgeBase] = OrderedDict()
-_LOADED_MAX = 8
-
-
-def load_kb(rules_dir: Path, facts_dir: Path) -> KnowledgeBase:
-    """The knowledge base of *rules_dir* and *facts_dir*, loaded once per content.
-
-    Cached by the content of its files, not their paths: a long-running
-    process (a web server, a notebook) picks up an edited rule file on its
-    next call, and an unchanged one is not parsed again.
-    """
-    content = files.content_key(rules_dir, facts_dir)  # the one list of a knowledge base's files
-    key = (rules_dir, facts_dir, content)
-    kb = _LOADED.get(key)
-    if kb is None:
-        from hipkb.knowledge.cache import cached_load  # the on-disk cache, for a cold start
-
-        kb = cached_load(rules_dir, facts_dir, KnowledgeBase.load, content=content)
-        _LOADED[key] = kb
-        while len(_LOADED) > _LOADED_MAX:
-            _LOADED.popitem(last=False)
-    else:
-        _LOADED.move_to_end(key)
-    return kb
 
 
 def rule_errors(rules_dir: Path, vocabulary: Vocabulary) -> list[RuleError]:

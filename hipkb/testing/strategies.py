@@ -114,7 +114,7 @@ def _resolve(vocabulary: Any = None, kb: Any = None) -> tuple[Vocabulary, Knowle
         kb, vocabulary = vocabulary, vocabulary.vocabulary
     if vocabulary is None:
         if kb is None:
-            from hipkb.knowledge.resources import load_kb
+            from hipkb.knowledge.store import load_kb
 
             kb = load_kb()
         vocabulary = kb.vocabulary
@@ -123,7 +123,7 @@ def _resolve(vocabulary: Any = None, kb: Any = None) -> tuple[Vocabulary, Knowle
 
 def _need_kb(kb: KnowledgeBase | None) -> KnowledgeBase:
     if kb is None:
-        from hipkb.knowledge.resources import load_kb
+        from hipkb.knowledge.store import load_kb
 
         kb = load_kb()
     return kb

@@ -62,7 +62,7 @@ _WORKER: dict[str, Comparer] = {}
 
 def start_worker(kbs: tuple[tuple[Any, Any], ...], tolerance: float, questions: bool) -> None:
     """Load both knowledge bases and build their engines, once per worker process."""
-    from hipkb.knowledge.rules import load_kb
+    from hipkb.knowledge.store import load_kb
 
     (rules_a, facts_a), (rules_b, facts_b) = kbs
     _WORKER["comparer"] = Comparer(load_kb(rules_a, facts_a), load_kb(rules_b, facts_b), tolerance=tolerance,

@@ -176,7 +176,7 @@ _WORKER: dict[str, Any] = {}
 
 
 def start_worker(kbs: tuple[tuple[Any, Any], ...], tolerance: float, questions: bool) -> None:
-    from hipkb.knowledge.rules import load_kb
+    from hipkb.knowledge.store import load_kb
 
     (rules_a, facts_a), (rules_b, facts_b) = kbs
     kb_a = load_kb(rules_a, facts_a)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import json
 import random
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
@@ -28,9 +29,9 @@ from hipkb.engine.reasoner import Reasoner
 from hipkb.engine.record import Inference
 from hipkb.errors import HipkbError, InferenceError, PropertyFailure
 from hipkb.knowledge import conditions as cond
-from hipkb.knowledge import files
 from hipkb.knowledge.rules import BenignPattern, KnowledgeBase
 from hipkb.knowledge.scales import running_rank, triage_rank
+from hipkb.knowledge.store import KEEP, load_kb
 from hipkb.load.case import Case, validate
 from hipkb.results.result import build_result, to_json
 
@@ -203,19 +204,22 @@ def _merged(flat: dict[str, Any], more: dict[str, Any], vocabulary) -> dict[str,
     return out
 
 
-_SUBJECTS: dict[tuple, UnderTest] = {}
+# The knowledge bases under test, by the store's knowledge base (held here, so its id stays its own).
+_UNDER_TEST: OrderedDict[int, UnderTest] = OrderedDict()
 
 
 def load(rules_dir: str | Path | None = None, facts_dir: str | Path | None = None) -> UnderTest:
-    """The knowledge base of *rules_dir* and *facts_dir* (shipped ones when None), cached until edited."""
-    from hipkb.knowledge.resources import shipped
+    """The knowledge base of *rules_dir* and *facts_dir* (shipped ones when None) from the store, under test.
 
-    rules = Path(rules_dir).resolve() if rules_dir else shipped("rules")
-    facts = Path(facts_dir).resolve() if facts_dir else shipped("facts")
-    key = (rules, facts, files.stamp(rules, facts))  # what changes when a researcher edits a file
-    subject = _SUBJECTS.get(key)
-    if subject is None:
-        subject = _SUBJECTS[key] = UnderTest(KnowledgeBase.load(rules, facts))
+    The store (:func:`hipkb.knowledge.store.load_kb`) loads it again once a
+    file is edited; its engine is built once per knowledge base.
+    """
+    kb = load_kb(rules_dir, facts_dir)
+    subject = _UNDER_TEST.get(id(kb))
+    if subject is None or subject.kb is not kb:
+        subject = _UNDER_TEST[id(kb)] = UnderTest(kb)
+        while len(_UNDER_TEST) > KEEP:
+            _UNDER_TEST.popitem(last=False)
     return subject
 
 

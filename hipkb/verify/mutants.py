@@ -654,7 +654,7 @@ _WORKER: dict[str, Suite] = {}
 def start_worker(kbs: tuple[tuple[Any, Any], ...], examples: list[CaseSource],
                  labelled: list[tuple[str, CaseSource, dict[str, Any]]], settings: dict[str, Any]) -> None:
     """Load the rule base and run its suite once, in each worker process."""
-    from hipkb.knowledge.rules import load_kb
+    from hipkb.knowledge.store import load_kb
 
     ((rules, facts),) = kbs
     _WORKER["suite"] = Suite(load_kb(rules, facts), examples, labelled, **settings)

@@ -150,7 +150,7 @@ _WORKER: dict[str, Baseline] = {}
 
 def start_worker(kbs: tuple[tuple[Any, Any], ...], sources: list[CaseSource]) -> None:
     """Load the knowledge base and run the cases once, in each worker process."""
-    from hipkb.knowledge.rules import load_kb
+    from hipkb.knowledge.store import load_kb
 
     ((rules, facts),) = kbs
     _WORKER["subject"] = Baseline.build(load_kb(rules, facts), sources)

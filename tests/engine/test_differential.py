@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 
 from hipkb.engine.reasoner import ExpertaReteEngine, Reasoner
 from hipkb.engine.templates import experta
-from hipkb.knowledge.resources import load_kb, shipped
+from hipkb.knowledge.resources import shipped
+from hipkb.knowledge.store import load_kb
 from hipkb.load.case import validate
 from hipkb.results.result import build_result, to_json
 from hipkb.testing import strategies as hs
