@@ -72,31 +72,40 @@ def test_cases_leaning_towards_each_hypothesis_run(kb, hypothesis, data):
     check_result(_run(kb, case), kb)
 
 
-def _leaned_outcomes(kb, hypothesis: str) -> list[bool]:
-    """For cases drawn leaning towards *hypothesis*: whether each ranked it."""
-    seen: list[bool] = []
+def _leaned_outcomes(kb, hypothesis: str) -> list[tuple[bool, bool]]:
+    """For cases drawn leaning towards *hypothesis*: whether a rule supporting it fired, and whether it is ranked."""
+    supporting = {r.id for r in kb.rules if r.conclusion.kind == "supports" and r.conclusion.target == hypothesis}
+    seen: list[tuple[bool, bool]] = []
 
     @settings(deadline=None, max_examples=40, database=None, derandomize=True,
               suppress_health_check=[HealthCheck.too_slow])
     @given(case=hs.cases(kb, lean_towards=hypothesis, lean_weight=1.0))
     def run(case):
-        seen.append(hypothesis in {h["id"] for h in _run(kb, case)["hypotheses"]})
+        result = _run(kb, case)
+        seen.append((any(f["rule"] in supporting for f in result["fired"]),
+                     hypothesis in {h["id"] for h in result["hypotheses"]}))
 
     run()
     return seen
 
 
 def test_leaning_makes_the_hypothesis_come_up(kb):
-    """A case leaning towards a hypothesis usually satisfies a rule supporting it."""
+    """A case leaning towards a hypothesis satisfies a rule supporting it, and often ranks it."""
     reachable = [h for h in sorted(kb.hypotheses) if hs.lean_paths(kb, h)]
     if not reachable:
         pytest.skip("no rule of this knowledge base supports a hypothesis")
     for hypothesis in reachable:
         seen = _leaned_outcomes(kb, hypothesis)
-        # Evidence against can outweigh the leaned-on rule now and then (a
-        # strain's own region is where a one-leg stance is a bone sign, which
-        # argues the strain away): two cases in five must still rank it.
-        assert sum(seen) >= 2 * len(seen) // 5, (hypothesis, sum(seen), len(seen))
+        fired = sum(f for f, _ in seen)
+        ranked = sum(r for _, r in seen)
+        # The lean's promise: a rule supporting the hypothesis fires (a
+        # value a derived chain cannot reach may fail it now and then).
+        assert fired >= 9 * len(seen) // 10, (hypothesis, "fired", fired, len(seen))
+        # Evidence against can outweigh the leaned-on rule (a strain's own
+        # region is where a one-leg stance is a bone sign, which argues the
+        # strain away), and hypothesis's draws come in runs of alike cases:
+        # a quarter must still rank it.
+        assert ranked >= len(seen) // 4, (hypothesis, "ranked", ranked, len(seen))
 
 
 @_SETTINGS

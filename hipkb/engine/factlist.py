@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from hipkb.engine.templates import experta
+from hipkb.engine.templates import experta, is_plain
 
 _FACTS_LOG = experta.watchers.FACTS
 
@@ -38,7 +38,7 @@ class FactList(experta.factlist.FactList):
         return (fact.__class__, frozenset(item for item in fact.items() if not _special(item[0])))
 
     def declare(self, fact: Any) -> Any:
-        if not getattr(fact, "plain", False) or "__factid__" in fact:
+        if not is_plain(fact) or "__factid__" in fact:
             return super().declare(fact)
         return self.declare_plain(fact)
 

@@ -30,6 +30,7 @@ from hipkb.engine.templates import (
     StatusFact,
     TriageFact,
     experta,
+    is_plain,
 )
 from hipkb.errors import InferenceError
 from hipkb.knowledge.case import Case
@@ -39,7 +40,6 @@ from hipkb.knowledge.rules import Conclusion, KnowledgeBase, RuleDef
 from hipkb.knowledge.scales import RUNNING_ADVICE, STATUSES, TRIAGE_LEVELS
 
 watchers = experta.watchers
-_InitialFact = experta.fact.InitialFact
 
 MAX_FIRINGS = 5000
 # A rule base that settles fires each rule a few times at most (once per
@@ -214,22 +214,17 @@ class Engine(ExpertaReteEngine):
         """
         self.agenda = experta.agenda.Agenda()
         self.facts = FactList()
-        # What assert_fact does, without its call: a right-hand side asserts on every firing.
-        self.assert_fact = self.facts.declare_plain  # type: ignore[method-assign]
         self.matcher.reset()
         facts: list[Any] = []
         for deffacts, names in self._deffacts:
             given = kwargs if names is None else {k: v for k, v in kwargs.items() if k in names}
             facts.extend(deffacts(**given))
-        for fact in facts:
-            if type(fact) is _InitialFact:  # experta's (initial-fact): no slots, nothing to check
-                fact.plain = True
         self.declare(*facts)
         self.running = False
 
     def declare(self, *facts: Any) -> Any:
         """experta's declare (CLIPS ``assert``); hipkb's plain facts skip the checks they cannot fail."""
-        if not all(getattr(fact, "plain", False) for fact in facts):
+        if not all(is_plain(fact) for fact in facts):
             return super().declare(*facts)
         if not self.facts:
             watchers.ENGINE.warning("Declaring fact before reset()")
@@ -245,12 +240,10 @@ class Engine(ExpertaReteEngine):
     def assert_fact(self, fact: Any) -> Any:
         """Into working memory only: the run loop offers it to the matcher before the next firing.
 
-        Each :meth:`reset` binds this name to the new fact list's
-        ``declare_plain``, which is what this does. A right-hand side's facts
-        are hipkb's plain facts, made for the call, and it runs
-        inside :meth:`run`, which takes what was declared since the last
-        step (experta's ``get_activations``) before choosing the next
-        activation; so :meth:`declare`'s checks and its agenda update
+        A right-hand side's facts are hipkb's plain facts, made for the call,
+        and it runs inside :meth:`run`, which takes what was declared since
+        the last step (experta's ``get_activations``) before choosing the
+        next activation; so :meth:`declare`'s checks and its agenda update
         outside a run have nothing to do.
         """
         return self.facts.declare_plain(fact)

@@ -109,6 +109,18 @@ class Decision(_Conclusion):
     """The triage and running advice that win (layer 6)."""
 
 
+_INITIAL = experta.fact.InitialFact
+
+
+def is_plain(fact: Any) -> bool:
+    """Whether *fact* is plain: declaring it needs none of experta's checks (the one definition of plain).
+
+    hipkb's templates say so of the facts they build (``plain``); experta's
+    own ``(initial-fact)`` has no slots, so nothing in it to check either.
+    """
+    return getattr(fact, "plain", False) or type(fact) is _INITIAL
+
+
 def group_class(group: str) -> type:
     """A Fact subclass for one vocabulary group, named after it."""
     name = "".join(part.capitalize() for part in group.split("_")) or "Group"
