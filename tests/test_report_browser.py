@@ -15,6 +15,7 @@ import base64
 import re
 
 import pytest
+from lanes import example_params
 from reportcheck import engine_words
 from test_pdf import page_texts, weasyprint_or_skip
 from test_web_browser import FLAGS, _browser_paths
@@ -147,17 +148,15 @@ def test_format_pdf_gives_the_same_first_page_as_the_browser(chrome, kb, reasone
     assert words(page_texts(html_to_pdf(html))[0]) == words(page_texts(chromium_pdf(chrome, path))[0])
 
 
-def test_the_assessment_fits_page_one_for_every_example(chrome, kb, reasoner, tmp_path):
+@pytest.mark.parametrize("path", example_params(example_cases()))
+def test_the_assessment_fits_page_one_for_every_example(chrome, kb, reasoner, tmp_path, path):
     # On an A4 page when printed: page 1 ends with the next questions, the evidence starts on page 2.
-    overflowing = []
-    for path in example_cases():
-        html, _ = report_html(kb, reasoner, path)
-        page = tmp_path / "report.html"
-        page.write_text(html, encoding="utf-8")
-        pages = page_texts(chromium_pdf(chrome, page))
-        if "ASK OR EXAMINE NEXT" not in pages[0] or "The evidence" in pages[0] or "The evidence" not in pages[1]:
-            overflowing.append(path.stem)
-    assert overflowing == []
+    html, _ = report_html(kb, reasoner, path)
+    page = tmp_path / "report.html"
+    page.write_text(html, encoding="utf-8")
+    pages = page_texts(chromium_pdf(chrome, page))
+    assert "ASK OR EXAMINE NEXT" in pages[0], "page 1 ends before the next questions"
+    assert "The evidence" not in pages[0] and "The evidence" in pages[1], "the evidence is not on page 2"
 
 
 WIDE = """
@@ -172,18 +171,18 @@ return [vw, document.documentElement.scrollWidth, wide.slice(0, 10)];
 """
 
 
-def test_at_400_px_no_element_of_a_report_is_wider_than_the_page(chrome, kb, reasoner, tmp_path):
+@pytest.mark.parametrize("path", example_params(example_cases(), always=[CASE]))
+def test_at_400_px_no_element_of_a_report_is_wider_than_the_page(chrome, kb, reasoner, tmp_path, path):
     chrome.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                            {"width": PHONE, "height": 900, "deviceScaleFactor": 1, "mobile": True})
     try:
-        for path in example_cases():
-            for audience in ("clinician", "educator") if path == CASE else ("clinician",):
-                html, _ = report_html(kb, reasoner, path, audience=audience)
-                page = tmp_path / f"{path.stem}-{audience}.html"
-                page.write_text(html, encoding="utf-8")
-                chrome.get(page.resolve().as_uri())
-                chrome.execute_script("for (const d of document.querySelectorAll('details')) d.open = true;")
-                width, scroll, wide = chrome.execute_script(WIDE)
-                assert (width, scroll, wide) == (PHONE, PHONE, []), (path.stem, audience)
+        for audience in ("clinician", "educator") if path == CASE else ("clinician",):
+            html, _ = report_html(kb, reasoner, path, audience=audience)
+            page = tmp_path / f"{path.stem}-{audience}.html"
+            page.write_text(html, encoding="utf-8")
+            chrome.get(page.resolve().as_uri())
+            chrome.execute_script("for (const d of document.querySelectorAll('details')) d.open = true;")
+            width, scroll, wide = chrome.execute_script(WIDE)
+            assert (width, scroll, wide) == (PHONE, PHONE, []), (path.stem, audience)
     finally:
         chrome.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})

@@ -15,6 +15,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from lanes import example_params
 
 from hipkb import api
 from hipkb.knowledge.resources import example_cases, shipped
@@ -186,7 +187,7 @@ BONE_CASE = {
 
 # -- every example case, every format, both audiences ----------------------
 
-@pytest.mark.parametrize("case_path", CASES, ids=[p.stem for p in CASES])
+@pytest.mark.parametrize("case_path", example_params(CASES))
 def test_every_example_renders_deterministically(reasoner, kb, case_path):
     case = api.load_case(case_path, kb)
     for fmt in FORMATS:
