@@ -72,3 +72,46 @@ def _environment_restored():
     for key, value in _SESSION_ENVIRON.items():
         if _os.environ.get(key) != value:
             _os.environ[key] = value
+
+
+# --- CPU time per test (--cpu-times N): the slowest tests by CPU, not by wall time ---
+# On a shared, loaded machine wall times say little; CPU seconds (this
+# process's and those of the child processes a test waited for) are what the
+# test costs on an idle one. The README's lane must stay under 5 minutes on 2
+# idle cores, no test over 20 s.
+import resource as _resource  # noqa: E402
+import time as _time  # noqa: E402
+
+_CPU_TIMES: dict[str, float] = {}
+
+
+def pytest_addoption(parser):
+    parser.addoption("--cpu-times", type=int, default=None, metavar="N",
+                     help="print the N tests that took the most CPU seconds (0: all), and the total")
+
+
+def _cpu() -> float:
+    own, children = _resource.getrusage(_resource.RUSAGE_SELF), _resource.getrusage(_resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    if item.config.getoption("--cpu-times") is None:
+        yield
+        return
+    start = _cpu()
+    yield
+    _CPU_TIMES[item.nodeid] = _cpu() - start
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    count = config.getoption("--cpu-times")
+    if count is None or not _CPU_TIMES:
+        return
+    ranked = sorted(_CPU_TIMES.items(), key=lambda item: -item[1])
+    total = sum(_CPU_TIMES.values())
+    own = _time.process_time()
+    terminalreporter.section(f"CPU seconds per test (total {total:.1f} s; {own:.1f} s in this process)")
+    for nodeid, seconds in ranked[:count or None]:
+        terminalreporter.write_line(f"{seconds:8.2f} {nodeid}")

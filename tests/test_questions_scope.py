@@ -30,12 +30,3 @@ def test_a_rule_left_out_of_the_analysis_could_not_have_raised_a_question(data):
         # Left out is right only where the whole analysis would skip the rule too:
         # it waits on nothing, or firing it would change nothing.
         assert not status.waits_on or questions._stake(KB, inference, rule, lambda s=status: s)[0] <= 0, rule.id
-
-
-@settings(max_examples=200, deadline=None)
-@given(DRAWN)
-def test_what_a_rule_waits_on_is_what_its_full_status_says(data):
-    inference = REASONER.infer(validate(data, KB.vocabulary, "<drawn>", hypotheses=KB.hypotheses))
-    quick, full = Analyzer(KB, inference), Analyzer(KB, inference)
-    for rule in reversed(KB.rules):  # another order than the full analysis: the cache must not depend on it
-        assert quick.waits_on(rule) == full.rule(rule).waits_on, rule.id

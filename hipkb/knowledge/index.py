@@ -1,22 +1,48 @@
-"""The one index of a knowledge base: which rules conclude what, and which read it.
+"""The one index of a knowledge base: which rules conclude what, which read it, which a case blocks.
 
 A condition on a derived fact, a red flag or a hypothesis can only hold if some
 rule concludes it: these are the condition's *producers*. The partial-match
-analysis, the explanations (WHY NOT), the verifier, the property checks and
-``hipkb rules show`` all ask the same question; they ask it here, answered once
-per knowledge base (CLIPS keeps the same links between patterns and the rules
-that assert into them).
+analysis, the next questions, the explanations (WHY NOT), the verifier, the
+property checks and ``hipkb rules show`` all ask the same questions; they ask
+them here, answered once per knowledge base (CLIPS keeps the same links
+between patterns and the rules that assert into them):
+
+- who concludes a subject (:meth:`RuleIndex.concluding`, :meth:`~RuleIndex.producers`)
+  and who reads it (:meth:`~RuleIndex.readers`);
+- which rules can change a conclusion, judged from their conclusions alone
+  (:meth:`~RuleIndex.raising`, :meth:`~RuleIndex.concluding_bits`): what the next
+  questions look at;
+- which rules a case's known findings block: the conditions on findings by
+  subject, each distinct one once with the rules that test it (as CLIPS shares
+  one alpha node among the patterns that test the same thing), so a case's
+  findings are tested once each (:meth:`~RuleIndex.blocked`);
+- what a rule can wait on: the findings it reads and its conditions on
+  conclusions with the rules that could make each hold (:attr:`~RuleIndex.waiting`).
+
+Sets of rules are ints with one bit per rule, in the knowledge base's order
+(:attr:`~RuleIndex.bit`, :meth:`~RuleIndex.of`).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Mapping
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
-from hipkb.knowledge.conditions import Condition
+from hipkb.knowledge.conditions import Condition, predicate
 from hipkb.knowledge.kinds import Kind, Subject
 from hipkb.knowledge.memo import per_knowledge_base
-from hipkb.knowledge.scales import BANDS
+from hipkb.knowledge.scales import BANDS, RUNNING_ADVICE, TRIAGE_LEVELS, running_rank, triage_rank
+
+#: What a rule can wait on: the case findings it reads (``unless`` aside: it
+#: holds while its finding is unknown), and each condition on a conclusion
+#: with its test and the rules that could make it hold (a bit set).
+Waiting = tuple[frozenset[str], tuple[tuple[Condition, Callable[[Any], bool], int], ...]]
+
+# The scale each decision kind concludes on, and its order: the first value is the most urgent or restrictive.
+_SCALES: dict[Kind, tuple[tuple[str, ...], Callable[[str], int]]] = {
+    Kind.TRIAGE: (TRIAGE_LEVELS, triage_rank), Kind.RUNNING: (RUNNING_ADVICE, running_rank)}
 
 if TYPE_CHECKING:
     from hipkb.knowledge.rules import KnowledgeBase, RuleDef
@@ -125,6 +151,106 @@ class RuleIndex:
                 return list(support)
             return sorted([*support, *against], key=lambda r: self._position[id(r)])
         return []
+
+    # -- sets of rules as bit sets ----------------------------------------------
+
+    @cached_property
+    def bit(self) -> dict[str, int]:
+        """Each rule's bit, by rule id: the knowledge base's order, the first rule lowest."""
+        return {rule.id: 1 << n for n, rule in enumerate(self.rules)}
+
+    def of(self, bits: int) -> list[RuleDef]:
+        """The rules of a set of rules, in the knowledge base's order."""
+        rules, found = self.rules, []
+        while bits:
+            low = bits & -bits
+            found.append(rules[low.bit_length() - 1])
+            bits ^= low
+        return found
+
+    def bits(self, rules: Iterable[RuleDef]) -> int:
+        """The set of *rules*."""
+        bit = self.bit
+        return sum(bit[rule.id] for rule in {id(r): r for r in rules}.values())
+
+    # -- which rules can change a conclusion, from their conclusions alone -------
+
+    @cached_property
+    def _by_target(self) -> dict[tuple[Kind, str], int]:
+        found: dict[tuple[Kind, str], int] = defaultdict(int)
+        bit = self.bit
+        for rule in self.rules:
+            found[(rule.conclusion.kind, rule.conclusion.target)] |= bit[rule.id]
+        return dict(found)
+
+    @cached_property
+    def _by_kind(self) -> dict[Kind, int]:
+        found: dict[Kind, int] = defaultdict(int)
+        for (kind, _), bits in self._by_target.items():
+            found[kind] |= bits
+        return dict(found)
+
+    @cached_property
+    def _raising(self) -> dict[Kind, dict[str, int]]:
+        found: dict[Kind, dict[str, int]] = {}
+        for kind, (scale, rank) in _SCALES.items():
+            found[kind] = {current: sum(bits for (k, target), bits in self._by_target.items()
+                                        if k is kind and rank(target) < rank(current))
+                           for current in scale}
+        return found
+
+    def concluding_bits(self, kind: Kind, target: str | None = None) -> int:
+        """The rules of *kind* (that conclude *target*, when given), as a bit set."""
+        if target is None:
+            return self._by_kind.get(kind, 0)
+        return self._by_target.get((kind, target), 0)
+
+    def raising(self, kind: Kind, current: str) -> int:
+        """The triage (or running) rules that conclude a more urgent (or restrictive) value than *current*."""
+        return self._raising[kind][current]
+
+    # -- what a case's known findings block -----------------------------------------
+
+    @cached_property
+    def case_tests(self) -> Mapping[str, tuple[tuple[Callable[[Any], bool], int], ...]]:
+        """By finding (``group.field``): each distinct condition on it, as its test and the rules that read it."""
+        tests: dict[str, dict[Condition, int]] = {}
+        bit = self.bit
+        for rule in self.rules:
+            for c in rule.conditions:
+                if c.kind is Subject.CASE:
+                    by_condition = tests.setdefault(c.subject, {})
+                    by_condition[c] = by_condition.get(c, 0) | bit[rule.id]
+        return {subject: tuple((predicate(c), rules) for c, rules in by_condition.items())
+                for subject, by_condition in tests.items()}
+
+    def blocked(self, findings: Mapping[str, Any]) -> int:
+        """The rules a known finding fails: no answer to any question can make them fire."""
+        blocked = 0
+        tests = self.case_tests
+        for path, value in findings.items():
+            for test, rules in tests.get(path, ()):
+                if not test(value):
+                    blocked |= rules
+        return blocked
+
+    @cached_property
+    def waiting(self) -> dict[str, Waiting]:
+        """By rule id, what the rule can wait on (see :data:`Waiting`).
+
+        Only evidence for a hypothesis is what a band waits on; a condition on
+        another conclusion waits on the rules that can make it hold.
+        """
+        found: dict[str, Waiting] = {}
+        for rule in self.rules:
+            on_conclusions = []
+            for c in rule.conditions:
+                if c.kind is not Subject.CASE:
+                    makers = self.support(c.subject) if c.kind is Subject.HYPOTHESIS else self.producers(c)
+                    on_conclusions.append((c, predicate(c), self.bits(makers)))
+            reads = frozenset(c.subject for c in rule.conditions if c.kind is Subject.CASE and c.op != "unless")
+            found[rule.id] = (reads, tuple(on_conclusions))
+        return found
 
     def readers(self, rule: RuleDef) -> list[RuleDef]:
         """The rules with a condition that what *rule* concludes can satisfy."""

@@ -101,6 +101,11 @@ class Vocabulary:
         """All group fields by path (``pain.regions``), in file order."""
         return {f.path: f for g in self.groups.values() for f in g.fields.values()}
 
+    @cached_property
+    def position(self) -> dict[str, int]:
+        """Each field's place in the vocabulary's order, by path: what ties between fields go to."""
+        return {path: n for n, path in enumerate(self.fields)}
+
     def field(self, path: str) -> Field | None:
         return self.fields.get(path)
 

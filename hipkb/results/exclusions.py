@@ -49,7 +49,7 @@ def exclusions(kb: KnowledgeBase, inference: Inference, analyzer: Analyzer | Non
     vocabulary = kb.vocabulary
     unsafe = set(inference.avoid)
     unsafe.update(other for path in inference.avoid for other in vocabulary.same_finding(path))
-    order = {path: n for n, path in enumerate(vocabulary.fields)}
+    order = vocabulary.position
     found = []
     for hypothesis, choice in inference.exclusions.items():
         justs = inference.status_votes.get(f"{hypothesis}={choice.value}", [])

@@ -23,6 +23,8 @@ from typing import Any
 
 from hipkb.engine.record import Inference, Justification
 from hipkb.errors import ExplainError, did_you_mean
+from hipkb.knowledge.index import index
+from hipkb.knowledge.kinds import Kind
 from hipkb.knowledge.rules import KnowledgeBase, RuleDef
 from hipkb.results.partial import UNKNOWN, UNMET, Analyzer
 
@@ -322,11 +324,12 @@ def why_not(kb: KnowledgeBase, inference: Inference, target: str,
     if kind not in ("hypothesis", "derived", "red_flag"):
         raise ExplainError(target, "", "--why-not takes a hypothesis id, a derived fact (name=value) or a red flag id")
     analyzer = analyzer or Analyzer(kb, inference)
+    rules = index(kb)
     result: dict[str, Any] = {"id": key, "kind": kind, "certainty": None, "band": None,
                               "support": [], "against": []}
     if kind == "hypothesis":
         result["label"] = kb.hypotheses[key].label
-        producers = [r for r in kb.rules if r.conclusion.kind == "supports" and r.conclusion.target == key]
+        producers = rules.concluding(Kind.SUPPORTS, key)
         score = inference.scores.get(key)
         if score is not None:
             result["certainty"], result["band"] = score.certainty, score.band
@@ -335,14 +338,12 @@ def why_not(kb: KnowledgeBase, inference: Inference, target: str,
                 result["support" if e.cf > 0 else "against"].append(item)
         concluded = score is not None and score.certainty > 0
     elif kind == "derived":
-        name, _, value = key.partition("=")
         result["label"] = fact_text(kb, key)
-        producers = [r for r in kb.rules if r.conclusion.kind == "derive"
-                     and (r.conclusion.target, r.conclusion.value) == (name, value)]
+        producers = rules.concluding(Kind.DERIVE, key)
         concluded = key in inference.derived
     else:
         result["label"] = kb.red_flags[key].label
-        producers = [r for r in kb.rules if r.conclusion.kind == "red_flag" and r.conclusion.target == key]
+        producers = rules.concluding(Kind.RED_FLAG, key)
         concluded = key in inference.red_flags
     result["concluded"] = concluded
     result["rules"] = len(producers)
@@ -396,7 +397,7 @@ def _partial(kb: KnowledgeBase, analyzer: Analyzer,
                     waits.setdefault(path, [])
                     if rule.id not in waits[path]:
                         waits[path].append(rule.id)
-    order = {path: i for i, path in enumerate(kb.vocabulary.fields)}
+    order = kb.vocabulary.position
     missing = []
     for path in sorted(waits, key=lambda p: (order.get(p, len(order)), p)):
         field = kb.vocabulary.fields.get(path)

@@ -20,12 +20,11 @@ from dataclasses import dataclass
 from functools import partial
 
 from hipkb.engine.record import Inference
-from hipkb.knowledge import conditions as cond
-from hipkb.knowledge.kinds import Kind
-from hipkb.knowledge.memo import per_knowledge_base
+from hipkb.knowledge.index import index
+from hipkb.knowledge.kinds import Kind, Subject
 from hipkb.knowledge.rules import KnowledgeBase, RuleDef
 from hipkb.knowledge.scales import RUNNING_ADVICE, TRIAGE_LEVELS, running_rank, triage_rank
-from hipkb.results.partial import UNKNOWN, Analyzer, RuleStatus, rule_bits
+from hipkb.results.partial import UNKNOWN, Analyzer, RuleStatus
 
 MAX_QUESTIONS = 5
 # Red-flag screens matter in every case, so left unchecked they would fill the
@@ -50,7 +49,7 @@ def _stake(kb: KnowledgeBase, inference: Inference, rule: RuleDef,
            status: Callable[[], RuleStatus]) -> tuple[float, str]:
     """How much firing *rule* would change the result, and in what way (*status* gives where it stands)."""
     c = rule.conclusion
-    if c.kind in (Kind.SUPPORTS, Kind.AGAINST):  # most rules with a stake
+    if c.kind is Kind.SUPPORTS or c.kind is Kind.AGAINST:  # most rules with a stake
         score = inference.scores.get(c.target)
         current = score.certainty if score else 0.0
         # Evidence matters most on hypotheses in contention; against-evidence
@@ -67,16 +66,16 @@ def _stake(kb: KnowledgeBase, inference: Inference, rule: RuleDef,
         flag = kb.red_flags[c.target]
         stake = EMERGENCY_SCREEN_STAKE if flag.emergency else SCREEN_STAKE
         return stake, f"{SCREEN_REASON} ({c.target})"
-    if c.kind in (Kind.TRIAGE, Kind.RUNNING):
+    if c.kind is Kind.TRIAGE or c.kind is Kind.RUNNING:
         waiting = [s.condition for s in status().conditions if s.state == UNKNOWN]
-        if any(w.kind == cond.RED_FLAG for w in waiting):
+        if any(w.kind is Subject.RED_FLAG for w in waiting):
             # The red-flag rule itself carries the screen's stake; counting
             # the triage it would raise again would rank screens first always.
             return 0.0, ""
         # A hypothesis with some evidence already is likelier to cross a band.
         odds = 1.0
         for w in waiting:
-            if w.kind == cond.HYPOTHESIS:
+            if w.kind is Subject.HYPOTHESIS:
                 score = inference.scores.get(w.subject)
                 odds = min(odds, 0.25 + max(score.certainty, 0.0) if score else 0.25)
         triage = inference.triage.value if inference.triage else TRIAGE_LEVELS[-1]
@@ -89,67 +88,29 @@ def _stake(kb: KnowledgeBase, inference: Inference, rule: RuleDef,
     return 0.0, ""
 
 
-class _StakeFilter:
-    """Which rules could have a stake (see :func:`_stake`), judged from their conclusions alone, for one knowledge base.
-
-    Sets of rules are bit sets over the knowledge base's rules, as in
-    :class:`~hipkb.results.partial.RuleBits`. A rule whose conclusion could change
-    nothing, whatever its conditions, is never analysed: statuses do not
-    depend on the order or the set of rules analysed, so the questions are
-    the same.
-    """
-
-    def __init__(self, kb: KnowledgeBase) -> None:
-        bits = rule_bits(kb).bit
-        self.always = 0  # red-flag screens
-        self.support: dict[str, int] = {}  # by hypothesis: evidence for it (a stake once it is in view)
-        self.triage = dict.fromkeys(TRIAGE_LEVELS, 0)  # by the current triage: the rules that would raise it
-        self.running = dict.fromkeys(RUNNING_ADVICE, 0)
-        self.against: dict[str, int] = {}  # by hypothesis: evidence against it (a stake only once it has some for)
-        for rule in kb.rules:
-            c, bit = rule.conclusion, bits[rule.id]
-            if c.kind is Kind.RED_FLAG:
-                self.always |= bit
-            elif c.kind is Kind.SUPPORTS:
-                self.support[c.target] = self.support.get(c.target, 0) | bit
-            elif c.kind is Kind.TRIAGE:
-                for level in self.triage:
-                    if triage_rank(c.target) < triage_rank(level):
-                        self.triage[level] |= bit
-            elif c.kind is Kind.RUNNING:
-                for advice in self.running:
-                    if running_rank(c.target) < running_rank(advice):
-                        self.running[advice] |= bit
-            elif c.kind is Kind.AGAINST:
-                self.against[c.target] = self.against.get(c.target, 0) | bit
-        #: Ties between questions go to the vocabulary's order.
-        self.order = {path: n for n, path in enumerate(kb.vocabulary.fields)}
-
-    def candidates(self, inference: Inference) -> int:
-        triage = inference.triage.value if inference.triage else TRIAGE_LEVELS[-1]
-        running = inference.running.value if inference.running else RUNNING_ADVICE[-1]
-        found = self.always | self.triage[triage] | self.running[running]
-        against, support = self.against, self.support
-        for hypothesis, score in inference.scores.items():
-            if score.certainty > 0:
-                found |= against.get(hypothesis, 0) | support.get(hypothesis, 0)
-        for hypothesis, status in inference.exclusions.items():
-            if status.value != "excluded":
-                found |= support.get(hypothesis, 0)
-        return found
-
-
-_stake_filter = per_knowledge_base(_StakeFilter)
-
-
 def candidates(kb: KnowledgeBase, inference: Inference, analyzer: Analyzer) -> list[RuleDef]:
     """The rules the analysis looks at for *inference*, in the knowledge base's order.
 
     Those that have not fired, that no known finding blocks, and whose
-    conclusion could change the result (:func:`_stake`).
+    conclusion could change the result (:func:`_stake`), judged from their
+    conclusions alone by the index: red-flag screens, a triage or running
+    advice more urgent than the case's, evidence on a hypothesis in view. A
+    rule whose conclusion could change nothing, whatever its conditions, is
+    never analysed: statuses do not depend on the order or the set of rules
+    analysed, so the questions are the same.
     """
-    live = _stake_filter(kb).candidates(inference) & ~analyzer.blocked_bits & ~analyzer.fired_bits
-    return rule_bits(kb).of(live)
+    rules = index(kb)
+    triage = inference.triage.value if inference.triage else TRIAGE_LEVELS[-1]
+    running = inference.running.value if inference.running else RUNNING_ADVICE[-1]
+    found = rules.concluding_bits(Kind.RED_FLAG) | rules.raising(Kind.TRIAGE, triage) \
+        | rules.raising(Kind.RUNNING, running)
+    for hypothesis, score in inference.scores.items():
+        if score.certainty > 0:  # evidence against counts once a hypothesis has some for it
+            found |= rules.concluding_bits(Kind.AGAINST, hypothesis) | rules.concluding_bits(Kind.SUPPORTS, hypothesis)
+    for hypothesis, status in inference.exclusions.items():
+        if status.value != "excluded":
+            found |= rules.concluding_bits(Kind.SUPPORTS, hypothesis)
+    return rules.of(found & ~analyzer.blocked_bits & ~analyzer.fired_bits)
 
 
 def next_questions(kb: KnowledgeBase, inference: Inference, limit: int = MAX_QUESTIONS,
@@ -189,7 +150,7 @@ def next_questions(kb: KnowledgeBase, inference: Inference, limit: int = MAX_QUE
             if asking is not None:
                 scores[path] += asking.conclusion.weight
                 reasons[path][asking.conclusion.text] += asking.conclusion.weight
-    order = _stake_filter(kb).order
+    order = vocabulary.position
     ranked = sorted(scores, key=lambda p: (-round(scores[p], 6), order.get(p, len(order))))
     # Who the runner is comes first while unknown: age and sex decide which conditions are in view.
     first = [path for path in vocabulary.fields if vocabulary.fields[path].ask_first
