@@ -44,7 +44,6 @@ from hipkb.errors import HipkbError, StreamClosedError, StreamGivenUp
 from hipkb.load.inputs import CaseSource, InputGuard, expand
 
 DEFAULT_CHUNKSIZE = 16
-GC_YOUNG_THRESHOLD = 10_000  # allocations between collections of the youngest generation, in a worker
 WINDOW_PER_JOB = 4  # chunks in flight per worker: enough to keep it busy, few enough to stay flat
 MIN_POOL_CASES = 48  # below this, starting worker processes costs more than it saves
 
@@ -87,10 +86,9 @@ def init_worker(settings: Settings, worker: bool = False, own_process: bool = Fa
     """Pool initializer: load the knowledge base and build its engine, once.
 
     ``worker``: a process that runs many cases and is ours alone (a pool
-    worker, or the CLI's own batch), whose garbage collector hipkb tunes; not
-    a Dask worker, which the cluster shares with other work.
-    ``own_process``: the CLI's process, which keeps what start-up made until
-    it exits. Start-up ends here (:func:`hipkb.batch.startup.over`).
+    worker, or the CLI's own batch); ``own_process``: the CLI's own run;
+    neither: a Dask worker, shared with other work. Start-up ends here, with
+    the collector set for that kind of process (:func:`hipkb.batch.startup.settle`).
     """
     from hipkb.engine.reasoner import reasoner_for
     from hipkb.engine.watchers import set_verbose
@@ -100,27 +98,7 @@ def init_worker(settings: Settings, worker: bool = False, own_process: bool = Fa
     _STATE["reasoner"] = reasoner_for(kb)
     _STATE["settings"] = settings
     set_verbose(settings.verbose)
-    if worker or own_process:
-        import gc
-
-        # The knowledge base and the engine live as long as the process: keep
-        # the collector from walking them (tens of thousands of objects) on
-        # every full collection, from touching pages shared with the parent,
-        # and at exit, in the interpreter's last collections (about 15 ms of
-        # a 120 ms one-case run). A worker, long-lived, frees start-up's
-        # garbage first; for the CLI's own run that costs more than it frees.
-        if worker:
-            gc.collect()
-        gc.freeze()
-        if worker:
-            # A case allocates thousands of short-lived objects and makes no
-            # reference cycle (tests/engine/test_no_cycles.py): at the default
-            # threshold of 700 the collector walks them dozens of times per
-            # case, most of them still alive. Walked ten times less often,
-            # nearly all are freed by their reference counts first (about 4%
-            # of a case's CPU).
-            gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
-    startup.over()
+    startup.settle(startup.WORKER if worker else startup.ONE_RUN if own_process else startup.SHARED)
 
 
 def _run_one(index: int, source: CaseSource, *, catch: bool = True) -> Outcome:

@@ -7,12 +7,12 @@ it has no login, and anyone who can reach it can use it.
 
 from __future__ import annotations
 
-import gc
 import ipaddress
 from pathlib import Path
 
 import click
 
+from hipkb.batch import startup
 from hipkb.cli.common import kb_options, load_kb_from
 
 LOOPBACK_NAMES = ("localhost",)
@@ -55,10 +55,6 @@ def command(host: str, port: int, templates: Path | None, rules_dir: Path | None
         click.echo(f"hipkb: warning: listening on {host}, not loopback: anyone who can reach this "
                    "machine can use the app (there is no login); use --host 127.0.0.1 to keep it local",
                    err=True)
-    # The knowledge base and the compiled engine live as long as the server:
-    # out of the collector's sight, full collections stop walking them on
-    # every few requests (as batch workers do). This process is ours alone.
-    gc.collect()
-    gc.freeze()
+    startup.settle(startup.SERVER)  # the knowledge base and the engine live as long as the server
     click.echo(f"hipkb: serving {kb.name} {kb.version} at {url_of(sock)} (Ctrl-C stops it)", err=True)
     serve(app, sock)

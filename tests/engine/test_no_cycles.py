@@ -1,6 +1,6 @@
 """Reasoning about a case makes no reference cycle: reference counts free all it allocates.
 
-Batch workers collect garbage rarely (``hipkb.batch.runner.GC_YOUNG_THRESHOLD``)
+Batch workers collect garbage rarely (``hipkb.batch.startup.GC_YOUNG_THRESHOLD``)
 because of this; a cycle made per case would make their memory grow between
 collections instead of staying flat.
 """
