@@ -1,4 +1,4 @@
-"""Shared fixtures: the shipped knowledge base, a reasoner, the example cases, the CLI."""
+"""Shared fixtures: the shipped knowledge base, a reasoner, the shipped rules and facts, the CLI."""
 
 from __future__ import annotations
 
@@ -10,9 +10,6 @@ from click.testing import CliRunner
 from hipkb import api
 from hipkb.cli import main
 from hipkb.knowledge.resources import shipped
-
-ROOT = Path(__file__).resolve().parent.parent
-CASES = sorted((ROOT / "facts" / "cases").glob("*.yaml"))
 
 
 @pytest.fixture(scope="session")

@@ -8,19 +8,27 @@
   and wherever the import sits (at the top, inside a function, under
   ``TYPE_CHECKING``): a function-local import hides a cycle from Python,
   not from the design;
-- every error class lives in ``hipkb/errors.py``.
+- every error class lives in ``hipkb/errors.py``;
+- the tests mirror the package: every folder of ``tests/`` is named after a
+  package of hipkb, no two test modules share a file name (pytest imports
+  them by it), and no test module imports another (what tests share lives
+  in the helper modules at the top of ``tests/``).
 """
 
 from __future__ import annotations
 
 import ast
 import functools
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import hipkb
 
 PACKAGE = Path(hipkb.__file__).resolve().parent
+TESTS = Path(__file__).resolve().parent
+#: Folders of tests/ that hold data for the tests, not a package's tests.
+TEST_DATA = {"broken_kbs"}
 
 #: Private modules of other packages hipkb may import, each with why no public name serves.
 PRIVATE_MODULES_ALLOWED = {
@@ -226,6 +234,34 @@ def test_every_error_class_is_in_errors_py():
     assert found == []
 
 
+def imported_test_modules(path: Path, root: Path) -> list[str]:
+    """``file:line: module`` for each test module (or conftest) that *path* imports."""
+    return [f"{path.relative_to(root)}:{line}: {module}" for line, module, _ in imports(path, root)
+            if module.split(".")[0].startswith("test_") or module.split(".")[0] == "conftest"]
+
+
+def _test_modules(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("test_*.py") if not TEST_DATA & set(p.relative_to(root).parts))
+
+
+def test_every_folder_of_tests_is_named_after_a_package_of_hipkb():
+    # tests/engine/ holds the tests of hipkb/engine/; the whole project's tests sit at the top.
+    folders = {p.name for p in TESTS.iterdir() if p.is_dir() and p.name not in TEST_DATA
+               and not p.name.startswith((".", "_"))}
+    packages = {p.parent.name for p in PACKAGE.glob("*/__init__.py")}
+    assert sorted(folders - packages) == []
+
+
+def test_no_two_test_modules_share_a_file_name():
+    # The folders of tests/ are not packages: pytest imports a test module by its file name alone.
+    names = Counter(path.name for path in _test_modules(TESTS))
+    assert sorted(name for name, count in names.items() if count > 1) == []
+
+
+def test_no_test_module_imports_another():
+    assert [line for path in _test_modules(TESTS) for line in imported_test_modules(path, TESTS)] == []
+
+
 # -- the checks see what they look for ----------------------------------------------
 
 
@@ -293,3 +329,13 @@ def test_the_checks_see_an_error_class_outside_errors_py(tmp_path):
                                                  "class Given(HipkbError):\n    pass\n"})
     assert error_classes(root / "report" / "limits.py", root) == ["report/limits.py:1: LimitError",
                                                                   "report/limits.py:9: Given"]
+
+
+def test_the_checks_see_a_test_module_imported_by_another(tmp_path):
+    probe = tmp_path / "tests" / "report" / "test_probe.py"
+    probe.parent.mkdir(parents=True)
+    probe.write_text("import smallkb\nfrom conftest import ROOT\nfrom test_pdf import page_texts\n"
+                     "def test_x():\n    import test_web_browser.helpers\n")
+    assert imported_test_modules(probe, tmp_path / "tests") == [
+        "report/test_probe.py:2: conftest", "report/test_probe.py:3: test_pdf",
+        "report/test_probe.py:5: test_web_browser.helpers"]
