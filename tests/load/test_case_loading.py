@@ -306,7 +306,14 @@ _SETTINGS = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow]
 @_SETTINGS
 @given(case=hs.cases(with_expect=True))
 def test_any_drawn_case_validates(kb, case):
-    validate(case, kb.vocabulary, "drawn", hypotheses=kb.hypotheses)
+    validated = validate(case, kb.vocabulary, "drawn", hypotheses=kb.hypotheses)
+    # Every finding the case gives is kept, and a spelling of unknown is unknown, not a value.
+    for group, fields in case.items():
+        if group in kb.vocabulary.groups and isinstance(fields, dict):
+            for name, value in fields.items():
+                spec = kb.vocabulary.fields[f"{group}.{name}"]
+                unknown = isinstance(value, str) and value in spec.unknown
+                assert (validated.get(spec.path) is None) == unknown, (spec.path, value)
 
 
 @_SETTINGS
