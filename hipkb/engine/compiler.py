@@ -123,19 +123,9 @@ _CONCLUSION_FACTS = {cond.DERIVED: (Derived, "name"), cond.HYPOTHESIS: (Hypothes
                      cond.STATUS: (StatusFact, "id")}
 
 
-def compile_bindings(rule: RuleDef) -> list[Binding]:
-    """How to read back what *rule* matched: each bound pattern, and the slot of each of its conditions."""
-    return _bindings(tuple(_parts(rule)))
-
-
 def _bindings(parts: tuple[Part, ...]) -> list[Binding]:
     return [(bind, tuple((c, _slot(c)) for c in conds)) for bind, _, conds in parts
             if conds[0].kind != cond.RED_FLAG]
-
-
-def compile_patterns(rule: RuleDef, classes: dict[str, type]) -> list[Any]:
-    """The experta LHS of *rule*, for experta's Rete matcher."""
-    return _patterns(tuple(_parts(rule)), classes)
 
 
 def _patterns(parts: tuple[Part, ...], classes: dict[str, type]) -> list[Any]:
@@ -155,15 +145,6 @@ def _patterns(parts: tuple[Part, ...], classes: dict[str, type]) -> list[Any]:
             flag = RedFlagFact(id=experta.P(predicate(c))) if c.values else RedFlagFact()
             patterns.append(experta.EXISTS(flag))
     return patterns
-
-
-def compile_plan(rule: RuleDef, classes: dict[str, type],
-                 sets: frozenset[str] = frozenset()) -> tuple[Pattern, ...]:
-    """The same patterns as :func:`compile_patterns`, for hipkb's matcher (:mod:`hipkb.engine.matcher`).
-
-    *sets* are the case fields that hold a set of values (``pain.regions``).
-    """
-    return _plan(tuple(_parts(rule)), classes, sets)
 
 
 def _plan(parts: tuple[Part, ...], classes: dict[str, type], sets: frozenset[str]) -> tuple[Pattern, ...]:
@@ -220,6 +201,28 @@ def _rhs(rule: RuleDef, bindings: list[Binding], has_flags: bool) -> RightHandSi
     return fire_with
 
 
+@dataclass(frozen=True)
+class CompiledRule:
+    """One rule's left-hand side, read three ways (a CLIPS ``defrule``'s patterns)."""
+
+    #: How to read back what it matched: each bound pattern, and the slot of each of its conditions.
+    bindings: list[Binding]
+    #: Its patterns for hipkb's matcher (:mod:`hipkb.engine.matcher`).
+    plan: tuple[Pattern, ...]
+    #: The same patterns for experta's Rete matcher (empty unless asked for).
+    patterns: list[Any]
+
+
+def compile_rule(rule: RuleDef, classes: dict[str, type], sets: frozenset[str] = frozenset(),
+                 rete: bool = True) -> CompiledRule:
+    """*rule* compiled against the group fact classes *classes*; *sets*: the case fields holding a set of values.
+
+    ``rete``: also build experta's own patterns, which only its Rete matcher reads.
+    """
+    parts = tuple(_parts(rule))  # once per rule, for all three readings
+    return CompiledRule(_bindings(parts), _plan(parts, classes, sets), _patterns(parts, classes) if rete else [])
+
+
 def build_engine_class(kb: KnowledgeBase, base: type) -> type[Any]:
     """A KnowledgeEngine subclass holding every rule of *kb*, built once.
 
@@ -238,10 +241,9 @@ def build_engine_class(kb: KnowledgeBase, base: type) -> type[Any]:
         position[rule.layer] += 1
         salience = bands.of(rule.layer, position[rule.layer])
         has_flags = any(c.kind == cond.RED_FLAG for c in rule.conditions)
-        parts = tuple(_parts(rule))  # once per rule, for all three readings below
-        attrs[f"rule_{len(attrs)}"] = _rule(salience, rule.id, _rhs(rule, _bindings(parts), has_flags),
-                                            _plan(parts, classes, sets),
-                                            _patterns(parts, classes) if rete else ())
+        compiled = compile_rule(rule, classes, sets, rete)
+        attrs[f"rule_{len(attrs)}"] = _rule(salience, rule.id, _rhs(rule, compiled.bindings, has_flags),
+                                            compiled.plan, compiled.patterns)
     # The score and resolve steps only where the knowledge base has something for them to do.
     needed = {"score": bool(kb.scores), "combine": True,
               "resolve": any(r.conclusion.spec.target is Target.STATUS for r in kb.rules)}
@@ -282,4 +284,4 @@ def _shell(step: str) -> RightHandSide:
     return fire_with
 
 
-__all__ = ["build_engine_class", "compile_bindings", "compile_patterns", "compile_plan", "group_classes"]
+__all__ = ["CompiledRule", "build_engine_class", "compile_rule", "group_classes"]

@@ -99,21 +99,8 @@ def _rules_of(engine_class: type) -> list[Any]:
         own = type(rule).__new__(type(rule), *rule, salience=rule.salience)
         own.__dict__.update(rule.__dict__)
         own._wrapped_self = None
-        if not callable(getattr(own, "fire_with", None)):
-            own.fire_with = _with_keywords(own)
         rules.append(own)
     return rules
-
-
-def _with_keywords(rule: Any) -> Callable[[Any, dict[str, Any]], None]:
-    """``fire_with`` for a rule given a plan by hand: its right-hand side called as experta calls it."""
-    def fire_with(engine: Any, context: dict[str, Any]) -> None:
-        if rule._wrapped_args or rule._wrapped_self is not None:
-            rule(engine, **context)
-        else:
-            rule._wrapped(engine, **context)
-
-    return fire_with
 
 
 def _activation(rule: Any, facts: list[Any], context: dict[str, Any]) -> Any:
@@ -144,7 +131,8 @@ class PlanMatcher(experta.abstract.Matcher):
         self._indexed_types: set[type] = set()
         for rule in _rules_of(type(engine)):
             plan = getattr(rule, "plan", None)
-            if plan is None:
+            if plan is None or not callable(getattr(rule, "fire_with", None)):
+                # A compiled rule carries its patterns (plan) and the right-hand side the run loop calls (fire_with).
                 raise TypeError(
                     f"rule {getattr(rule, '__name__', rule)!r} was not compiled from a knowledge base: "
                     "hipkb's Engine matches compiled rules only; run hand-written experta rules on ExpertaReteEngine"

@@ -10,9 +10,7 @@ from hypothesis import strategies as st
 from hipkb.engine.compiler import (
     DECIDE_SALIENCE,
     build_engine_class,
-    compile_bindings,
-    compile_patterns,
-    compile_plan,
+    compile_rule,
     group_classes,
     salience_bands,
 )
@@ -54,7 +52,8 @@ def test_layers_run_in_order_and_rules_by_id_within_a_layer(kb):
 def test_case_conditions_become_one_pattern_per_group(kb):
     classes = group_classes(kb)
     rule = next(r for r in kb.rules if len({c.subject.split(".")[0] for c in r.conditions if c.kind == "case"}) >= 2)
-    patterns, bindings = compile_patterns(rule, classes), compile_bindings(rule)
+    compiled = compile_rule(rule, classes)
+    patterns, bindings = compiled.patterns, compiled.bindings
     groups = {c.subject.split(".")[0] for c in rule.conditions if c.kind == "case"}
     fact_patterns = [p for p in patterns if isinstance(p, experta.Fact)]
     assert {type(p).__name__.lower() for p in fact_patterns} >= {g.replace("_", "") for g in groups}
@@ -65,18 +64,19 @@ def test_case_conditions_become_one_pattern_per_group(kb):
 def test_derived_and_hypothesis_conditions_read_conclusion_facts(kb):
     classes = group_classes(kb)
     derived_rule = next(r for r in kb.rules if any(c.kind == "derived" for c in r.conditions))
-    patterns = compile_patterns(derived_rule, classes)
+    patterns = compile_rule(derived_rule, classes).patterns
     assert any(isinstance(p, Derived) for p in patterns)
     band_rule = next(r for r in kb.rules if r.conclusion.kind is Kind.TRIAGE
                      and any(c.kind == "hypothesis" for c in r.conditions))
-    patterns = compile_patterns(band_rule, classes)
+    patterns = compile_rule(band_rule, classes).patterns
     assert any(isinstance(p, HypothesisFact) for p in patterns)
 
 
 def test_the_plan_has_one_pattern_per_experta_pattern_binding_the_same_names(kb):
     classes = group_classes(kb)
     for rule in kb.rules:
-        patterns, plan = compile_patterns(rule, classes), compile_plan(rule, classes)
+        compiled = compile_rule(rule, classes)
+        patterns, plan = compiled.patterns, compiled.plan
         assert len(plan) == len(patterns), rule.id
         for pattern, planned in zip(patterns, plan, strict=True):
             assert planned.exists == isinstance(pattern, experta.EXISTS)
@@ -85,6 +85,13 @@ def test_the_plan_has_one_pattern_per_experta_pattern_binding_the_same_names(kb)
         # experta starts a rule with no pattern, or with an EXISTS, from the initial fact.
         starts = with_initial(plan)[0]
         assert (starts.fact_type is experta.fact.InitialFact) == (not plan or any(p.exists for p in plan))
+
+
+def test_without_rete_a_rule_keeps_its_plan_and_bindings_only(kb):
+    classes = group_classes(kb)
+    for rule in kb.rules[:40]:
+        full, lean = compile_rule(rule, classes), compile_rule(rule, classes, rete=False)
+        assert lean.patterns == [] and (lean.plan, lean.bindings) == (full.plan, full.bindings), rule.id
 
 
 def test_experta_patterns_are_built_only_for_experta_s_matcher(kb):

@@ -66,9 +66,11 @@ def _probe(*plans: tuple[str, int, tuple[Pattern, ...]]) -> tuple[Engine, list[t
         fire.__name__ = name
         rule = experta.Rule(salience=salience)(fire)
         rule.plan = plan
+        rule.fire_with = lambda engine, context, fire=fire: fire(engine, **context)  # as the compiler's rules
         attrs[name] = rule
     attrs["shell_combine"] = experta.Rule(salience=-1)(lambda engine: None)
     attrs["shell_combine"].plan = ()
+    attrs["shell_combine"].fire_with = lambda engine, context: None
     return type("Probe", (Engine,), attrs)(), fired
 
 
@@ -131,6 +133,7 @@ def test_patterns_on_one_type_keyed_by_two_slots_are_refused():
 
     one = experta.Rule()(lambda engine: None)
     one.plan = (Pattern(Seen, ("a", 1)), Pattern(Seen, ("b", 1)))
+    one.fire_with = lambda engine, context: None
     Probe.one = one
     with pytest.raises(TypeError, match="keyed by"):
         PlanMatcher(Probe.__new__(Probe))
