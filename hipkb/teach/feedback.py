@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from hipkb.engine.record import Inference
+from hipkb.knowledge.kinds import Kind
 from hipkb.knowledge.rules import KnowledgeBase
 from hipkb.results import explain as ex
 from hipkb.results.partial import UNMET, Analyzer
@@ -98,7 +99,7 @@ def why_not_pick(kb: KnowledgeBase, inference: Inference, result: dict[str, Any]
 
     ruled: dict[tuple[str, str], list[str]] = {}
     for rule in kb.rules:
-        if rule.conclusion.kind != "supports" or rule.conclusion.target != hid:
+        if rule.conclusion.kind is not Kind.SUPPORTS or rule.conclusion.target != hid:
             continue
         status = analyzer.rule(rule)
         if status.fired or not status.blocked:

@@ -29,6 +29,7 @@ from hipkb.engine.reasoner import Reasoner
 from hipkb.engine.record import Inference
 from hipkb.errors import HipkbError, InferenceError, PropertyFailure
 from hipkb.knowledge import conditions as cond
+from hipkb.knowledge.kinds import Kind
 from hipkb.knowledge.rules import BenignPattern, KnowledgeBase
 from hipkb.knowledge.scales import running_rank, triage_rank
 from hipkb.knowledge.store import KEEP, load_kb
@@ -105,7 +106,7 @@ class UnderTest:
     @cached_property
     def red_flag_findings(self) -> list[dict[str, Any]]:
         """Sets of findings (``{"group.field": value}``) that raise a red flag."""
-        return self._pins([r for r in self.kb.rules if r.conclusion.kind == "red_flag"])
+        return self._pins([r for r in self.kb.rules if r.conclusion.kind is Kind.RED_FLAG])
 
     def _witnesses(self, rules) -> list[dict[str, Any]]:
         """For each rule (its first alternatives), the smallest valid case that meets it."""
@@ -133,7 +134,7 @@ class UnderTest:
         for alarm in sorted(self.kb.safety.alarm_hypotheses):
             union: dict[str, Any] = {}
             for flat in self._witnesses([r for r in self.kb.rules
-                                         if r.conclusion.kind == "supports" and r.conclusion.target == alarm]):
+                                         if r.conclusion.kind is Kind.SUPPORTS and r.conclusion.target == alarm]):
                 if nest(flat) not in cases:
                     cases.append(nest(flat))
                 union = _merged(union, flat, self.kb.vocabulary) or union
@@ -150,7 +151,8 @@ class UnderTest:
         """The smallest case that raises each red flag of the knowledge base."""
         from hipkb.verify.logic import nest
 
-        return [nest(flat) for flat in self._witnesses([r for r in self.kb.rules if r.conclusion.kind == "red_flag"])]
+        flags = [r for r in self.kb.rules if r.conclusion.kind is Kind.RED_FLAG]
+        return [nest(flat) for flat in self._witnesses(flags)]
 
     @cached_property
     def bone_findings(self) -> list[dict[str, Any]]:
@@ -158,7 +160,7 @@ class UnderTest:
         from hipkb.verify.logic import value_for
 
         rules = [r for r in self.kb.rules
-                 if r.conclusion.kind == "supports" and r.conclusion.target in self.kb.safety.alarm_hypotheses]
+                 if r.conclusion.kind is Kind.SUPPORTS and r.conclusion.target in self.kb.safety.alarm_hypotheses]
         found: list[dict[str, Any]] = []
         for rule in rules:
             for alternative in self._expander.rule(rule) or []:
@@ -179,7 +181,7 @@ class UnderTest:
         name = self.kb.safety.bone_sign
         found: list[dict[str, Any]] = []
         for rule in self.kb.rules:
-            if rule.conclusion.kind != "derive" or rule.conclusion.target != name:
+            if rule.conclusion.kind is not Kind.DERIVE or rule.conclusion.target != name:
                 continue
             for alternative in self._expander.rule(rule) or []:
                 # An unless holds while its finding is unknown: it adds no finding.
@@ -320,8 +322,8 @@ def trace_violations(kb: KnowledgeBase, inference: Inference, result: dict[str, 
                 if cited not in holds:
                     found.append(Violation("dangling", f"{fact} (by {j.rule}) cites {cited}, which does not hold"))
             rule = kb.rule(j.rule)
-            if rule is None or (rule.conclusion.kind == "derive" and rule.conclusion.asserted() != fact) or (
-                    rule.conclusion.kind == "red_flag" and f"red_flag={rule.conclusion.target}" != fact):
+            if rule is None or (rule.conclusion.kind is Kind.DERIVE and rule.conclusion.asserted() != fact) or (
+                    rule.conclusion.kind is Kind.RED_FLAG and f"red_flag={rule.conclusion.target}" != fact):
                 found.append(Violation("wrong-rule", f"{fact} is justified by {j.rule}, which does not conclude it"))
     # Least fixpoint: a fact is grounded once one of its justifications rests
     # only on grounded facts; what never gets there is circular or dangling.

@@ -31,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from hipkb.knowledge.kinds import Kind
 from hipkb.knowledge.scales import running_rank, triage_rank
 from hipkb.verify.invariants import (
     UnderTest,
@@ -67,7 +68,7 @@ def risk_findings(subject: UnderTest) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     expander = subject._expander
     for rule in subject.kb.rules:
-        if rule.conclusion.kind != "derive" or rule.conclusion.target != name:
+        if rule.conclusion.kind is not Kind.DERIVE or rule.conclusion.target != name:
             continue
         for alternative in expander.rule(rule) or []:
             flat = {c.subject: value_for(subject.kb.vocabulary.fields[c.subject], [c])
