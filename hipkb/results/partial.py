@@ -22,9 +22,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from hipkb.engine.record import Inference, unchecked
+from hipkb.knowledge import conditions as cond
 from hipkb.knowledge.conditions import Condition
 from hipkb.knowledge.index import index
-from hipkb.knowledge.kinds import Subject
 from hipkb.knowledge.rules import KnowledgeBase, RuleDef
 from hipkb.results.waiting import MAX_DEPTH, Waiting, reachable_status
 
@@ -103,7 +103,7 @@ class Analyzer:
         blocked = any(c.state == UNMET for c in statuses)
         waits = _EMPTY if fired or blocked else frozenset().union(*[c.waits_on for c in statuses])
         status = unchecked(RuleStatus, rule=rule, fired=fired, conditions=statuses, blocked=blocked, waits_on=waits)
-        settled = fired or any(c.state == UNMET and c.condition.kind is Subject.CASE for c in statuses)
+        settled = fired or any(c.state == UNMET and c.condition.kind is cond.CASE for c in statuses)
         self._cache[rule.id if settled else (rule.id, depth)] = status
         return status
 
@@ -112,12 +112,12 @@ class Analyzer:
 
     def condition(self, c: Condition, depth: int = 0) -> ConditionStatus:
         inference = self.inference
-        if c.kind is Subject.CASE:
+        if c.kind is cond.CASE:
             found = self._case_status.get(id(c))
             if found is None or found.condition is not c:
                 found = self._case_status[id(c)] = self._case_condition(c)
             return found
-        if c.kind is Subject.HYPOTHESIS:
+        if c.kind is cond.HYPOTHESIS:
             score = inference.scores.get(c.subject)
             if inference.holds(c):
                 return _status(c, MET, found=f"{c.key}={score.band if score else ''}")
@@ -126,12 +126,12 @@ class Analyzer:
             waits = self._waits_of(evidence, depth) if depth < MAX_DEPTH else frozenset()
             band = f"{c.key}={score.band if score else 'none'}"
             return _status(c, UNKNOWN if waits and depth < MAX_DEPTH else UNMET, waits, band)
-        if c.kind is Subject.RED_FLAG:
+        if c.kind is cond.RED_FLAG:
             if inference.holds(c):
                 return _status(c, MET, found="red_flag=" + ",".join(sorted(inference.red_flags)))
             waits = self._waits_of(self._index.producers(c), depth)
             return _status(c, UNKNOWN if waits else UNMET, waits)
-        if c.kind is Subject.STATUS:
+        if c.kind is cond.STATUS:
             status = inference.exclusions.get(c.subject)
             if inference.holds(c):
                 return _status(c, MET, found=f"{c.key}={status.value if status else ''}")

@@ -18,9 +18,9 @@ from collections.abc import Callable
 from typing import Any
 
 from hipkb.engine.record import Inference
+from hipkb.knowledge import conditions as cond
 from hipkb.knowledge.conditions import Condition
 from hipkb.knowledge.index import index
-from hipkb.knowledge.kinds import Subject
 from hipkb.knowledge.rules import KnowledgeBase, RuleDef
 from hipkb.knowledge.scales import STATUSES
 
@@ -116,19 +116,19 @@ class Waiting:
     def _condition_of(self, c: Condition, test: Callable[[Any], bool], makers: int,
                       depth: int) -> frozenset[str] | None:
         kind = c.kind
-        if kind is Subject.DERIVED:
+        if kind is cond.DERIVED:
             for value in self._derived.get(c.subject, ()):  # inference.holds(c), without its dispatch
                 if test(value):
                     return _EMPTY
             if depth >= MAX_DEPTH:
                 return None
-        elif kind is Subject.HYPOTHESIS:
+        elif kind is cond.HYPOTHESIS:
             score = self.inference.scores.get(c.subject)
             if score is not None and test(score.band):
                 return _EMPTY
             if depth >= MAX_DEPTH:
                 return None
-        elif kind is Subject.STATUS:
+        elif kind is cond.STATUS:
             reachable = reachable_status(self.inference, c)
             if reachable is None:
                 return _EMPTY
