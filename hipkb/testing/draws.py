@@ -26,23 +26,27 @@ from typing import TYPE_CHECKING, Any
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import seed as with_seed
 from hypothesis import strategies as st
-from hypothesis.internal.conjecture.providers import AVAILABLE_PROVIDERS, HypothesisProvider
 
 from hipkb.testing import strategies as hs
 
 if TYPE_CHECKING:
     from hipkb.knowledge.rules import KnowledgeBase
 
-class SeedOnlyProvider(HypothesisProvider):
-    """hypothesis's provider, drawing from the seed only (none of the constants of the code loaded so far)."""
+try:
+    from hypothesis.internal.conjecture.providers import AVAILABLE_PROVIDERS, HypothesisProvider
+except ImportError:  # a hypothesis older than its providers, which draws no constant of the code loaded either
+    BACKEND: dict[str, Any] = {}
+else:
+    class SeedOnlyProvider(HypothesisProvider):
+        """hypothesis's provider, drawing from the seed only (none of the constants of the code loaded so far)."""
 
-    def _maybe_draw_constant(self, choice_type: Any, constraints: Any, *, p: float = 0.05) -> None:
-        return None
+        def _maybe_draw_constant(self, choice_type: Any, constraints: Any, *, p: float = 0.05) -> None:
+            return None
 
+    # The backend the draws use (hypothesis's documented way to add a provider), as settings' keyword.
+    AVAILABLE_PROVIDERS.setdefault("hipkb-seed-only", SeedOnlyProvider)
+    BACKEND = {"backend": "hipkb-seed-only"}
 
-#: The backend name the draws use (hypothesis's documented way to add a provider).
-BACKEND = "hipkb-seed-only"
-AVAILABLE_PROVIDERS.setdefault(BACKEND, SeedOnlyProvider)
 
 #: Draws hypothesis is asked for at a time; it may stop early once it has tried what it finds worth trying.
 _ROUND = 1000
@@ -67,7 +71,7 @@ def draw_cases(kb: KnowledgeBase, count: int, *, seed: int = 0, lean: bool = Tru
 
         @with_seed(seed * 7919 + attempt)
         @settings(max_examples=wanted, phases=[Phase.generate], database=None, deadline=None,
-                  verbosity=Verbosity.quiet, suppress_health_check=list(HealthCheck), backend=BACKEND)
+                  verbosity=Verbosity.quiet, suppress_health_check=list(HealthCheck), **BACKEND)
         @given(strategy)
         def collect(case: dict[str, Any]) -> None:
             if len(drawn) < count:
