@@ -37,7 +37,6 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from click.testing import CliRunner
 
@@ -58,34 +57,13 @@ def _examples() -> list[Path]:
 
 def draw(count: int, seed: int, into: Path) -> None:
     """*count* case files drawn with the strategies (free, and leaning towards each hypothesis), seeded."""
-    from hypothesis import HealthCheck, Phase, Verbosity, given, settings
-    from hypothesis import seed as with_seed
-    from hypothesis import strategies as st
-
     from hipkb import api
-    from hipkb.testing import strategies as hs
+    from hipkb.testing.draws import draw_cases
 
-    kb = api.load_kb()
-    bare = {"case_id": hs.OMIT}
-    strategy = st.one_of([hs.cases(kb, fixed=bare)]
-                         + [hs.cases(kb, fixed=bare, lean_towards=h) for h in sorted(kb.hypotheses)])
-    drawn: list[dict[str, Any]] = []
-    attempt = 0
-    while len(drawn) < count:
-
-        @with_seed(seed * 7919 + attempt)
-        @settings(max_examples=min(1000, count - len(drawn)), phases=[Phase.generate], database=None,
-                  deadline=None, verbosity=Verbosity.quiet, suppress_health_check=list(HealthCheck))
-        @given(strategy)
-        def collect(case: dict[str, Any]) -> None:
-            if len(drawn) < count:
-                drawn.append(case)
-
-        collect()
-        attempt += 1
+    drawn = draw_cases(api.load_kb(), count, seed=seed)
     into.mkdir(parents=True, exist_ok=True)
     for number, case in enumerate(drawn):
-        (into / f"gen-{number:05d}.json").write_text(json.dumps({"case_id": f"gen-{number:05d}", **case}),
+        (into / f"gen-{number:05d}.json").write_text(json.dumps({**case, "case_id": f"gen-{number:05d}"}),
                                                      encoding="utf-8")
 
 

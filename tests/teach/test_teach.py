@@ -37,16 +37,6 @@ FIELD_PATH = re.compile(r"\b[a-z]+\.[a-z_]+\b")
 
 
 @pytest.fixture(scope="module")
-def kb():
-    return api.load_kb()
-
-
-@pytest.fixture(scope="module")
-def reasoner(kb):
-    return api.reasoner_for(kb)
-
-
-@pytest.fixture(scope="module")
 def library(kb):
     return load_library(kb)
 
