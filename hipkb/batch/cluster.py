@@ -465,18 +465,30 @@ def ordered_map(client: Any, function: Callable[..., Any], tasks: Iterable[Any],
     import asyncio
     from concurrent.futures import CancelledError
 
+    from hipkb.batch.pool import uncut
+
     distributed = _distributed()
     if window is None:
         threads = sum(client.nthreads().values()) or 1
         window = max(2, WINDOW_PER_WORKER * threads)
-    scattered = [client.scatter(item, broadcast=True, hash=False) for item in shared]
-    # pure=False: two equal chunks are still two pieces of work
-    flight = InFlight(tasks, window, lambda task: client.submit(function, *scattered, task, pure=False))
+    # The client's calls take locks its event-loop thread needs too: a stop
+    # signal is held back until each is done (see hipkb.batch.pool.Uncut).
+    with uncut:
+        scattered = [client.scatter(item, broadcast=True, hash=False) for item in shared]
+
+    def submit(task: Any) -> Any:
+        with uncut:
+            # pure=False: two equal chunks are still two pieces of work
+            return client.submit(function, *scattered, task, pure=False)
+
+    flight = InFlight(tasks, window, submit)
     try:
         while flight.fill():
             task, future, _ = flight.take()
             try:
-                result = future.result()
+                _wait_done(future)
+                with uncut:
+                    result = future.result()
             except ClusterError as error:  # a worker that must not be used: it names itself
                 raise ClusterError(error.source, error.where, error.message) from None
             except distributed.KilledWorker:
@@ -486,11 +498,25 @@ def ordered_map(client: Any, function: Callable[..., Any], tasks: Iterable[Any],
                 raise ClusterError("--cluster", "", f"lost the Dask cluster mid-run ({type(error).__name__}: "
                                    f"{error})") from None
             finally:
-                future.release()
+                with uncut:
+                    future.release()
             yield result
     finally:
-        for _, future, _ in flight.pending:
-            future.cancel()
+        with uncut:
+            for _, future, _ in flight.pending:
+                future.cancel()
+
+
+def _wait_done(future: Any) -> None:
+    """Wait for a Dask future without taking a lock, so a stop signal ends the wait at once."""
+    import time
+
+    from hipkb.batch.pool import POLL
+
+    pause = 0.001
+    while not future.done():
+        time.sleep(pause)
+        pause = min(2 * pause, POLL)
 
 
 __all__ = ["CONNECT_TIMEOUT", "Bundle", "check_address", "check_workers", "connect", "identity", "ordered_map",

@@ -15,7 +15,10 @@ out-of-memory killer) and fails the work in flight with
   longer loads) makes every task fail with :class:`~hipkb.errors.WorkerError`:
   the command ends with that one line instead of starting workers for ever;
 - workers ignore SIGINT, so a Ctrl-C reaches the parent alone: it stops the
-  pool and prints what ran, and no worker prints a traceback.
+  pool and prints what ran, and no worker prints a traceback;
+- a stop signal never cuts the parent's own calls into the executor (see
+  :class:`Uncut`): raised there, it could leave a future's lock held, and the
+  run would hang at exit instead of ending.
 """
 
 from __future__ import annotations
@@ -24,9 +27,10 @@ import contextlib
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from hipkb.batch.inflight import InFlight
 from hipkb.errors import WorkerError
@@ -57,6 +61,62 @@ class Interrupted(KeyboardInterrupt):
     def __init__(self, signum: int = signal.SIGINT) -> None:
         super().__init__(signal.Signals(signum).name)
         self.signum = signum
+
+
+class Uncut:
+    """A section a stop signal must not cut: the signal is noted inside it and raised on leaving it.
+
+    The handler of :func:`catch_signals` raises wherever the main thread is.
+    Raised just after the main thread took a future's lock (inside
+    ``Future.result``'s ``with self._condition``), the exception leaves that
+    lock held for ever: the executor's thread waits on it when it fails or
+    cancels the future, and the interpreter waits on that thread at exit, so
+    the run never ends (and, its handlers ignoring further stop signals, only
+    ``kill -9`` ends it). Only the main thread's sections count, as only it
+    runs signal handlers. Sections nest; the signal is raised on leaving the
+    outermost.
+    """
+
+    depth: ClassVar[int] = 0
+    noted: ClassVar[list[int]] = []  # the signal held back, raised when the outermost section ends
+
+    def __enter__(self) -> None:
+        if threading.get_ident() == _MAIN:
+            Uncut.depth += 1
+
+    def __exit__(self, *exc_info: object) -> None:
+        if threading.get_ident() != _MAIN:
+            return
+        Uncut.depth -= 1
+        if not Uncut.depth and Uncut.noted:
+            raise Interrupted(Uncut.noted.pop())
+
+
+_MAIN = threading.main_thread().ident
+#: The one :class:`Uncut` every section uses (it holds no state of its own).
+uncut = Uncut()
+
+#: How long the parent waits for a result before it looks at a noted signal again.
+POLL = 0.1
+
+
+def result_of(future: Future[Any], waiting: Callable[[], None] | None = None) -> Any:
+    """``future.result()``, in :class:`Uncut` sections of at most :data:`POLL` seconds.
+
+    A stop signal ends the wait within :data:`POLL` seconds, even for a worker
+    that never answers, and never cuts the future's own locking. *waiting* is
+    called each time :data:`POLL` seconds pass with no result.
+    """
+    from concurrent.futures import TimeoutError as WaitedTooLong  # not the builtin before Python 3.11
+
+    while True:
+        with uncut:
+            try:
+                return future.result(timeout=POLL)
+            except WaitedTooLong:
+                pass
+        if waiting is not None:
+            waiting()
 
 
 # -- in the worker -------------------------------------------------------------
@@ -136,6 +196,7 @@ class _Pool:
         self.initializer = initializer
         self.initargs = initargs
         self.processes: dict[int, Any] = {}
+        self.dead_since: float | None = None
         self.executor = self._start()
 
     def _start(self, fork: bool = True) -> ProcessPoolExecutor:
@@ -157,7 +218,7 @@ class _Pool:
         from concurrent.futures.process import BrokenProcessPool
 
         try:
-            with _signals_held():
+            with uncut, _signals_held():
                 future = self.executor.submit(_call, function, task)
             # The executor forgets its processes once it breaks; keep them to
             # tell how they died.
@@ -183,6 +244,7 @@ class _Pool:
     def restart(self) -> None:
         settled = self.stop()
         self.processes = {}
+        self.dead_since = None
         # Fork again only once the broken pool's threads are gone (they hold
         # the locks of its queues); else start workers afresh.
         self.executor = self._start(fork=settled)
@@ -191,6 +253,26 @@ class _Pool:
         """End the workers now: nothing they still hold is wanted. Whether the pool's threads ended too."""
         import threading
 
+        self.break_up()
+        # shutdown(wait=True) joins the executor's threads; in a thread of its
+        # own, so that one stuck on a dead pipe cannot hang the run.
+        closer = threading.Thread(target=self.executor.shutdown, kwargs={"wait": True, "cancel_futures": True},
+                                  daemon=True)
+        closer.start()
+        closer.join(timeout=5)
+        return not closer.is_alive()
+
+    def break_up(self) -> None:
+        """End every worker, and let the executor's thread see the end of the results pipe.
+
+        A worker that ends part way through sending a result (terminated,
+        killed) leaves that thread reading the rest for ever, since the parent
+        holds the pipe's write end as well and no end of file comes: the run
+        would never learn that the pool broke, nor end (the interpreter waits
+        for that thread at exit). With every worker gone, the parent's write
+        end is closed: the read ends in EOFError, which the executor takes for
+        a broken pool (its futures fail, its thread ends).
+        """
         processes = list({**self.processes, **(getattr(self.executor, "_processes", None) or {})}.values())
         for process in processes:
             if process.is_alive():
@@ -200,13 +282,34 @@ class _Pool:
             if process.is_alive():  # stuck on a lock the dead one held: no more waiting
                 process.kill()
                 process.join(timeout=2)
-        # shutdown(wait=True) joins the executor's threads; in a thread of its
-        # own, so that one stuck on a dead pipe cannot hang the run.
-        closer = threading.Thread(target=self.executor.shutdown, kwargs={"wait": True, "cancel_futures": True},
-                                  daemon=True)
-        closer.start()
-        closer.join(timeout=5)
-        return not closer.is_alive()
+        if any(process.is_alive() for process in processes):
+            return  # a worker that could still write: its pipe stays
+        writer = getattr(getattr(self.executor, "_result_queue", None), "_writer", None)
+        if writer is not None:
+            with contextlib.suppress(OSError):
+                writer.close()
+
+    def watch(self) -> None:
+        """While a result is awaited: a worker dead for :data:`GRACE` seconds unnoticed breaks the pool up.
+
+        The executor notices a dead worker at once, unless its thread is stuck
+        reading the rest of a result that worker never finished sending.
+        """
+        import time
+
+        if not any(process.exitcode is not None for process in self.processes.values()):
+            self.dead_since = None
+            return
+        now = time.monotonic()
+        if self.dead_since is None:
+            self.dead_since = now
+        elif now - self.dead_since >= GRACE:
+            self.dead_since = None
+            self.break_up()
+
+
+#: How long a dead worker may go unnoticed by the executor before the pool is broken up on purpose.
+GRACE = 1.0
 
 
 def ordered_map(function: Callable[[Any], Any], tasks: Iterable[Any], *, jobs: int,
@@ -224,39 +327,43 @@ def ordered_map(function: Callable[[Any], Any], tasks: Iterable[Any], *, jobs: i
     from concurrent.futures import Future
     from concurrent.futures.process import BrokenProcessPool
 
-    pool = _Pool(jobs, initializer, initargs)
+    with uncut:
+        pool = _Pool(jobs, initializer, initargs)
     flight = InFlight(tasks, window or 4 * jobs, lambda task: pool.submit(function, task))
     fruitless = 0  # pools in a row that broke before any task came back from them
     try:
         while flight.fill():
             try:
-                result = flight.oldest[1].result()
+                result = result_of(flight.oldest[1], pool.watch)
             except BrokenProcessPool:
-                reason = pool.death()
+                with uncut:
+                    reason = pool.death()
                 fruitless += 1
                 if fruitless > MAX_LOSSES:
                     # Workers that die before finishing anything would be
                     # started again and again: that is no run, say so.
                     raise WorkerError("hipkb", "", f"worker processes keep dying before finishing any work "
                                       f"({reason})") from None
-                pool.restart()
-                # Every task in flight went down with the pool: the one that
-                # killed it is among them, so each is charged one loss.
-                for item in flight.pending:
-                    item[2] += 1
-                    if item[2] < MAX_LOSSES:
-                        item[1] = pool.submit(function, item[0])
-                        continue
-                    lost: Future[Any] = Future()
-                    lost.set_result(LostWork(item[0], reason))
-                    item[1] = lost
+                with uncut:
+                    pool.restart()
+                    # Every task in flight went down with the pool: the one that
+                    # killed it is among them, so each is charged one loss.
+                    for item in flight.pending:
+                        item[2] += 1
+                        if item[2] < MAX_LOSSES:
+                            item[1] = pool.submit(function, item[0])
+                            continue
+                        lost: Future[Any] = Future()
+                        lost.set_result(LostWork(item[0], reason))
+                        item[1] = lost
                 continue
             flight.take()
             if not isinstance(result, LostWork):
                 fruitless = 0
             yield result
     finally:
-        pool.stop()
+        with uncut:
+            pool.stop()
 
 
 def catch_signals() -> Callable[[], None] | None:
@@ -276,6 +383,9 @@ def catch_signals() -> Callable[[], None] | None:
         # Once: a second signal during the clean-up must not cut it short.
         for each in STOP_SIGNALS:
             signal.signal(each, signal.SIG_IGN)
+        if Uncut.depth:
+            Uncut.noted.append(signum)  # raised where the section ends
+            return
         raise Interrupted(signum)
 
     previous = {}
@@ -286,6 +396,7 @@ def catch_signals() -> Callable[[], None] | None:
         previous[signum] = signal.signal(signum, interrupt)
 
     def restore() -> None:
+        Uncut.noted.clear()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     return restore
@@ -328,5 +439,5 @@ def default_jobs() -> int:
         return os.cpu_count() or 1
 
 
-__all__ = ["MAX_LOSSES", "STOP_SIGNALS", "Interrupted", "LostWork", "catch_signals", "default_jobs", "ordered_map",
-           "signals_deferred", "uses_fork"]
+__all__ = ["GRACE", "MAX_LOSSES", "POLL", "STOP_SIGNALS", "Interrupted", "LostWork", "Uncut", "catch_signals",
+           "default_jobs", "ordered_map", "result_of", "signals_deferred", "uncut", "uses_fork"]

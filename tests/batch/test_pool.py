@@ -42,6 +42,24 @@ def _always_die_on_five(task: int) -> int:
     return task * task
 
 
+def _send_half_a_result() -> None:
+    """Write the start of a result message to the executor's results pipe, as a worker cut off mid-send would."""
+    import multiprocessing
+    import struct
+
+    results = multiprocessing.current_process()._args[1]  # _process_worker(call_queue, result_queue, ...)
+    os.write(results._writer.fileno(), struct.pack("!i", 100_000) + b"x" * 10)
+
+
+def _die_mid_result_once(task: tuple[int, str]) -> int:
+    number, marker = task
+    if number == 5 and not os.path.exists(marker):
+        Path(marker).touch()
+        _send_half_a_result()
+        os.kill(os.getpid(), signal.SIGKILL)
+    return number * number
+
+
 def _cannot_start() -> None:
     raise ImportError("No module named 'missing_piece'")
 
@@ -59,6 +77,15 @@ def test_a_task_whose_worker_is_killed_runs_again(tmp_path):
     results = list(ordered_map(_square_or_die_once, ((n, marker) for n in range(40)), jobs=2, window=4))
     assert os.path.exists(marker)  # a worker really died
     assert results == [n * n for n in range(40)]  # nothing lost, nothing twice, in order
+
+
+def test_a_worker_killed_half_way_through_sending_a_result_is_noticed(tmp_path):
+    # The executor's thread waits for the rest of the message, which never comes: without the
+    # pool's own watch, the death went unnoticed and the run waited for ever.
+    marker = str(tmp_path / "killed-once")
+    results = list(ordered_map(_die_mid_result_once, ((n, marker) for n in range(12)), jobs=1, window=4))
+    assert os.path.exists(marker)
+    assert results == [n * n for n in range(12)]
 
 
 def test_a_task_that_always_kills_its_worker_is_given_up_and_the_rest_run():
@@ -171,6 +198,93 @@ def test_a_signal_ends_a_batch_with_its_summary_and_no_litter(tmp_path, signum, 
     assert " cases: " in stderr  # the summary of what ran
     assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
     assert not (tmp_path / "errors.jsonl").exists()  # a complete errors file, or none
+
+
+#: A run whose stop signal comes at the worst moment: just as the main thread has taken a lock inside
+#: concurrent.futures (in the function named on the command line), which is where a handler that raises
+#: at once used to leave a future's lock held, and the run hung at exit (seen once in CI, on SIGINT).
+#: The tasks take a little time, so that the futures the parent waits on are still pending.
+WORST_MOMENT = """
+import os, signal, sys, time
+from hipkb.batch.pool import Interrupted, catch_signals, ordered_map
+
+caller = sys.argv[1]
+
+def slow(task):
+    time.sleep(0.002)
+    return task
+
+def at_the_worst_moment(frame, event, arg):
+    if event != "c_return" or getattr(arg, "__name__", "") not in ("__enter__", "acquire"):
+        return
+    callers = (frame.f_code.co_name, frame.f_back and frame.f_back.f_code.co_name)
+    if caller in callers:
+        sys.setprofile(None)
+        os.kill(os.getpid(), signal.SIGINT)
+
+catch_signals()
+try:
+    for done, _ in enumerate(ordered_map(slow, range(5000), jobs=2, window=8)):
+        if done == 50:
+            sys.setprofile(at_the_worst_moment)
+except Interrupted as interrupted:
+    sys.exit(128 + interrupted.signum)
+sys.exit("the run ended without the signal: no lock was taken in " + caller)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="signals a process group")
+@pytest.mark.parametrize("caller", ["result", "put"])  # a future's lock; the executor's queue, inside submit
+def test_a_signal_just_as_the_parent_takes_a_lock_still_ends_the_run(caller):
+    proc = subprocess.Popen([sys.executable, "-c", WORST_MOMENT, caller], stderr=subprocess.PIPE,
+                            start_new_session=True)
+    try:
+        status = proc.wait(timeout=HANG)
+    finally:
+        _kill_group(proc)
+    assert status == 130, proc.stderr.read().decode() if proc.stderr else ""
+
+
+#: A run stopped while a worker is part way through sending a result (it waits for ever after half a
+#: message): ending the workers left the executor's thread reading the rest, and the run hung at exit.
+HALF_SENT = """
+import os, sys, time
+sys.path[:0] = sys.argv[2:]
+from test_pool import _send_half_a_result
+from hipkb.batch.pool import Interrupted, catch_signals, ordered_map
+
+def stuck_on_five(task):
+    if task == 5:
+        _send_half_a_result()
+        open(sys.argv[1], "w").close()
+        time.sleep(3600)
+    return task
+
+catch_signals()
+try:
+    for _ in ordered_map(stuck_on_five, range(20), jobs=2, window=4):
+        pass
+except Interrupted as interrupted:
+    sys.exit(128 + interrupted.signum)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="signals a process group")
+def test_a_signal_while_a_worker_is_half_way_through_a_result_ends_the_run(tmp_path):
+    marker = tmp_path / "half-sent"
+    proc = subprocess.Popen([sys.executable, "-c", HALF_SENT, str(marker), str(Path(__file__).parent),
+                             str(Path(__file__).parents[1])],
+                            stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.monotonic() + HANG
+        while not marker.exists():
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGINT)
+        status = proc.wait(timeout=HANG)
+    finally:
+        _kill_group(proc)
+    assert status == 130, proc.stderr.read().decode() if proc.stderr else ""
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
