@@ -30,7 +30,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from hipkb.batch.inflight import InFlight
 from hipkb.errors import WorkerError
@@ -77,23 +77,25 @@ class Uncut:
     outermost.
     """
 
-    depth: ClassVar[int] = 0
-    noted: ClassVar[list[int]] = []  # the signal held back, raised when the outermost section ends
+    def __init__(self) -> None:
+        self.depth = 0
+        self.noted = 0  # the stop signal held back (0: none), raised when the outermost section ends
 
     def __enter__(self) -> None:
         if threading.get_ident() == _MAIN:
-            Uncut.depth += 1
+            self.depth += 1
 
     def __exit__(self, *exc_info: object) -> None:
         if threading.get_ident() != _MAIN:
             return
-        Uncut.depth -= 1
-        if not Uncut.depth and Uncut.noted:
-            raise Interrupted(Uncut.noted.pop())
+        self.depth -= 1
+        if not self.depth and self.noted:
+            signum, self.noted = self.noted, 0
+            raise Interrupted(signum)
 
 
 _MAIN = threading.main_thread().ident
-#: The one :class:`Uncut` every section uses (it holds no state of its own).
+#: The one :class:`Uncut` every section uses, and the handler of :func:`catch_signals` reads.
 uncut = Uncut()
 
 #: How long the parent waits for a result before it looks at a noted signal again.
@@ -383,8 +385,8 @@ def catch_signals() -> Callable[[], None] | None:
         # Once: a second signal during the clean-up must not cut it short.
         for each in STOP_SIGNALS:
             signal.signal(each, signal.SIG_IGN)
-        if Uncut.depth:
-            Uncut.noted.append(signum)  # raised where the section ends
+        if uncut.depth:
+            uncut.noted = signum  # raised where the section ends
             return
         raise Interrupted(signum)
 
@@ -396,7 +398,7 @@ def catch_signals() -> Callable[[], None] | None:
         previous[signum] = signal.signal(signum, interrupt)
 
     def restore() -> None:
-        Uncut.noted.clear()
+        uncut.noted = 0
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     return restore
